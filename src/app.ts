@@ -1,0 +1,29 @@
+// Builds the API as one Fastify instance from its dependencies. Never listens (server.ts does), touches no
+// process globals, so tests build the same app around a real store and queue.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
+import { operationRoutes, type OperationsDeps } from './http/routes/operations.js';
+import { segmentRoutes, type SegmentRouteDeps } from './http/routes/segments.js';
+import { sourceRoutes } from './http/routes/sources.js';
+
+export type AppDeps = SegmentRouteDeps & OperationsDeps & { logger: FastifyBaseLogger };
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // nginx sets X-Request-Id; the id then follows the request into the render job and the worker's log.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: 4096 },
+    frameworkErrors: frameworkErrorHandler,
+    // Keep unknown query parameters so the schema can refuse them (Fastify's default strips them).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  handleErrors(app);
+  await app.register(segmentRoutes, deps);
+  await app.register(sourceRoutes, deps);
+  await app.register(operationRoutes, deps);
+  return app;
+}

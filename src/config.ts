@@ -1,0 +1,151 @@
+// Owns the environment: every setting's name, default and validation. process.env is read here only.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout's root (the nearest package.json), so defaults do not depend on the working directory. */
+export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return from;
+  }
+}
+
+export interface Config {
+  /** Address nginx listens on. */
+  host: string;
+  /** Public (nginx) port. */
+  port: number;
+  /** Port of the Fastify API that nginx proxies to (listens on 127.0.0.1). */
+  apiPort: number;
+  mediaRoot: string;
+  dataDir: string;
+  /** An existing Redis; undefined means the stack starts a private one. */
+  redisUrl: string | undefined;
+  workers: number;
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
+  /** How long a request waits for its render before 503 + Retry-After. */
+  waitTimeoutMs: number;
+  /** An ffmpeg run longer than this is killed. */
+  renderTimeoutMs: number;
+  /** Longest segment (after clamping to the source's end), in seconds. */
+  maxSegmentSeconds: number;
+  /** Max-age for segment answers; the URL names the bytes, but a replaced source changes them. */
+  cacheMaxAgeSeconds: number;
+  /** Requests allowed to wait on renders at once in one API process; past it, misses get 503. */
+  maxWaitingRequests: number;
+  /** BullMQ lock on an active job; a dead worker's job is taken up again within about this long. */
+  jobLockMs: number;
+  /** nginx proxy_cache max_size, in bytes. */
+  nginxCacheMaxBytes: number;
+  logLevel: string;
+}
+
+/** One clear line naming the variable: thrown at start, printed, process exits. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string, value: string) {
+    super(`Invalid ${variable}=${JSON.stringify(value)}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number from ${min} to ${max}`, raw);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be a whole number from ${min} to ${max}`, raw);
+  return value;
+}
+
+function text(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function redisUrl(env: Env): string | undefined {
+  const raw = text(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'must be a URL such as redis://127.0.0.1:6379', raw);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://', raw);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function parseConfig(env: Env): Config {
+  const logLevel = text(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, logLevel);
+  const port = integer(env, 'PORT', 8080, 1, 65535);
+  const apiPort = integer(env, 'API_PORT', 3000, 1, 65535);
+  if (port === apiPort) throw new ConfigError('API_PORT', 'must differ from PORT', String(apiPort));
+  return Object.freeze({
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    port,
+    apiPort,
+    mediaRoot: path.resolve(text(env, 'MEDIA_ROOT') ?? path.join(PROJECT_ROOT, 'fixtures', 'media')),
+    dataDir: path.resolve(text(env, 'DATA_DIR') ?? path.join(PROJECT_ROOT, '.data')),
+    redisUrl: redisUrl(env),
+    workers: integer(env, 'WORKERS', Math.max(1, os.availableParallelism()), 1, 256),
+    ffmpegPath: text(env, 'FFMPEG_PATH'),
+    ffprobePath: text(env, 'FFPROBE_PATH'),
+    waitTimeoutMs: integer(env, 'WAIT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    renderTimeoutMs: integer(env, 'RENDER_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
+    maxSegmentSeconds: integer(env, 'MAX_SEGMENT_SECONDS', 3_600, 1, 86_400),
+    cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 86_400, 0, 31_536_000),
+    maxWaitingRequests: integer(env, 'MAX_WAITING_REQUESTS', 10_000, 1, 1_000_000),
+    jobLockMs: integer(env, 'JOB_LOCK_MS', 10_000, 1_000, 600_000),
+    nginxCacheMaxBytes: integer(env, 'NGINX_CACHE_MAX_BYTES', 1_073_741_824, 1_048_576, Number.MAX_SAFE_INTEGER),
+    logLevel,
+  });
+}
+
+/** For process entries: parse, or print the one line and exit. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+/** The configuration as environment variables, so every process the stack starts parses the same values. */
+export function configToEnv(config: Config): Record<string, string> {
+  const env: Record<string, string> = {
+    HOST: config.host,
+    PORT: String(config.port),
+    API_PORT: String(config.apiPort),
+    MEDIA_ROOT: config.mediaRoot,
+    DATA_DIR: config.dataDir,
+    WORKERS: String(config.workers),
+    WAIT_TIMEOUT_MS: String(config.waitTimeoutMs),
+    RENDER_TIMEOUT_MS: String(config.renderTimeoutMs),
+    MAX_SEGMENT_SECONDS: String(config.maxSegmentSeconds),
+    CACHE_MAX_AGE_SECONDS: String(config.cacheMaxAgeSeconds),
+    MAX_WAITING_REQUESTS: String(config.maxWaitingRequests),
+    JOB_LOCK_MS: String(config.jobLockMs),
+    NGINX_CACHE_MAX_BYTES: String(config.nginxCacheMaxBytes),
+    LOG_LEVEL: config.logLevel,
+  };
+  if (config.redisUrl) env.REDIS_URL = config.redisUrl;
+  if (config.ffmpegPath) env.FFMPEG_PATH = config.ffmpegPath;
+  if (config.ffprobePath) env.FFPROBE_PATH = config.ffprobePath;
+  return env;
+}

@@ -1,0 +1,7 @@
+// Owns where things live under DATA_DIR, so the API, the workers and the stack agree.
+import path from 'node:path';
+
+export const storeDir = (dataDir: string) => path.join(dataDir, 'store');
+export const logsDir = (dataDir: string) => path.join(dataDir, 'logs');
+export const nginxDir = (dataDir: string) => path.join(dataDir, 'nginx');
+export const redisDir = (dataDir: string) => path.join(dataDir, 'redis');

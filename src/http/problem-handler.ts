@@ -1,0 +1,90 @@
+// Owns the mapping of every error to application/problem+json (RFC 9457): domain errors with their own
+// status and public detail; schema and framework errors as 4xx; anything untyped is a bug, logged with the
+// request id and answered without internals.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RangeNotSatisfiable, ServiceError, Unavailable } from '../errors.js';
+import { QUERY_PARAMETERS } from '../segments/render-options.js';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+}
+
+export function problemType(slug: string): string {
+  return `urn:mp3-segments:problem:${slug}`;
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem) {
+  return reply
+    .code(problem.status)
+    .header('content-type', 'application/problem+json; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(JSON.stringify(problem));
+}
+
+interface SchemaIssue {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+function describeValidation(issues: SchemaIssue[]): string {
+  const issue = issues[0];
+  const allowed = Object.keys(QUERY_PARAMETERS).join(', ');
+  if (!issue) return 'The request does not match what this route takes.';
+  if (issue.keyword === 'additionalProperties') {
+    return `Unknown query parameter '${String(issue.params.additionalProperty)}'; this URL takes only: ${allowed}.`;
+  }
+  const name = issue.instancePath.replace(/^\//, '') as keyof typeof QUERY_PARAMETERS;
+  const takes = QUERY_PARAMETERS[name];
+  return takes ? `Query parameter '${name}' takes ${takes}, given once.` : `Invalid query parameter '${name}'.`;
+}
+
+function toProblem(error: FastifyError | Error, request: FastifyRequest): { problem: Problem; headers: Record<string, string> } {
+  const headers: Record<string, string> = {};
+  if (error instanceof ServiceError) {
+    if (error instanceof Unavailable) headers['retry-after'] = String(error.retryAfterSeconds);
+    if (error instanceof RangeNotSatisfiable) headers['content-range'] = `bytes */${error.size}`;
+    return { problem: { type: problemType(error.slug), title: error.title, status: error.status, detail: error.detail }, headers };
+  }
+  const fastifyError = error as FastifyError & { validation?: SchemaIssue[] };
+  if (fastifyError.validation) {
+    return { problem: { type: problemType('bad-request'), title: 'Malformed request', status: 400, detail: describeValidation(fastifyError.validation) }, headers };
+  }
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Fastify's own client errors (bad URL, body too large...) carry messages written for clients.
+    return { problem: { type: problemType('bad-request'), title: 'Malformed request', status, detail: fastifyError.message }, headers };
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return {
+    problem: { type: problemType('internal'), title: 'Internal error', status: 500, detail: `Something failed on our side; quote request id ${request.id} when reporting it.` },
+    headers,
+  };
+}
+
+export function handleErrors(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { problem, headers } = toProblem(error, request);
+    if (problem.status < 500 || problem.status === 503) request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
+    reply.headers(headers);
+    return sendProblem(reply, { ...problem, instance: request.url.slice(0, 512) });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, {
+      type: problemType('not-found'),
+      title: 'Not found',
+      status: 404,
+      detail: `Nothing is served at ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}; segments are at /segments/{source}/{start}-{end}.mp3.`,
+    }),
+  );
+}
+
+/** For Fastify's `frameworkErrors` option: router errors (bad percent-encoding...) as problems too. */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400;
+  return sendProblem(reply, { type: problemType('bad-request'), title: 'Malformed request', status, detail: error.message });
+}

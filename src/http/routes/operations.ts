@@ -1,0 +1,27 @@
+// Owns the operator endpoints: /healthz (the process lives), /readyz (Redis answers, workers are there),
+// /metrics (Prometheus text).
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../../observability/metrics.js';
+import { problemType, sendProblem } from '../problem-handler.js';
+
+export interface OperationsDeps {
+  metrics: Metrics;
+  /** What stops this process from rendering now, in words; empty when ready. */
+  missingForReadiness: () => Promise<string[]>;
+}
+
+export async function operationRoutes(app: FastifyInstance, deps: OperationsDeps) {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const missing = await deps.missingForReadiness();
+    if (missing.length === 0) return reply.header('cache-control', 'no-store').send({ status: 'ready' });
+    reply.header('retry-after', '5');
+    return sendProblem(reply, { type: problemType('not-ready'), title: 'Not ready', status: 503, detail: `Not ready: ${missing.join('; ')}.` });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics.registry.metrics();
+    return reply.header('content-type', deps.metrics.registry.contentType).header('cache-control', 'no-store').send(text);
+  });
+}

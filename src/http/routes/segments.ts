@@ -1,0 +1,93 @@
+// Owns GET/HEAD /segments/{source}/{start}-{end}.mp3: canonical URL or 308, source facts, plan, then the
+// stored render or a wait on its job, then the bytes.
+import type { FastifyInstance } from 'fastify';
+import { Unavailable } from '../../errors.js';
+import type { Metrics, SegmentOutcome } from '../../observability/metrics.js';
+import type { RenderJobData } from '../../queue/render-job.js';
+import { Overloaded, type RenderRequester } from '../../queue/render-requester.js';
+import { WaitAbandoned, WaitTimedOut } from '../../queue/render-waiter.js';
+import { planSegment } from '../../segments/segment-plan.js';
+import { parseRenderOptions, segmentQuerySchema, type SegmentQuery } from '../../segments/render-options.js';
+import { formatSeconds } from '../../segments/seconds.js';
+import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
+import type { Catalog } from '../../sources/catalog.js';
+import type { RenderStore, StoredRender } from '../../store/render-store.js';
+import { sendRender } from '../send-render.js';
+
+export interface SegmentRouteDeps {
+  catalog: Catalog;
+  store: RenderStore;
+  requester: RenderRequester;
+  metrics: Metrics;
+  maxSegmentSeconds: number;
+  cacheMaxAgeSeconds: number;
+}
+
+export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps) {
+  app.route<{ Querystring: SegmentQuery }>({
+    method: ['GET', 'HEAD'],
+    url: '/segments/*',
+    exposeHeadRoute: false,
+    schema: { querystring: segmentQuerySchema },
+    async handler(request, reply) {
+      const [rawPath = ''] = request.url.split('?', 1);
+      const segment: SegmentRequest = {
+        ...parseSegmentPath(rawPath),
+        options: parseRenderOptions(request.query),
+        download: request.query.download === '1',
+      };
+      const canonical = canonicalSegmentUrl(segment);
+      if (canonical !== request.url) {
+        // One spelling per segment, so caches hold one copy.
+        return reply.code(308).header('location', canonical).header('cache-control', `public, max-age=${deps.cacheMaxAgeSeconds}`).send();
+      }
+
+      const source = await deps.catalog.describe(segment.source);
+      const plan = planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
+      let outcome: SegmentOutcome = 'hit';
+      let stored = await deps.store.open(plan.key);
+      if (!stored) {
+        const job: RenderJobData = {
+          key: plan.key,
+          source: segment.source,
+          sourceSize: source.size,
+          sourceMtimeMs: source.mtimeMs,
+          sampleRate: source.sampleRate,
+          startMs: plan.spec.startMs,
+          endMs: plan.spec.endMs,
+          options: plan.spec.options,
+          requestId: String(request.id),
+        };
+        const waited = await waitForRender(deps, job, reply.raw);
+        if (waited === 'abandoned') return reply.hijack();
+        outcome = waited;
+        stored = await deps.store.open(plan.key);
+        if (!stored) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 1);
+      }
+      deps.metrics.countSegment(outcome);
+      const baseName = segment.source[segment.source.length - 1] ?? 'segment';
+      return sendRender(request, reply, stored satisfies StoredRender, {
+        key: plan.key,
+        fileName: `${baseName}_${formatSeconds(plan.spec.startMs)}-${formatSeconds(plan.spec.endMs)}.mp3`,
+        download: segment.download,
+        cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds,
+      });
+    },
+  });
+}
+
+/** Waits on the render; a client that goes away stops waiting (its job still completes for the others). */
+async function waitForRender(deps: SegmentRouteDeps, job: RenderJobData, response: NodeJS.EventEmitter) {
+  const gone = new AbortController();
+  const onClose = () => gone.abort();
+  response.once('close', onClose);
+  try {
+    return await deps.requester.request(job, gone.signal);
+  } catch (error) {
+    if (error instanceof WaitAbandoned) return 'abandoned' as const;
+    deps.metrics.countSegment(error instanceof WaitTimedOut ? 'timeout' : error instanceof Overloaded ? 'shed' : 'failed');
+    throw error;
+  } finally {
+    response.off('close', onClose);
+  }
+}

@@ -1,0 +1,121 @@
+// The one module that runs ffmpeg and ffprobe (through fluent-ffmpeg). Nothing else knows how they are
+// driven. fluent-ffmpeg is archived upstream; its quirks handled here: an 'error' listener is mandatory
+// (it throws otherwise), binary paths are process-global, kill() defaults to SIGKILL.
+import { access, chmod, constants } from 'node:fs/promises';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
+import ffprobeInstaller from '@ffprobe-installer/ffprobe';
+import ffmpeg from 'fluent-ffmpeg';
+import type { FfmpegArguments } from './render-args.js';
+
+export interface AudioProbe {
+  formatName: string;
+  codecName: string;
+  durationSeconds: number;
+  sampleRate: number;
+  channels: number;
+  bitRate: number;
+}
+
+/** ffmpeg exited non-zero: the input could not be read or cut. Carries the tail of stderr for the log. */
+export class FfmpegFailed extends Error {
+  constructor(
+    message: string,
+    readonly stderrTail: string,
+  ) {
+    super(message);
+    this.name = 'FfmpegFailed';
+  }
+}
+
+/** ffmpeg ran past its time limit and was killed. */
+export class FfmpegTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`ffmpeg ran longer than ${timeoutMs} ms and was killed`);
+    this.name = 'FfmpegTimedOut';
+  }
+}
+
+export interface MediaTools {
+  readonly ffmpegPath: string;
+  probe(file: string): Promise<AudioProbe>;
+  render(input: string, output: string, args: FfmpegArguments, limits: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+}
+
+const STDERR_TAIL_LINES = 12;
+
+/**
+ * npm 11 may skip the installer packages' postinstall (`chmod u+x`), so make sure the bundled binaries
+ * can run before first use.
+ */
+async function ensureExecutable(file: string): Promise<void> {
+  try {
+    await access(file, constants.X_OK);
+  } catch {
+    await chmod(file, 0o755);
+  }
+}
+
+export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath?: string } = {}): Promise<MediaTools> {
+  const ffmpegPath = paths.ffmpegPath ?? ffmpegInstaller.path;
+  const ffprobePath = paths.ffprobePath ?? ffprobeInstaller.path;
+  if (!paths.ffmpegPath) await ensureExecutable(ffmpegPath);
+  if (!paths.ffprobePath) await ensureExecutable(ffprobePath);
+  ffmpeg.setFfmpegPath(ffmpegPath);
+  ffmpeg.setFfprobePath(ffprobePath);
+
+  return {
+    ffmpegPath,
+    probe: (file) =>
+      new Promise((resolve, reject) => {
+        ffmpeg.ffprobe(file, (error, data) => {
+          if (error) return reject(new FfmpegFailed('ffprobe could not read the file', String(error.message).slice(-2000)));
+          const audio = data.streams.find((stream) => stream.codec_type === 'audio');
+          if (!audio) return reject(new FfmpegFailed('no audio stream', ''));
+          resolve({
+            formatName: String(data.format.format_name ?? ''),
+            codecName: String(audio.codec_name ?? ''),
+            durationSeconds: Number(data.format.duration ?? audio.duration),
+            sampleRate: Number(audio.sample_rate),
+            channels: Number(audio.channels),
+            bitRate: Number(audio.bit_rate ?? data.format.bit_rate),
+          });
+        });
+      }),
+
+    render: (input, output, args, limits) =>
+      new Promise((resolve, reject) => {
+        const stderr: string[] = [];
+        let timedOut = false;
+        const command = ffmpeg({ stdoutLines: 0 })
+          .input(input)
+          .inputOptions(args.inputOptions)
+          .output(output)
+          .outputOptions(args.outputOptions);
+        const kill = () => command.kill('SIGKILL');
+        const timer = setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, limits.timeoutMs);
+        limits.signal?.addEventListener('abort', kill, { once: true });
+        const settle = () => {
+          clearTimeout(timer);
+          limits.signal?.removeEventListener('abort', kill);
+        };
+        command
+          .on('stderr', (line: string) => {
+            stderr.push(line);
+            if (stderr.length > STDERR_TAIL_LINES) stderr.shift();
+          })
+          .on('error', (error: Error) => {
+            settle();
+            if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
+            else reject(new FfmpegFailed(`ffmpeg failed: ${error.message.split('\n')[0]}`, stderr.join('\n')));
+          })
+          .on('end', () => {
+            settle();
+            resolve();
+          })
+          .run();
+      }),
+  };
+}

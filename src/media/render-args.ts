@@ -1,0 +1,58 @@
+// Owns what ffmpeg is asked to do for a render: a pure function from the render spec to argument lists,
+// unit-tested for the exact arguments of each mode. Changing these bytes on purpose means bumping
+// RENDERER_VERSION, which is part of every render key, so no store or cache keeps serving old bytes.
+import type { RenderOptions } from '../segments/render-options.js';
+
+export const RENDERER_VERSION = 1;
+
+export interface RenderSpec {
+  startMs: number;
+  /** Already clamped to the source's end. */
+  endMs: number;
+  options: RenderOptions;
+}
+
+export interface FfmpegArguments {
+  inputOptions: string[];
+  outputOptions: string[];
+}
+
+/** Seconds as ffmpeg reads them, from whole milliseconds (no float noise). */
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
+
+export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
+  const durationMs = spec.endMs - spec.startMs;
+  // Input seeking: the mp3 demuxer reads forward to the frame holding `start`, so the cut is exact to a
+  // frame in copy mode and to a sample when re-encoding, without decoding what comes before.
+  const inputOptions = ['-nostdin', '-hide_banner', '-ss', seconds(spec.startMs), '-t', seconds(durationMs)];
+  const common = [
+    '-map', '0:a:0',
+    '-map_metadata', '0',
+    '-id3v2_version', '3',
+    // The Xing/Info + LAME header is written only into a seekable output: render to a file, not a pipe.
+    '-write_xing', '1',
+    // Same key, same bytes: no encoder version strings or other run-dependent fields.
+    '-fflags', '+bitexact',
+    '-f', 'mp3',
+  ];
+  if (spec.options.mode === 'copy') {
+    return { inputOptions, outputOptions: ['-c:a', 'copy', ...common] };
+  }
+  const { bitrateKbps, channels, fadeInMs, fadeOutMs } = spec.options;
+  const filters: string[] = [];
+  if (fadeInMs > 0) filters.push(`afade=t=in:st=0:d=${seconds(fadeInMs)}`);
+  if (fadeOutMs > 0) filters.push(`afade=t=out:st=${seconds(durationMs - fadeOutMs)}:d=${seconds(fadeOutMs)}`);
+  return {
+    inputOptions,
+    outputOptions: [
+      '-c:a', 'libmp3lame',
+      '-b:a', `${bitrateKbps}k`,
+      ...(channels === null ? [] : ['-ac', String(channels)]),
+      ...(filters.length > 0 ? ['-af', filters.join(',')] : []),
+      '-flags:a', '+bitexact',
+      ...common,
+    ],
+  };
+}

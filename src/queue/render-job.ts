@@ -1,0 +1,67 @@
+// Owns the contract between the API and the workers: the queue's name, the job payload (defined once,
+// imported by both sides), the job options, and how a failure travels back as an HTTP status.
+import type { JobsOptions } from 'bullmq';
+import type { RenderOptions } from '../segments/render-options.js';
+
+export const QUEUE_NAME = 'segment-renders';
+export const JOB_NAME = 'render';
+
+export interface RenderJobData {
+  /** The render key; also the job id. */
+  key: string;
+  /** Decoded source path segments below MEDIA_ROOT (each worker resolves them under its own root). */
+  source: string[];
+  /** Source identity the key was made from; the worker refuses a file that changed since. */
+  sourceSize: number;
+  sourceMtimeMs: number;
+  sampleRate: number;
+  startMs: number;
+  endMs: number;
+  options: RenderOptions;
+  /** The request that caused the job, so worker log lines can be joined with the API's. */
+  requestId: string;
+}
+
+export interface RenderResult {
+  /** False when the store already held the key (a duplicate job after a race): no ffmpeg ran. */
+  rendered: boolean;
+  bytes: number;
+}
+
+/**
+ * Completed jobs are removed at once: the store is the record of success, and a kept completed job would
+ * make add() ignore a re-render after the store evicted the file. Failed jobs are removed too, so the next
+ * request for a failed key renders again (bad sources rarely get here: the API probes them first and
+ * answers 422 without a job); the requests waiting at the time get the failure through the 'failed' event.
+ */
+export const RENDER_JOB_OPTIONS: JobsOptions = {
+  removeOnComplete: true,
+  removeOnFail: true,
+  attempts: 3,
+  backoff: { type: 'fixed', delay: 250 },
+};
+
+/** What a failed job tells the requests waiting on it. */
+export interface RenderFailure {
+  status: 422 | 503;
+  detail: string;
+}
+
+const FAILURE_MARK = 'render-failure:';
+
+export function encodeFailure(failure: RenderFailure): string {
+  return `${FAILURE_MARK}${JSON.stringify(failure)}`;
+}
+
+/** Anything not encoded by a worker (a stalled job, a crash) is a passing fault: 503, try again. */
+export function decodeFailure(reason: string | undefined): RenderFailure {
+  if (reason?.startsWith(FAILURE_MARK)) {
+    try {
+      const failure = JSON.parse(reason.slice(FAILURE_MARK.length)) as RenderFailure;
+      if ((failure.status === 422 || failure.status === 503) && typeof failure.detail === 'string') return failure;
+    } catch {
+      // fall through
+    }
+  }
+  return { status: 503, detail: 'The render failed on a passing fault; try again in a few seconds.' };
+}

@@ -1,0 +1,122 @@
+// Owns waiting for renders: one QueueEvents subscription per process and a map from job id to the
+// requests waiting on it. A waiting request costs one map entry and one timer; no listener per request
+// on the shared emitter, no polling.
+import type { QueueEvents } from 'bullmq';
+import { ServiceError, Unavailable, Unprocessable } from '../errors.js';
+import { decodeFailure, type RenderFailure } from './render-job.js';
+
+/** The request went away before its render finished; nobody is left to answer. */
+export class WaitAbandoned extends Error {
+  constructor() {
+    super('the client went away while waiting');
+    this.name = 'WaitAbandoned';
+  }
+}
+
+/** Waited longer than the limit: 503 + Retry-After, while the render goes on and fills the store. */
+export class WaitTimedOut extends Unavailable {
+  constructor(timeoutMs: number) {
+    super(`The segment is still rendering after ${Math.round(timeoutMs / 1000)} s; its render goes on, retry shortly.`, RETRY_AFTER_SECONDS);
+  }
+}
+
+export interface WaitTicket {
+  /** Resolves when the key's render is in the store; rejects with a ServiceError or WaitAbandoned. */
+  done: Promise<void>;
+  /** True when another request in this process was already waiting on the same key. */
+  joined: boolean;
+}
+
+export interface RenderWaiter {
+  /** Requests waiting now, across all keys. */
+  readonly waiting: number;
+  wait(key: string, options: { timeoutMs: number; signal: AbortSignal }): WaitTicket;
+  /** Ends every wait on a key: success (undefined) or the failure to answer with. */
+  settle(key: string, failure?: ServiceError): void;
+  close(): void;
+}
+
+interface Waiting {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const RETRY_AFTER_SECONDS = 5;
+
+export function failureToError(failure: RenderFailure): ServiceError {
+  return failure.status === 422 ? new Unprocessable(failure.detail) : new Unavailable(failure.detail, RETRY_AFTER_SECONDS);
+}
+
+export function createRenderWaiter(events: QueueEvents): RenderWaiter {
+  const byKey = new Map<string, Set<Waiting>>();
+  let waiting = 0;
+
+  function settle(key: string, failure?: ServiceError): void {
+    const set = byKey.get(key);
+    if (!set) return;
+    byKey.delete(key);
+    for (const entry of set) {
+      if (failure) entry.reject(failure);
+      else entry.resolve();
+    }
+  }
+
+  const onCompleted = ({ jobId }: { jobId: string }) => settle(jobId);
+  const onFailed = ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
+    settle(jobId, failureToError(decodeFailure(failedReason)));
+  events.on('completed', onCompleted);
+  events.on('failed', onFailed);
+
+  return {
+    get waiting() {
+      return waiting;
+    },
+    settle,
+    wait(key, { timeoutMs, signal }) {
+      let set = byKey.get(key);
+      const joined = set !== undefined;
+      if (!set) byKey.set(key, (set = new Set()));
+      const waiters = set;
+      const done = new Promise<void>((resolve, reject) => {
+        const entry: Waiting = {
+          resolve: () => finish(resolve),
+          reject: (error) => finish(() => reject(error)),
+        };
+        const timer = setTimeout(() => {
+          forget();
+          entry.reject(new WaitTimedOut(timeoutMs));
+        }, timeoutMs);
+        const onAbort = () => {
+          forget();
+          entry.reject(new WaitAbandoned());
+        };
+        // Leaving the map stops this request's wait only; the job itself goes on for everyone else.
+        function forget() {
+          waiters.delete(entry);
+          if (waiters.size === 0 && byKey.get(key) === waiters) byKey.delete(key);
+        }
+        let finished = false;
+        function finish(action: () => void) {
+          if (finished) return;
+          finished = true;
+          waiting -= 1;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          action();
+        }
+        waiting += 1;
+        waiters.add(entry);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      // Marked handled here: a wait may end (timeout, client gone) before its caller reaches `await`.
+      done.catch(() => undefined);
+      return { done, joined };
+    },
+    close() {
+      events.off('completed', onCompleted);
+      events.off('failed', onFailed);
+      for (const key of [...byKey.keys()]) settle(key, new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
+    },
+  };
+}

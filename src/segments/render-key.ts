@@ -1,0 +1,16 @@
+// Owns the render key: the hash of everything that decides a render's bytes (source identity, canonical
+// parameters, renderer version). Same key, same bytes: it names the stored file, the job, and the ETag.
+import { createHash } from 'node:crypto';
+import { RENDERER_VERSION, type RenderSpec } from '../media/render-args.js';
+
+export interface SourceIdentity {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export function renderKey(source: SourceIdentity, spec: RenderSpec): string {
+  const identity = JSON.stringify([RENDERER_VERSION, source.name, source.size, source.mtimeMs, spec.startMs, spec.endMs, spec.options]);
+  // 128 bits of SHA-256 in hex: collision-free in practice, short enough for paths and job ids (no ':').
+  return createHash('sha256').update(identity).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,79 @@
+// Owns the query string of a segment URL: which parameters exist, their schema, their defaults, and the
+// canonical order they are written in.
+import { BadRequest } from '../errors.js';
+import { formatSeconds, parseSeconds, SECONDS_PATTERN } from './seconds.js';
+
+export type RenderMode = 'copy' | 'exact';
+
+/** Bit rates libmp3lame accepts across MPEG-1, -2 and -2.5 (kbps). */
+export const MP3_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320] as const;
+export const DEFAULT_EXACT_BITRATE = 128;
+
+export type RenderOptions =
+  | { mode: 'copy' }
+  | { mode: 'exact'; bitrateKbps: number; channels: 1 | 2 | null; fadeInMs: number; fadeOutMs: number };
+
+export interface SegmentQuery {
+  mode?: string;
+  bitrate?: string;
+  channels?: string;
+  fade_in?: string;
+  fade_out?: string;
+  download?: string;
+}
+
+/** What each parameter takes, in words; used for the schema's error messages. */
+export const QUERY_PARAMETERS: Record<keyof SegmentQuery, string> = {
+  mode: "'copy' (default: frames as they are) or 'exact' (re-encoded, cut to the sample)",
+  bitrate: `kbps for mode=exact, one of ${MP3_BITRATES.join(', ')} (default ${DEFAULT_EXACT_BITRATE})`,
+  channels: '1 or 2, for mode=exact (default: as the source)',
+  fade_in: 'seconds of fade-in, for mode=exact',
+  fade_out: 'seconds of fade-out, for mode=exact',
+  download: "'1' to answer as an attachment (a download link)",
+};
+
+/** Fastify route schema for the query: unknown parameters are rejected so random ones cannot bust caches. */
+export const segmentQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { type: 'string', enum: ['copy', 'exact'] },
+    bitrate: { type: 'string', enum: MP3_BITRATES.map(String) },
+    channels: { type: 'string', enum: ['1', '2'] },
+    fade_in: { type: 'string', pattern: SECONDS_PATTERN },
+    fade_out: { type: 'string', pattern: SECONDS_PATTERN },
+    download: { type: 'string', enum: ['1'] },
+  },
+} as const;
+
+const EXACT_ONLY = ['bitrate', 'channels', 'fade_in', 'fade_out'] as const;
+
+export function parseRenderOptions(query: SegmentQuery): RenderOptions {
+  const mode = (query.mode ?? 'copy') as RenderMode;
+  if (mode === 'copy') {
+    const misplaced = EXACT_ONLY.find((name) => query[name] !== undefined);
+    if (misplaced) throw new BadRequest(`'${misplaced}' applies only to mode=exact; add mode=exact or drop it.`);
+    return { mode };
+  }
+  return {
+    mode,
+    bitrateKbps: query.bitrate === undefined ? DEFAULT_EXACT_BITRATE : Number(query.bitrate),
+    channels: query.channels === undefined ? null : (Number(query.channels) as 1 | 2),
+    fadeInMs: query.fade_in === undefined ? 0 : parseSeconds(query.fade_in, 'fade_in'),
+    fadeOutMs: query.fade_out === undefined ? 0 : parseSeconds(query.fade_out, 'fade_out'),
+  };
+}
+
+/** Canonical query pairs, in a fixed order, defaults left out. */
+export function canonicalQuery(options: RenderOptions, download: boolean): [string, string][] {
+  const pairs: [string, string][] = [];
+  if (options.mode === 'exact') {
+    pairs.push(['mode', 'exact']);
+    if (options.bitrateKbps !== DEFAULT_EXACT_BITRATE) pairs.push(['bitrate', String(options.bitrateKbps)]);
+    if (options.channels !== null) pairs.push(['channels', String(options.channels)]);
+    if (options.fadeInMs > 0) pairs.push(['fade_in', formatSeconds(options.fadeInMs)]);
+    if (options.fadeOutMs > 0) pairs.push(['fade_out', formatSeconds(options.fadeOutMs)]);
+  }
+  if (download) pairs.push(['download', '1']);
+  return pairs;
+}

@@ -1,0 +1,36 @@
+// Owns the step from a parsed request to a render: checks it against the source's facts (start inside
+// the source, end clamped to its end, length and fades within limits) and names the result by its key.
+import { Unprocessable } from '../errors.js';
+import type { RenderSpec } from '../media/render-args.js';
+import { renderKey, type SourceIdentity } from './render-key.js';
+import type { SegmentRequest } from './segment-url.js';
+import { formatSeconds } from './seconds.js';
+
+export interface SegmentPlan {
+  key: string;
+  spec: RenderSpec;
+}
+
+export function planSegment(
+  request: SegmentRequest,
+  source: SourceIdentity & { durationMs: number },
+  limits: { maxSegmentSeconds: number },
+): SegmentPlan {
+  if (request.startMs >= source.durationMs) {
+    throw new Unprocessable(
+      `'start' (${formatSeconds(request.startMs)} s) is at or past the end of the source, which lasts ${formatSeconds(source.durationMs)} s.`,
+    );
+  }
+  // An end past the source's end means its end: the rest of the source.
+  const endMs = Math.min(request.endMs, source.durationMs);
+  const durationMs = endMs - request.startMs;
+  if (durationMs > limits.maxSegmentSeconds * 1000) {
+    throw new Unprocessable(`The segment lasts ${formatSeconds(durationMs)} s; segments may last at most ${limits.maxSegmentSeconds} s.`);
+  }
+  const { options } = request;
+  if (options.mode === 'exact' && options.fadeInMs + options.fadeOutMs > durationMs) {
+    throw new Unprocessable(`fade_in + fade_out (${formatSeconds(options.fadeInMs + options.fadeOutMs)} s) is longer than the segment (${formatSeconds(durationMs)} s).`);
+  }
+  const spec: RenderSpec = { startMs: request.startMs, endMs, options };
+  return { key: renderKey(source, spec), spec };
+}

@@ -1,0 +1,80 @@
+// Owns the segment URL: /segments/{source}/{start}-{end}.mp3?{query}. Parses the raw path (each source
+// segment percent-decoded on its own) and writes the one canonical URL every spelling redirects to.
+import { BadRequest } from '../errors.js';
+import { canonicalQuery, type RenderOptions } from './render-options.js';
+import { formatSeconds, parseSeconds } from './seconds.js';
+
+export const SEGMENTS_PREFIX = '/segments/';
+const MAX_PATH_LENGTH = 2048;
+const MAX_NAME_BYTES = 255;
+
+export interface SegmentRequest {
+  /** Decoded path segments of the source below MEDIA_ROOT, without the .mp3 extension. */
+  source: string[];
+  startMs: number;
+  endMs: number;
+  options: RenderOptions;
+  download: boolean;
+}
+
+export interface SegmentPath {
+  source: string[];
+  startMs: number;
+  endMs: number;
+}
+
+/** Parses the path part of a raw request URL (no query). Empty segments (doubled slashes) are dropped. */
+export function parseSegmentPath(rawPath: string): SegmentPath {
+  if (!rawPath.startsWith(SEGMENTS_PREFIX)) throw new BadRequest(`Segment URLs start with ${SEGMENTS_PREFIX}.`);
+  if (rawPath.length > MAX_PATH_LENGTH) throw new BadRequest(`The URL path is longer than ${MAX_PATH_LENGTH} characters.`);
+  const parts = rawPath.slice(SEGMENTS_PREFIX.length).split('/').filter((part) => part !== '');
+  const last = parts.pop();
+  const times = last === undefined ? null : /^([^-]*)-(.*)\.mp3$/.exec(decodePart(last));
+  if (!times || parts.length === 0) {
+    throw new BadRequest('Expected /segments/{source}/{start}-{end}.mp3, for example /segments/shows/ep42/754.5-812.mp3.');
+  }
+  const startMs = parseSeconds(times[1] ?? '', 'start');
+  const endMs = parseSeconds(times[2] ?? '', 'end');
+  if (endMs <= startMs) throw new BadRequest(`'end' (${formatSeconds(endMs)}) must be greater than 'start' (${formatSeconds(startMs)}).`);
+  return { source: parts.map(decodeSourceName), startMs, endMs };
+}
+
+/** Parses a bare source path (as in /sources/{source}): its raw, percent-encoded segments. */
+export function parseSourcePath(rawSourcePath: string): string[] {
+  const parts = rawSourcePath.split('/').filter((part) => part !== '');
+  if (parts.length === 0) throw new BadRequest('Name a source: /sources/{source}, for example /sources/demo/tones.');
+  if (rawSourcePath.length > MAX_PATH_LENGTH) throw new BadRequest(`The URL path is longer than ${MAX_PATH_LENGTH} characters.`);
+  return parts.map(decodeSourceName);
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new BadRequest(`'${part.slice(0, 40)}' is not valid percent-encoding (UTF-8 expected).`);
+  }
+}
+
+/** One decoded source path segment; anything that could step outside MEDIA_ROOT is refused here already. */
+function decodeSourceName(part: string): string {
+  const name = decodePart(part);
+  if (name === '.' || name === '..') throw new BadRequest("Source paths may not contain '.' or '..' segments.");
+  if (name.includes('/') || name.includes('\\')) throw new BadRequest('A source path segment may not contain an encoded slash or backslash.');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new BadRequest('Source paths may not contain NUL or other control characters.');
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new BadRequest(`A source path segment is longer than ${MAX_NAME_BYTES} bytes.`);
+  return name;
+}
+
+/** The canonical path of a source (no leading slash): each segment percent-encoded on its own. */
+export function sourcePathFor(source: readonly string[]): string {
+  return source.map(encodeURIComponent).join('/');
+}
+
+export function canonicalSegmentUrl(request: SegmentRequest): string {
+  const path = `${SEGMENTS_PREFIX}${sourcePathFor(request.source)}/${formatSeconds(request.startMs)}-${formatSeconds(request.endMs)}.mp3`;
+  const query = canonicalQuery(request.options, request.download)
+    .map(([name, value]) => `${name}=${encodeURIComponent(value)}`)
+    .join('&');
+  return query ? `${path}?${query}` : path;
+}

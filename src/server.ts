@@ -1,0 +1,79 @@
+// The API process: configuration, connections, listen on the API port, graceful shutdown.
+import { Queue, QueueEvents } from 'bullmq';
+import { buildApp } from './app.js';
+import { loadConfigOrExit } from './config.js';
+import { createMediaTools } from './media/ffmpeg.js';
+import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { readRenderCounts } from './observability/render-counter.js';
+import { connectRedis } from './queue/redis-connection.js';
+import { QUEUE_NAME, type RenderJobData, type RenderResult } from './queue/render-job.js';
+import { createRenderRequester } from './queue/render-requester.js';
+import { createRenderWaiter } from './queue/render-waiter.js';
+import { createCatalog } from './sources/catalog.js';
+import { createRenderStore } from './store/render-store.js';
+import { storeDir } from './data-layout.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger('api', config.logLevel);
+if (!config.redisUrl) {
+  logger.fatal('REDIS_URL is not set: the API joins an existing Redis (npm start sets it for the processes it starts)');
+  process.exit(78);
+}
+
+const media = await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
+const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
+const store = createRenderStore({ dir: storeDir(config.dataDir) });
+const commands = connectRedis(config.redisUrl, 'fail-fast', 'api');
+const queue = new Queue<RenderJobData, RenderResult>(QUEUE_NAME, { connection: commands });
+const events = new QueueEvents(QUEUE_NAME, { connection: connectRedis(config.redisUrl, 'blocking', 'api-events') });
+queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
+events.on('error', (error) => logger.warn({ err: error.message }, 'queue events connection error'));
+// Completions are read from the stream from the moment this resolves; only then may requests wait.
+await events.waitUntilReady();
+const waiter = createRenderWaiter(events);
+const requester = createRenderRequester({
+  queue,
+  waiter,
+  store,
+  waitTimeoutMs: config.waitTimeoutMs,
+  maxWaitingRequests: config.maxWaitingRequests,
+});
+const metrics = createMetrics({ renderCounts: () => readRenderCounts(commands), waitingRequests: () => waiter.waiting });
+
+async function missingForReadiness(): Promise<string[]> {
+  try {
+    await commands.ping();
+  } catch {
+    return ['Redis does not answer'];
+  }
+  const workers = await queue.getWorkersCount().catch(() => 0);
+  return workers > 0 ? [] : ['no worker process is connected to render'];
+}
+
+const app = await buildApp({
+  logger,
+  catalog,
+  store,
+  requester,
+  metrics,
+  missingForReadiness,
+  maxSegmentSeconds: config.maxSegmentSeconds,
+  cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
+});
+await app.listen({ host: '127.0.0.1', port: config.apiPort });
+process.send?.({ type: 'ready', port: config.apiPort });
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal, waiting: waiter.waiting }, 'stopping: waiting requests get 503 + Retry-After, renders go on in the workers');
+  waiter.close();
+  await app.close();
+  await events.close();
+  await queue.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,63 @@
+// Owns what is known about each source: resolved safely, probed once, and kept in an LRU keyed by real
+// path, size and mtime, so a replaced file is probed again and an unchanged one never is.
+import { LRUCache } from 'lru-cache';
+import { Unprocessable } from '../errors.js';
+import type { AudioProbe } from '../media/ffmpeg.js';
+import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
+
+export interface SourceFacts extends ResolvedSource {
+  durationMs: number;
+  sampleRate: number;
+  channels: number;
+  bitRate: number;
+}
+
+export interface Catalog {
+  describe(source: readonly string[]): Promise<SourceFacts>;
+}
+
+type ProbeOutcome = { ok: true; probe: AudioProbe } | { ok: false; reason: string };
+
+export async function createCatalog(deps: {
+  mediaRoot: string;
+  probe: (file: string) => Promise<AudioProbe>;
+  maxEntries?: number;
+}): Promise<Catalog> {
+  const root = await realMediaRoot(deps.mediaRoot);
+  // Holds promises, so concurrent first requests for one source share one probe.
+  const probes = new LRUCache<string, Promise<ProbeOutcome>>({ max: deps.maxEntries ?? 10_000 });
+
+  function probeOnce(resolved: ResolvedSource): Promise<ProbeOutcome> {
+    const key = `${resolved.file}\0${resolved.size}\0${resolved.mtimeMs}`;
+    let outcome = probes.get(key);
+    if (!outcome) {
+      outcome = deps.probe(resolved.file).then(
+        (probe): ProbeOutcome => ({ ok: true, probe }),
+        (error: Error): ProbeOutcome => ({ ok: false, reason: error.message }),
+      );
+      probes.set(key, outcome);
+    }
+    return outcome;
+  }
+
+  return {
+    async describe(source) {
+      const resolved = await resolveSource(root, source);
+      const unreadable = `'${decodeURIComponent(resolved.name)}' is not a decodable MP3 file`;
+      if (resolved.size === 0) throw new Unprocessable(`${unreadable}: it is empty.`);
+      const outcome = await probeOnce(resolved);
+      if (!outcome.ok) throw new Unprocessable(`${unreadable}; replace the file with a valid MP3.`);
+      const { probe } = outcome;
+      if (probe.codecName !== 'mp3' || !(probe.durationSeconds > 0) || !(probe.sampleRate > 0)) {
+        throw new Unprocessable(`${unreadable} (found ${probe.codecName || 'no'} audio); only MP3 sources are served.`);
+      }
+      return {
+        ...resolved,
+        durationMs: Math.floor(probe.durationSeconds * 1000),
+        sampleRate: probe.sampleRate,
+        channels: probe.channels,
+        bitRate: probe.bitRate,
+      };
+    },
+  };
+}

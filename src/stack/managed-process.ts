@@ -1,0 +1,86 @@
+// Owns one child process of the stack: started in its own process group (so its own children, such as a
+// worker's ffmpeg, go down with it), its output forwarded line by line, stopped by pid: SIGTERM to the
+// group, then SIGKILL after a grace period.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export type LineSink = (processName: string, line: string) => void;
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or the signal's name) when the process has ended. */
+  readonly exited: Promise<number | string>;
+  /** Resolves when the child sends {type: 'ready'} over IPC; rejects if it exits first. */
+  readonly ready: Promise<void>;
+  stop(graceMs: number): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+  /** Node children that report readiness over IPC. */
+  ipc?: boolean;
+  sink: LineSink;
+}
+
+export function startProcess(options: StartOptions): ManagedProcess {
+  const child = spawn(options.command, options.args, {
+    env: options.env ?? process.env,
+    detached: true,
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    uid: options.uid,
+    gid: options.gid,
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => options.sink(options.name, line));
+  }
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('error', (error) => {
+      options.sink(options.name, `could not start ${options.command}: ${error.message}`);
+      resolve('spawn-error');
+    });
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (message: { type?: string }) => {
+      if (message?.type === 'ready') resolve();
+    });
+    void exited.then((code) => reject(new Error(`${options.name} exited (${code}) before it was ready`)));
+  });
+  ready.catch(() => undefined);
+  const pid = child.pid ?? -1;
+
+  function signalGroup(signal: NodeJS.Signals): void {
+    if (pid <= 0) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  }
+
+  return {
+    name: options.name,
+    pid,
+    child,
+    exited,
+    ready,
+    async stop(graceMs) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        signalGroup('SIGKILL'); // grandchildren of an exited leader
+        return;
+      }
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      signalGroup('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Owns running the nginx front: the repository's nginx.conf with its {{...}} values filled from the
+// configuration, nginx in the foreground, unprivileged (as 'nobody' when started by root), with its pid,
+// temp, cache and log paths under DATA_DIR.
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { PROJECT_ROOT } from '../config.js';
+import { logsDir, nginxDir } from '../data-layout.js';
+import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+
+export const NGINX_TEMPLATE = path.join(PROJECT_ROOT, 'nginx.conf');
+
+/** Pure: the template with every {{NAME}} replaced; an unknown or unfilled name is an error. */
+export function renderNginxConfig(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
+    if (!(name in values)) throw new Error(`nginx.conf names {{${name}}}, which has no value`);
+    return String(values[name]);
+  });
+}
+
+export function nginxValues(config: Config): Record<string, string | number> {
+  return {
+    HOST: config.host,
+    PORT: config.port,
+    API_PORT: config.apiPort,
+    NGINX_DIR: nginxDir(config.dataDir),
+    NGINX_LOG_DIR: path.join(logsDir(config.dataDir), 'nginx'),
+    NGINX_CACHE_MAX_BYTES: config.nginxCacheMaxBytes,
+    // The API's wait limit plus a margin: nginx must never give up before the API answers.
+    UPSTREAM_TIMEOUT: Math.ceil(config.waitTimeoutMs / 1000) + 15,
+  };
+}
+
+/** uid/gid of 'nobody' when we are root (nginx then never runs privileged); otherwise our own. */
+async function unprivilegedIds(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const nobody = passwd.split('\n').find((line) => line.startsWith('nobody:'));
+  const [, , uid, gid] = nobody?.split(':') ?? [];
+  return uid && gid ? { uid: Number(uid), gid: Number(gid) } : { uid: 65534, gid: 65534 };
+}
+
+export async function startNginx(options: { program: string; config: Config; sink: LineSink }): Promise<ManagedProcess> {
+  const values = nginxValues(options.config);
+  const dir = String(values.NGINX_DIR);
+  const logDir = String(values.NGINX_LOG_DIR);
+  const writable = [dir, path.join(dir, 'cache'), path.join(dir, 'temp'), logDir];
+  for (const folder of writable) await mkdir(folder, { recursive: true, mode: 0o755 });
+  const ids = await unprivilegedIds();
+  if (ids) {
+    for (const folder of writable) await chown(folder, ids.uid, ids.gid);
+    // nginx must be able to reach its folders: DATA_DIR may have been made private (mkdtemp: 0700).
+    for (const folder of [options.config.dataDir, logsDir(options.config.dataDir)]) await chmod(folder, 0o755);
+  }
+  const configFile = path.join(dir, 'nginx.conf');
+  await writeFile(configFile, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), values));
+  return startProcess({
+    name: 'nginx',
+    command: options.program,
+    args: ['-p', dir, '-c', configFile, '-e', path.join(logDir, 'error.log')],
+    ...ids,
+    sink: options.sink,
+  });
+}

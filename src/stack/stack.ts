@@ -1,0 +1,83 @@
+// Owns the whole stack on one machine, in order: Redis (private unless REDIS_URL), the worker processes,
+// the API, nginx; and stopping all of them, by pid, in the reverse order. `npm start` and the integration
+// tests both start the stack through this one function.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { configToEnv, PROJECT_ROOT, type Config } from '../config.js';
+import { storeDir } from '../data-layout.js';
+import { createRenderStore } from '../store/render-store.js';
+import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+import { startNginx } from './nginx-front.js';
+import { startPrivateRedis } from './private-redis.js';
+import { ensurePrograms } from './system-tools.js';
+import { startWorkerPool, type WorkerPool } from './worker-pool.js';
+
+export const API_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'server.js');
+export const WORKER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'workers', 'main.js');
+const STOP_GRACE_MS = 6_000;
+
+export interface Stack {
+  /** The public (nginx) base URL. */
+  readonly url: string;
+  /** The API's own base URL (bypassing nginx). */
+  readonly apiUrl: string;
+  readonly redisUrl: string;
+  readonly redis: ManagedProcess | null;
+  readonly api: ManagedProcess;
+  readonly workers: WorkerPool;
+  readonly nginx: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export async function startStack(config: Config, sink: LineSink): Promise<Stack> {
+  const programs = ensurePrograms([...(config.redisUrl ? [] : ['redis-server']), 'nginx'], (line) => sink('stack', line));
+  await mkdir(storeDir(config.dataDir), { recursive: true });
+  const started: ManagedProcess[] = [];
+  let workers: WorkerPool | null = null;
+  let redisProcess: ManagedProcess | null = null;
+  const stopAll = async () => {
+    // Everything that uses Redis first (the API answers its waiting requests with 503), Redis last.
+    const users = started.filter((p) => p !== redisProcess).map((p) => p.stop(STOP_GRACE_MS));
+    await Promise.all([...users, workers?.stop(STOP_GRACE_MS)]);
+    await redisProcess?.stop(STOP_GRACE_MS);
+  };
+  try {
+    let redisUrl = config.redisUrl;
+    if (!redisUrl) {
+      const privateRedis = await startPrivateRedis({ program: programs['redis-server'] as string, dataDir: config.dataDir, sink });
+      redisProcess = privateRedis.process;
+      redisUrl = privateRedis.url;
+      started.push(redisProcess);
+    }
+    const env = { ...process.env, ...configToEnv(config), REDIS_URL: redisUrl };
+    workers = startWorkerPool({ count: config.workers, entry: WORKER_ENTRY, env, store: createRenderStore({ dir: storeDir(config.dataDir) }), sink });
+    const api = startProcess({ name: 'api', command: process.execPath, args: [API_ENTRY], env, ipc: true, sink });
+    started.push(api);
+    await Promise.all([workers.ready, api.ready]);
+    const nginx = await startNginx({ program: programs.nginx as string, config, sink });
+    started.push(nginx);
+    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+    await waitForHttp(`${url}/healthz`, nginx);
+    const pool = workers;
+    return { url, apiUrl: `http://127.0.0.1:${config.apiPort}`, redisUrl, redis: redisProcess, api, workers: pool, nginx, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Resolves when the URL answers 200; rejects if the process exits first or after 20 s. */
+async function waitForHttp(url: string, owner: ManagedProcess): Promise<void> {
+  let exited = false;
+  void owner.exited.then(() => (exited = true));
+  const deadline = Date.now() + 20_000;
+  while (!exited && Date.now() < deadline) {
+    const ok = await fetch(url).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(exited ? `${owner.name} exited during start; see its log` : `${url} did not answer within 20 s`);
+}

@@ -1,0 +1,98 @@
+// Owns the render store: where a key's file lives, atomic publishing (temp file in the store's own
+// filesystem → rename, so a reader sees the whole file or none), opening for reading, and temp clean-up.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface StoredRender {
+  /** Open handle: the bytes stay readable even if the file is evicted while streaming. */
+  handle: FileHandle;
+  size: number;
+}
+
+/** Facts written beside each render, for operators and for purging a source's renders. */
+export interface RenderMetadata {
+  key: string;
+  source: string;
+  startMs: number;
+  endMs: number;
+  mode: string;
+  bytes: number;
+  durationSeconds: number;
+  renderedAt: string;
+}
+
+export interface RenderStore {
+  readonly dir: string;
+  pathOf(key: string): string;
+  has(key: string): Promise<boolean>;
+  open(key: string): Promise<StoredRender | null>;
+  /** A fresh temp path in the store's own folder; the pid in its name lets a supervisor clean up after a crash. */
+  tempPathFor(key: string): Promise<string>;
+  publish(tempFile: string, metadata: RenderMetadata): Promise<void>;
+  discard(tempFile: string): Promise<void>;
+  /** Removes temp files left by a process that died (pid given) or by every process (no pid). */
+  removeTemps(pid?: number): Promise<number>;
+}
+
+const KEY_PATTERN = /^[0-9a-f]{32}$/;
+const TEMP_DIR = '.tmp';
+
+export function createRenderStore(options: { dir: string }): RenderStore {
+  const dir = path.resolve(options.dir);
+  const tempDir = path.join(dir, TEMP_DIR);
+
+  function pathOf(key: string): string {
+    if (!KEY_PATTERN.test(key)) throw new Error(`not a render key: ${key}`);
+    return path.join(dir, key.slice(0, 2), `${key}.mp3`);
+  }
+
+  return {
+    dir,
+    pathOf,
+    async has(key) {
+      return stat(pathOf(key)).then(
+        () => true,
+        () => false,
+      );
+    },
+    async open(key) {
+      let handle: FileHandle;
+      try {
+        handle = await open(pathOf(key), 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+      try {
+        return { handle, size: (await handle.stat()).size };
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
+    },
+    async tempPathFor(key) {
+      await mkdir(tempDir, { recursive: true });
+      return path.join(tempDir, `${key}.${process.pid}.${randomBytes(4).toString('hex')}.mp3`);
+    },
+    async publish(tempFile, metadata) {
+      const finalPath = pathOf(metadata.key);
+      await mkdir(path.dirname(finalPath), { recursive: true });
+      const metadataTemp = `${tempFile}.json`;
+      await writeFile(metadataTemp, `${JSON.stringify(metadata)}\n`);
+      await rename(metadataTemp, finalPath.replace(/\.mp3$/, '.json'));
+      // The audio last: its presence is what marks a render as complete.
+      await rename(tempFile, finalPath);
+    },
+    async discard(tempFile) {
+      await rm(tempFile, { force: true });
+      await rm(`${tempFile}.json`, { force: true });
+    },
+    async removeTemps(pid) {
+      const names = await readdir(tempDir).catch(() => [] as string[]);
+      const doomed = names.filter((name) => pid === undefined || name.split('.')[1] === String(pid));
+      await Promise.all(doomed.map((name) => rm(path.join(tempDir, name), { force: true })));
+      return doomed.length;
+    },
+  };
+}

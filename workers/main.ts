@@ -1,0 +1,55 @@
+// The worker process: one BullMQ Worker running one render at a time. ffmpeg runs as its child; the
+// stack starts this process in its own process group so that killing the group leaves no orphan ffmpeg.
+import { Worker } from 'bullmq';
+import { loadConfigOrExit } from '../src/config.js';
+import { storeDir } from '../src/data-layout.js';
+import { createMediaTools } from '../src/media/ffmpeg.js';
+import { createLogger } from '../src/observability/logger.js';
+import { connectRedis } from '../src/queue/redis-connection.js';
+import { QUEUE_NAME, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
+import { realMediaRoot } from '../src/sources/resolve-source.js';
+import { createRenderStore } from '../src/store/render-store.js';
+import { createRenderProcessor } from './render.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger('worker', config.logLevel);
+if (!config.redisUrl) {
+  logger.fatal('REDIS_URL is not set: workers join an existing Redis (npm start sets it for the processes it starts)');
+  process.exit(78);
+}
+
+const redis = connectRedis(config.redisUrl, 'blocking', 'worker');
+const render = createRenderProcessor({
+  media: await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }),
+  store: createRenderStore({ dir: storeDir(config.dataDir) }),
+  mediaRoot: await realMediaRoot(config.mediaRoot),
+  redis,
+  renderTimeoutMs: config.renderTimeoutMs,
+  logger,
+});
+
+const worker = new Worker<RenderJobData, RenderResult>(QUEUE_NAME, render, {
+  connection: redis,
+  concurrency: 1,
+  // A worker that dies keeps its job locked for this long; then the stalled check hands the job to another.
+  lockDuration: config.jobLockMs,
+  stalledInterval: Math.max(500, Math.floor(config.jobLockMs / 2)),
+  maxStalledCount: 2,
+});
+worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, requestId: job?.data.requestId, err: error.message }, 'render failed'));
+worker.on('error', (error) => logger.warn({ err: error.message }, 'worker connection error'));
+await worker.waitUntilReady();
+logger.info({ lockMs: config.jobLockMs }, 'worker ready');
+process.send?.({ type: 'ready' });
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: finishing the current render');
+  await worker.close();
+  await redis.quit().catch(() => undefined);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,117 @@
+// The render of one job, as an ordered list of steps: skip if stored, resolve the source, build ffmpeg's
+// arguments, run ffmpeg into a temp file, check the result, publish it atomically, count it.
+// The error thrown states the retry policy: UnrecoverableError fails the job for good (a source ffmpeg
+// cannot cut); a plain Error is retried (a passing fault).
+import { stat } from 'node:fs/promises';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ServiceError } from '../src/errors.js';
+import { FfmpegFailed, FfmpegTimedOut, type AudioProbe, type MediaTools } from '../src/media/ffmpeg.js';
+import { buildRenderArguments, type RenderSpec } from '../src/media/render-args.js';
+import { countRender } from '../src/observability/render-counter.js';
+import { encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
+import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
+import type { RenderStore } from '../src/store/render-store.js';
+
+export interface RenderDeps {
+  media: MediaTools;
+  store: RenderStore;
+  /** Real path of MEDIA_ROOT. */
+  mediaRoot: string;
+  redis: Redis;
+  renderTimeoutMs: number;
+  logger: Logger;
+}
+
+/** Fails the job for good and tells the waiting requests why, with this status. */
+function permanent(status: 422 | 503, detail: string): UnrecoverableError {
+  return new UnrecoverableError(encodeFailure({ status, detail }));
+}
+
+async function resolveUnchanged(deps: RenderDeps, data: RenderJobData): Promise<ResolvedSource> {
+  let source: ResolvedSource;
+  try {
+    source = await resolveSource(deps.mediaRoot, data.source);
+  } catch (error) {
+    throw permanent(503, error instanceof ServiceError ? error.detail : 'The source cannot be opened now; retry.');
+  }
+  // The key was made from this identity; a replaced file must get a new key, not old key + new bytes.
+  if (source.size !== data.sourceSize || source.mtimeMs !== data.sourceMtimeMs) {
+    throw permanent(503, 'The source file changed while the segment was being prepared; retry to render it from the new file.');
+  }
+  return source;
+}
+
+/** Frame length in seconds: 1152 samples in MPEG-1 (32 kHz and up), 576 in MPEG-2 and 2.5. */
+function frameSeconds(sampleRate: number): number {
+  return (sampleRate >= 32_000 ? 1152 : 576) / sampleRate;
+}
+
+/** The output must be MP3 whose length matches the ask: within 3 frames when copying, 2 when re-encoding. */
+function checkOutput(probe: AudioProbe, spec: RenderSpec, sampleRate: number): void {
+  const asked = (spec.endMs - spec.startMs) / 1000;
+  const tolerance = (spec.options.mode === 'copy' ? 3 : 2) * frameSeconds(sampleRate);
+  if (probe.codecName !== 'mp3') throw permanent(422, 'The render did not produce MP3 audio from this source.');
+  if (!(Math.abs(probe.durationSeconds - asked) <= tolerance)) {
+    throw permanent(422, `The source could not be cut accurately there (got ${probe.durationSeconds.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`);
+  }
+}
+
+async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger): Promise<void> {
+  try {
+    await deps.media.render(source.file, temp, buildRenderArguments(spec), { timeoutMs: deps.renderTimeoutMs });
+  } catch (error) {
+    if (error instanceof FfmpegTimedOut) {
+      log.warn({ timeoutMs: error.timeoutMs }, 'ffmpeg killed at its time limit');
+      throw new Error(encodeFailure({ status: 503, detail: 'Rendering took longer than allowed; retry later.' }));
+    }
+    if (error instanceof FfmpegFailed) {
+      log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');
+      throw permanent(422, 'ffmpeg could not read or cut this source; the file may be damaged or not MP3.');
+    }
+    throw error;
+  }
+}
+
+export function createRenderProcessor(deps: RenderDeps) {
+  return async function render(job: Job<RenderJobData, RenderResult>): Promise<RenderResult> {
+    const { data } = job;
+    const log = deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
+    const existing = await deps.store.open(data.key);
+    if (existing) {
+      // A duplicate job after a race (the first one finished and was removed): nothing to do.
+      await existing.handle.close();
+      return { rendered: false, bytes: existing.size };
+    }
+    const source = await resolveUnchanged(deps, data);
+    const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options };
+    const temp = await deps.store.tempPathFor(data.key);
+    const started = performance.now();
+    let bytes = 0;
+    try {
+      await runFfmpeg(deps, source, temp, spec, log);
+      const probe = await deps.media.probe(temp).catch(() => {
+        throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
+      });
+      checkOutput(probe, spec, data.sampleRate);
+      bytes = (await stat(temp)).size;
+      await deps.store.publish(temp, {
+        key: data.key,
+        source: source.name,
+        startMs: spec.startMs,
+        endMs: spec.endMs,
+        mode: spec.options.mode,
+        bytes,
+        durationSeconds: probe.durationSeconds,
+        renderedAt: new Date().toISOString(),
+      });
+    } catch (error) {
+      await deps.store.discard(temp);
+      throw error;
+    }
+    await countRender(deps.redis, spec.options.mode);
+    log.info({ mode: spec.options.mode, source: source.name, bytes, ms: Math.round(performance.now() - started) }, 'rendered');
+    return { rendered: true, bytes };
+  };
+}
