@@ -24,10 +24,11 @@ function seconds(ms: number): string {
 
 export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
   const durationMs = spec.endMs - spec.startMs;
-  // Input seeking: the mp3 demuxer reads forward to the frame holding `start`, so the cut is exact to a
-  // frame in copy mode and to a sample when re-encoding, without decoding what comes before.
-  const inputOptions = ['-nostdin', '-hide_banner', '-ss', seconds(spec.startMs), '-t', seconds(durationMs)];
+  // Input seeking: the mp3 demuxer reads forward to the frame holding `start` without decoding what comes
+  // before. The length is an output option, so it counts from the first frame written.
+  const inputOptions = ['-nostdin', '-hide_banner', '-ss', seconds(spec.startMs)];
   const common = [
+    '-t', seconds(durationMs),
     '-map', '0:a:0',
     '-map_metadata', '0',
     '-id3v2_version', '3',
@@ -38,7 +39,9 @@ export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
     '-f', 'mp3',
   ];
   if (spec.options.mode === 'copy') {
-    return { inputOptions, outputOptions: ['-c:a', 'copy', ...common] };
+    // -copypriorss 0: drop the frames before `start` that the seek lands on (kept by default), so the
+    // copy starts within a frame of the asked start.
+    return { inputOptions, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', ...common] };
   }
   const { bitrateKbps, channels, fadeInMs, fadeOutMs } = spec.options;
   const filters: string[] = [];

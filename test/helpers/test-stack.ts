@@ -1,0 +1,82 @@
+// Starts the real stack (Redis, worker processes, API, nginx) for a test file: free ports, a temp
+// DATA_DIR and a temp MEDIA_ROOT holding the demo media plus a few broken sources. Stops it by pid and
+// removes the temp folders.
+import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig, PROJECT_ROOT, type Config } from '../../src/config.js';
+import { freePort } from '../../src/stack/free-port.js';
+import { startStack, type Stack } from '../../src/stack/stack.js';
+
+export interface TestStack {
+  stack: Stack;
+  config: Config;
+  /** nginx front. */
+  url: string;
+  /** The API itself, bypassing nginx. */
+  apiUrl: string;
+  /** Every line the stack's processes printed, for failure messages. */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startTestStack(env: Record<string, string> = {}): Promise<TestStack> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'mp3seg-test-'));
+  // mkdtemp makes it 0700; nginx runs as 'nobody' and must reach DATA_DIR below it.
+  await chmod(root, 0o755);
+  const mediaRoot = path.join(root, 'media');
+  await cp(path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo'), path.join(mediaRoot, 'demo'), { recursive: true });
+  await mkdir(path.join(mediaRoot, 'bad'), { recursive: true });
+  await writeFile(path.join(mediaRoot, 'bad', 'not-audio.mp3'), 'This is a text file wearing an .mp3 name.\n'.repeat(50));
+  await writeFile(path.join(mediaRoot, 'bad', 'empty.mp3'), '');
+  const config = parseConfig({
+    PORT: String(await freePort()),
+    API_PORT: String(await freePort()),
+    DATA_DIR: path.join(root, 'data'),
+    MEDIA_ROOT: mediaRoot,
+    WORKERS: '2',
+    LOG_LEVEL: 'warn',
+    JOB_LOCK_MS: '2000',
+    ...env,
+  });
+  const logs: string[] = [];
+  const stack = await startStack(config, (name, line) => logs.push(`${name}: ${line}`)).catch((error: Error) => {
+    throw new Error(`${error.message}\n${logs.slice(-20).join('\n')}`);
+  });
+  return {
+    stack,
+    config,
+    url: stack.url,
+    apiUrl: stack.apiUrl,
+    logs,
+    async stop() {
+      await stack.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sum of segment_renders_total over modes, as /metrics reports it. */
+export async function rendersTotal(apiUrl: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  return [...text.matchAll(/^segment_renders_total\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
+export async function getBytes(url: string, init?: RequestInit): Promise<{ response: Response; body: Buffer }> {
+  const response = await fetch(url, { redirect: 'manual', ...init });
+  return { response, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** GET with the path sent exactly as written (fetch would resolve '..' and '%2e%2e' before sending). */
+export function rawGet(baseUrl: string, rawPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const request = http.get({ hostname, port, path: rawPath }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    request.on('error', reject);
+  });
+}

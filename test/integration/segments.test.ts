@@ -1,0 +1,201 @@
+// The main path through the nginx front and straight at the API, on the real stack.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMp3 } from '../helpers/mp3-frames.js';
+import { getBytes, rawGet, rendersTotal, startTestStack, type TestStack } from '../helpers/test-stack.js';
+
+let t: TestStack;
+beforeAll(async () => {
+  t = await startTestStack();
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('a segment through the nginx front', () => {
+  const path = '/segments/demo/tones/10-20.mp3';
+
+  it('a miss renders and answers 200 audio/mpeg whose duration matches the ask', async () => {
+    const before = await rendersTotal(t.apiUrl);
+    const { response, body } = await getBytes(t.url + path);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('audio/mpeg');
+    expect(response.headers.get('x-cache-status')).toBe('MISS');
+    expect(Number(response.headers.get('content-length'))).toBe(body.length);
+    expect(response.headers.get('accept-ranges')).toBe('bytes');
+    expect(response.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=86400');
+    expect(response.headers.get('content-disposition')).toBe(`inline; filename="tones_10-20.mp3"; filename*=UTF-8''tones_10-20.mp3`);
+    const mp3 = readMp3(body);
+    expect(mp3.sampleRate).toBe(44100);
+    expect(mp3.channels).toBe(2);
+    // Copy mode cuts on frames (26 ms each here): within three frames of the 10 s asked.
+    expect(Math.abs(mp3.durationSeconds - 10)).toBeLessThanOrEqual(3 * (1152 / 44100));
+    expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
+  });
+
+  it('the second request is an nginx HIT with the same bytes', async () => {
+    const first = await getBytes(t.url + path);
+    const second = await getBytes(t.url + path);
+    expect(second.response.headers.get('x-cache-status')).toBe('HIT');
+    expect(second.body.equals(first.body)).toBe(true);
+  });
+
+  it('a Range request gives the same bytes as that slice of the full body (nginx and API)', async () => {
+    const full = (await getBytes(t.url + path)).body;
+    for (const base of [t.url, t.apiUrl]) {
+      const { response, body } = await getBytes(base + path, { headers: { range: 'bytes=100-999' } });
+      expect(response.status).toBe(206);
+      expect(response.headers.get('content-range')).toBe(`bytes 100-999/${full.length}`);
+      expect(body.equals(full.subarray(100, 1000))).toBe(true);
+      const tail = await getBytes(base + path, { headers: { range: 'bytes=-500' } });
+      expect(tail.response.status).toBe(206);
+      expect(tail.body.equals(full.subarray(full.length - 500))).toBe(true);
+    }
+  });
+
+  it('HEAD answers the headers of GET without a body', async () => {
+    const full = (await getBytes(t.url + path)).body;
+    for (const base of [t.url, t.apiUrl]) {
+      const { response, body } = await getBytes(base + path, { method: 'HEAD' });
+      expect(response.status).toBe(200);
+      expect(Number(response.headers.get('content-length'))).toBe(full.length);
+      expect(response.headers.get('content-type')).toBe('audio/mpeg');
+      expect(body.length).toBe(0);
+    }
+  });
+
+  it('a matching If-None-Match answers 304 (nginx and API)', async () => {
+    const etag = (await getBytes(t.url + path)).response.headers.get('etag') ?? '';
+    for (const base of [t.url, t.apiUrl]) {
+      const { response, body } = await getBytes(base + path, { headers: { 'if-none-match': etag } });
+      expect(response.status).toBe(304);
+      expect(body.length).toBe(0);
+    }
+    const other = await getBytes(t.apiUrl + path, { headers: { 'if-none-match': '"something-else"' } });
+    expect(other.response.status).toBe(200);
+  });
+
+  it('download=1 makes the answer an attachment', async () => {
+    const { response } = await getBytes(`${t.url}${path}?download=1`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="tones_10-20.mp3"/);
+  });
+
+  it('an end past the source end is the rest of the source', async () => {
+    const sourceSeconds: number = (await (await fetch(`${t.url}/sources/demo/chirp`)).json()).durationSeconds;
+    const { response, body } = await getBytes(`${t.url}/segments/demo/chirp/25-999.mp3`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toContain(`chirp_25-${sourceSeconds}.mp3`);
+    expect(Math.abs(readMp3(body).durationSeconds - (sourceSeconds - 25))).toBeLessThanOrEqual(3 * (1152 / 48000));
+  });
+});
+
+describe('exact mode', () => {
+  it('re-encodes with the asked bit rate and channels, cut close to the sample', async () => {
+    const { response, body } = await getBytes(`${t.url}/segments/demo/tones/5-12.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5&fade_out=1`);
+    expect(response.status).toBe(200);
+    const mp3 = readMp3(body);
+    expect(mp3.channels).toBe(1);
+    expect(new Set(mp3.audioFrames.map((frame) => frame.bitrateKbps))).toEqual(new Set([64]));
+    expect(mp3.hasXing).toBe(true);
+    // Encoder delay and padding are inside the last/first frames: within two frames of 7.5 s.
+    expect(Math.abs(mp3.durationSeconds - 7.5)).toBeLessThanOrEqual(2 * (1152 / 44100));
+  });
+});
+
+describe('one render per key', () => {
+  it('20 concurrent requests for a new segment straight at the API cause exactly one render', async () => {
+    const before = await rendersTotal(t.apiUrl);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => getBytes(`${t.apiUrl}/segments/demo/talk/3-33.mp3`)));
+    expect(answers.map((a) => a.response.status)).toEqual(Array(20).fill(200));
+    const first = answers[0]!.body;
+    expect(answers.every((a) => a.body.equals(first))).toBe(true);
+    expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
+    const metrics = await (await fetch(`${t.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^segment_requests_total\{outcome="joined"\} (1[0-9])$/m);
+  });
+});
+
+describe('canonical URLs', () => {
+  it.each([
+    ['/segments/demo/tones/010-20.50.mp3', '/segments/demo/tones/10-20.5.mp3'],
+    ['/segments/demo//tones/10-20.mp3', '/segments/demo/tones/10-20.mp3'],
+    ['/segments/demo/tones/10-20.mp3?mode=copy', '/segments/demo/tones/10-20.mp3'],
+    ['/segments/demo/tones/10-20.mp3?download=1&bitrate=64&mode=exact', '/segments/demo/tones/10-20.mp3?mode=exact&bitrate=64&download=1'],
+    ['/segments/%64emo/tones/.5-1.mp3', '/segments/demo/tones/0.5-1.mp3'],
+  ])('%s answers 308 to %s', async (asked, canonical) => {
+    const { response } = await getBytes(t.url + asked);
+    expect(response.status).toBe(308);
+    expect(response.headers.get('location')).toBe(canonical);
+  });
+});
+
+describe('errors are problem+json a person can act on, and the server keeps answering', () => {
+  const cases: [string, number, RegExp][] = [
+    ['/segments/demo/tones/abc-20.mp3', 400, /'start' must be a number/],
+    ['/segments/demo/tones/20-10.mp3', 400, /must be greater than 'start'/],
+    ['/segments/demo/tones/1.2345-2.mp3', 400, /three fraction digits/],
+    ['/segments/demo/tones/10-20.mp3?volume=11', 400, /Unknown query parameter 'volume'/],
+    ['/segments/demo/tones/10-20.mp3?bitrate=64', 400, /'bitrate' applies only to mode=exact/],
+    ['/segments/demo/tones/10-20.mp3?mode=exact&bitrate=100', 400, /'bitrate' takes/],
+    ['/segments/demo/%00x/1-2.mp3', 400, /NUL/],
+    ['/segments/demo/nothing-here/1-2.mp3', 404, /no file demo\/nothing-here\.mp3/],
+    ['/segments/demo/tones/95-100.mp3', 422, /past the end of the source/],
+    ['/segments/bad/not-audio/1-2.mp3', 422, /not a decodable MP3/],
+    ['/segments/bad/empty/1-2.mp3', 422, /it is empty/],
+    ['/segments/demo/tones/0-10.mp3?mode=exact&fade_in=6&fade_out=6', 422, /longer than the segment/],
+    ['/nowhere', 404, /segments are at/],
+  ];
+  it.each(cases)('%s → %i', async (path, status, detail) => {
+    const { response, body } = await getBytes(t.url + path);
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    const problem = JSON.parse(body.toString());
+    expect(problem).toMatchObject({ status, type: expect.stringMatching(/^urn:mp3-segments:problem:/), title: expect.any(String) });
+    expect(problem.detail).toMatch(detail);
+    expect(response.headers.get('x-cache-status')).not.toBe('HIT');
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
+
+  it("'..' in any spelling never leaves the media root: 400 from the API, 4xx through nginx (which resolves it first)", async () => {
+    for (const dots of ['..', '%2e%2e', '%2E.', '.%2e']) {
+      const path = `/segments/demo/${dots}/${dots}/${dots}/etc/passwd/1-2.mp3`;
+      const direct = await rawGet(t.apiUrl, path);
+      expect(direct.status).toBe(400);
+      expect(JSON.parse(direct.body).detail).toMatch(/'\.' or '\.\.'/);
+      const front = await rawGet(t.url, path);
+      expect(front.status).toBeGreaterThanOrEqual(400);
+      expect(front.status).toBeLessThan(500);
+      expect(front.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    }
+  });
+
+  it('an unsatisfiable Range answers 416 with Content-Range', async () => {
+    const { response } = await getBytes(`${t.apiUrl}/segments/demo/tones/10-20.mp3`, { headers: { range: 'bytes=99999999-' } });
+    expect(response.status).toBe(416);
+    expect(response.headers.get('content-range')).toMatch(/^bytes \*\/\d+$/);
+  });
+
+  it('errors are not cached by nginx', async () => {
+    await getBytes(`${t.url}/segments/demo/nothing-here/1-2.mp3`);
+    const again = await getBytes(`${t.url}/segments/demo/nothing-here/1-2.mp3`);
+    expect(again.response.headers.get('x-cache-status')).toBe('MISS');
+  });
+});
+
+describe('catalog and operations', () => {
+  it('GET /sources/{source} gives the facts of the source', async () => {
+    const response = await fetch(`${t.url}/sources/demo/talk`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-cache-status')).toBe('BYPASS');
+    const facts = await response.json();
+    expect(facts).toMatchObject({ source: 'demo/talk', sampleRate: 22050, channels: 1 });
+    expect(Math.abs(facts.durationSeconds - 60)).toBeLessThan(0.1);
+  });
+
+  it('/readyz is ready when Redis answers and workers are connected', async () => {
+    const response = await fetch(`${t.url}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready' });
+  });
+});

@@ -1,0 +1,13 @@
+// vitest for the whole suite. Integration files each start a real stack (Redis, workers, API, nginx), so
+// files run one at a time: two stacks at once on 2 cores would only make each slower.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    root: new URL('..', import.meta.url).pathname,
+    include: ['test/**/*.test.ts'],
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
