@@ -1,7 +1,7 @@
 // Starts the real stack (Redis, worker processes, API, nginx) for a test file: free ports, a temp
 // DATA_DIR and a temp MEDIA_ROOT holding the demo media plus a few broken sources. Stops it by pid and
 // removes the temp folders.
-import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,4 +79,34 @@ export function rawGet(baseUrl: string, rawPath: string): Promise<{ status: numb
     });
     request.on('error', reject);
   });
+}
+
+/** Pids of live processes in a process group (read from /proc, so nothing is matched by name). */
+export async function processesInGroup(pgid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which may hold spaces) start with ") state ppid pgrp".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Resolves when `check` returns a value other than undefined; polls a condition, not a clock. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Current value of the segment_waiting_requests gauge of one API process. */
+export async function waitingRequests(apiUrl: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  return Number(/^segment_waiting_requests (\d+)$/m.exec(text)?.[1] ?? NaN);
 }

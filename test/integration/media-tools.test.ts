@@ -1,0 +1,64 @@
+// The one module that runs ffmpeg, on the real bundled binaries: its failures are typed, never crashes.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/config.js';
+import { createMediaTools, FfmpegFailed, FfmpegTimedOut, type MediaTools } from '../../src/media/ffmpeg.js';
+import { buildRenderArguments } from '../../src/media/render-args.js';
+import { readMp3 } from '../helpers/mp3-frames.js';
+
+const tones = path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo', 'tones.mp3');
+let media: MediaTools;
+let dir: string;
+beforeAll(async () => {
+  media = await createMediaTools();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mp3seg-media-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('media tools', () => {
+  it('probe reports the facts of an MP3 source', async () => {
+    const facts = await media.probe(tones);
+    expect(facts).toMatchObject({ codecName: 'mp3', sampleRate: 44100, channels: 2, bitRate: 48000 });
+    expect(Math.round(facts.durationSeconds)).toBe(90);
+  });
+
+  it('probe of a file that is not audio rejects with FfmpegFailed', async () => {
+    const text = path.join(dir, 'text.mp3');
+    await writeFile(text, 'not audio at all\n'.repeat(100));
+    await expect(media.probe(text)).rejects.toBeInstanceOf(FfmpegFailed);
+  });
+
+  it('a render writes a checked MP3 file (with its Xing header: ffmpeg needs a seekable output)', async () => {
+    const output = path.join(dir, 'copy.mp3');
+    await media.render(tones, output, buildRenderArguments({ startMs: 1000, endMs: 4000, options: { mode: 'copy' } }), { timeoutMs: 30_000 });
+    const mp3 = readMp3(await readFile(output));
+    expect(mp3.hasXing).toBe(true);
+    expect(Math.abs(mp3.durationSeconds - 3)).toBeLessThanOrEqual(3 * (1152 / 44100));
+  });
+
+  it('the same render twice gives the same bytes (bit-exact output)', async () => {
+    const args = buildRenderArguments({ startMs: 2000, endMs: 5000, options: { mode: 'exact', bitrateKbps: 96, channels: null, fadeInMs: 500, fadeOutMs: 0 } });
+    const [a, b] = [path.join(dir, 'a.mp3'), path.join(dir, 'b.mp3')];
+    await media.render(tones, a, args, { timeoutMs: 30_000 });
+    await media.render(tones, b, args, { timeoutMs: 30_000 });
+    expect((await readFile(a)).equals(await readFile(b))).toBe(true);
+  });
+
+  it('an ffmpeg past its time limit is killed and rejects with FfmpegTimedOut', async () => {
+    const output = path.join(dir, 'slow.mp3');
+    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } });
+    await expect(media.render(tones, output, args, { timeoutMs: 50 })).rejects.toBeInstanceOf(FfmpegTimedOut);
+  });
+
+  it('ffmpeg failing on its input rejects with FfmpegFailed carrying stderr', async () => {
+    const text = path.join(dir, 'junk.mp3');
+    await writeFile(text, Buffer.alloc(5000, 7));
+    const error = await media.render(text, path.join(dir, 'junk-out.mp3'), buildRenderArguments({ startMs: 0, endMs: 1000, options: { mode: 'copy' } }), { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FfmpegFailed);
+    expect((error as FfmpegFailed).stderrTail.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,112 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, PROJECT_ROOT } from '../../src/config.js';
+
+const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+describe('parseConfig defaults (DESIGN.md)', () => {
+  const config = parseConfig({});
+
+  it('finds the checkout as the project root', () => {
+    expect(PROJECT_ROOT).toBe(checkout);
+  });
+
+  it('serves the public port 8080 and the API on 3000', () => {
+    expect(config.port).toBe(8080);
+    expect(config.apiPort).toBe(3000);
+  });
+
+  it('starts one worker per CPU core', () => {
+    expect(config.workers).toBe(os.availableParallelism());
+  });
+
+  it('keeps its data in .data and serves the bundled media from fixtures/media in the checkout', () => {
+    expect(config.dataDir).toBe(path.join(checkout, '.data'));
+    expect(config.mediaRoot).toBe(path.join(checkout, 'fixtures', 'media'));
+  });
+
+  it('lets a request wait 30 s for its render', () => {
+    expect(config.waitTimeoutMs).toBe(30_000);
+  });
+
+  it('starts a private Redis and uses the bundled ffmpeg unless told otherwise', () => {
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.ffmpegPath).toBeUndefined();
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseConfig({ PORT: '', WORKERS: '', REDIS_URL: ' ', LOG_LEVEL: '' })).toEqual(config);
+  });
+});
+
+describe('parseConfig values', () => {
+  it('reads every documented variable', () => {
+    const config = parseConfig({
+      PORT: '9090',
+      API_PORT: ' 4000 ',
+      MEDIA_ROOT: '/srv/media',
+      DATA_DIR: '/var/lib/segments',
+      REDIS_URL: 'redis://10.0.0.5:6380/2',
+      WORKERS: '3',
+      FFMPEG_PATH: '/usr/bin/ffmpeg',
+      WAIT_TIMEOUT_MS: '5000',
+    });
+    expect(config).toMatchObject({
+      port: 9090,
+      apiPort: 4000,
+      mediaRoot: '/srv/media',
+      dataDir: '/var/lib/segments',
+      redisUrl: 'redis://10.0.0.5:6380/2',
+      workers: 3,
+      ffmpegPath: '/usr/bin/ffmpeg',
+      waitTimeoutMs: 5_000,
+    });
+  });
+
+  it('makes relative directories absolute', () => {
+    expect(parseConfig({ DATA_DIR: 'some/data' }).dataDir).toBe(path.resolve('some/data'));
+  });
+
+  it('accepts rediss:// URLs', () => {
+    expect(parseConfig({ REDIS_URL: 'rediss://cache.example:6379' }).redisUrl).toBe('rediss://cache.example:6379');
+  });
+});
+
+describe('parseConfig refusals name the variable', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'Invalid PORT="abc": must be a whole number from 1 to 65535'],
+    [{ PORT: '0' }, 'Invalid PORT="0": must be a whole number from 1 to 65535'],
+    [{ PORT: '65536' }, 'Invalid PORT="65536": must be a whole number from 1 to 65535'],
+    [{ PORT: '80.5' }, 'Invalid PORT="80.5": must be a whole number from 1 to 65535'],
+    [{ PORT: '-1' }, 'Invalid PORT="-1": must be a whole number from 1 to 65535'],
+    [{ API_PORT: '1e3' }, 'Invalid API_PORT="1e3": must be a whole number from 1 to 65535'],
+    [{ WORKERS: '0' }, 'Invalid WORKERS="0": must be a whole number from 1 to 256'],
+    [{ WORKERS: 'many' }, 'Invalid WORKERS="many": must be a whole number from 1 to 256'],
+    [{ WAIT_TIMEOUT_MS: '30s' }, 'Invalid WAIT_TIMEOUT_MS="30s": must be a whole number from 100 to 3600000'],
+    [{ REDIS_URL: 'not-a-url' }, 'Invalid REDIS_URL="not-a-url": must be a URL such as redis://127.0.0.1:6379'],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'Invalid REDIS_URL="http://127.0.0.1:6379": must start with redis:// or rediss://'],
+    [{ LOG_LEVEL: 'loud' }, 'Invalid LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ PORT: '4000', API_PORT: '4000' }, 'Invalid API_PORT="4000": must differ from PORT'],
+    [{ PORT: '3000' }, 'Invalid API_PORT="3000": must differ from PORT'],
+  ])('refuses %j', (env, message) => {
+    const error = configError(env);
+    expect(error.message).toBe(message);
+    expect(error.name).toBe('ConfigError');
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { buildRenderArguments } from '../../../src/media/render-args.js';
+import type { RenderOptions } from '../../../src/segments/render-options.js';
+
+const tail = ['-map', '0:a:0', '-map_metadata', '0', '-id3v2_version', '3', '-write_xing', '1', '-fflags', '+bitexact', '-f', 'mp3'];
+
+function exact(change: Partial<Extract<RenderOptions, { mode: 'exact' }>> = {}): RenderOptions {
+  return { mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs: 0, fadeOutMs: 0, ...change };
+}
+
+describe('buildRenderArguments', () => {
+  it('copies frames in copy mode, seeking in the input and cutting the length in the output', () => {
+    expect(buildRenderArguments({ startMs: 754_500, endMs: 812_000, options: { mode: 'copy' } })).toEqual({
+      inputOptions: ['-nostdin', '-hide_banner', '-ss', '754.500'],
+      outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', '57.500', ...tail],
+    });
+  });
+
+  it('writes times as whole milliseconds without float noise', () => {
+    expect(buildRenderArguments({ startMs: 100, endMs: 400, options: { mode: 'copy' } })).toEqual({
+      inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.100'],
+      outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', '0.300', ...tail],
+    });
+  });
+
+  it('re-encodes with libmp3lame at the default bit rate in exact mode', () => {
+    expect(buildRenderArguments({ startMs: 0, endMs: 30_000, options: exact() })).toEqual({
+      inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.000'],
+      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-flags:a', '+bitexact', '-t', '30.000', ...tail],
+    });
+  });
+
+  it('sets the bit rate and the channel count when asked', () => {
+    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, options: exact({ bitrateKbps: 64, channels: 1 }) })).toEqual({
+      inputOptions: ['-nostdin', '-hide_banner', '-ss', '1.000'],
+      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-flags:a', '+bitexact', '-t', '1.000', ...tail],
+    });
+  });
+
+  it('fades in from the segment start', () => {
+    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, options: exact({ fadeInMs: 1_500 }) }).outputOptions).toEqual([
+      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'afade=t=in:st=0:d=1.500', '-flags:a', '+bitexact', '-t', '10.000', ...tail,
+    ]);
+  });
+
+  it('fades out so that the fade ends with the segment', () => {
+    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, options: exact({ fadeOutMs: 2_250 }) }).outputOptions).toEqual([
+      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'afade=t=out:st=7.750:d=2.250', '-flags:a', '+bitexact', '-t', '10.000', ...tail,
+    ]);
+  });
+
+  it('chains both fades in one filter, with every exact option', () => {
+    expect(
+      buildRenderArguments({ startMs: 60_000, endMs: 90_500, options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }) }),
+    ).toEqual({
+      inputOptions: ['-nostdin', '-hide_banner', '-ss', '60.000'],
+      outputOptions: [
+        '-c:a', 'libmp3lame',
+        '-b:a', '320k',
+        '-ac', '2',
+        '-af', 'afade=t=in:st=0:d=0.500,afade=t=out:st=27.500:d=3.000',
+        '-flags:a', '+bitexact',
+        '-t', '30.500',
+        ...tail,
+      ],
+    });
+  });
+});
