@@ -49,16 +49,21 @@ export const segmentQuerySchema = {
 const EXACT_ONLY = ['bitrate', 'channels', 'fade_in', 'fade_out'] as const;
 
 export function parseRenderOptions(query: SegmentQuery): RenderOptions {
-  const mode = (query.mode ?? 'copy') as RenderMode;
+  const mode = query.mode ?? 'copy';
+  if (mode !== 'copy' && mode !== 'exact') throw new BadRequest(`Query parameter 'mode' takes ${QUERY_PARAMETERS.mode}.`);
   if (mode === 'copy') {
     const misplaced = EXACT_ONLY.find((name) => query[name] !== undefined);
     if (misplaced) throw new BadRequest(`'${misplaced}' applies only to mode=exact; add mode=exact or drop it.`);
     return { mode };
   }
+  const bitrateKbps = query.bitrate === undefined ? DEFAULT_EXACT_BITRATE : Number(query.bitrate);
+  if (!(MP3_BITRATES as readonly number[]).includes(bitrateKbps)) throw new BadRequest(`Query parameter 'bitrate' takes ${QUERY_PARAMETERS.bitrate}.`);
+  const channels = query.channels === undefined ? null : Number(query.channels);
+  if (channels !== null && channels !== 1 && channels !== 2) throw new BadRequest(`Query parameter 'channels' takes ${QUERY_PARAMETERS.channels}.`);
   return {
     mode,
-    bitrateKbps: query.bitrate === undefined ? DEFAULT_EXACT_BITRATE : Number(query.bitrate),
-    channels: query.channels === undefined ? null : (Number(query.channels) as 1 | 2),
+    bitrateKbps,
+    channels,
     fadeInMs: query.fade_in === undefined ? 0 : parseSeconds(query.fade_in, 'fade_in'),
     fadeOutMs: query.fade_out === undefined ? 0 : parseSeconds(query.fade_out, 'fade_out'),
   };
