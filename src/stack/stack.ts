@@ -6,11 +6,11 @@ import path from 'node:path';
 import { configToEnv, PROJECT_ROOT, type Config } from '../config.js';
 import { storeDir } from '../data-layout.js';
 import { createRenderStore } from '../store/render-store.js';
-import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+import type { LineSink, ManagedProcess } from './managed-process.js';
 import { startNginx } from './nginx-front.js';
 import { startPrivateRedis } from './private-redis.js';
 import { ensurePrograms } from './system-tools.js';
-import { startWorkerPool, type WorkerPool } from './worker-pool.js';
+import { startSupervisedPool, type SupervisedPool } from './supervised-pool.js';
 
 export const API_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'server.js');
 export const WORKER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'workers', 'main.js');
@@ -23,8 +23,8 @@ export interface Stack {
   readonly apiUrl: string;
   readonly redisUrl: string;
   readonly redis: ManagedProcess | null;
-  readonly api: ManagedProcess;
-  readonly workers: WorkerPool;
+  readonly api: SupervisedPool;
+  readonly workers: SupervisedPool;
   readonly nginx: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -32,13 +32,12 @@ export interface Stack {
 export async function startStack(config: Config, sink: LineSink): Promise<Stack> {
   const programs = ensurePrograms([...(config.redisUrl ? [] : ['redis-server']), 'nginx'], (line) => sink('stack', line));
   await mkdir(storeDir(config.dataDir), { recursive: true });
-  const started: ManagedProcess[] = [];
-  let workers: WorkerPool | null = null;
+  const pools: SupervisedPool[] = [];
+  let nginx: ManagedProcess | null = null;
   let redisProcess: ManagedProcess | null = null;
   const stopAll = async () => {
     // Everything that uses Redis first (the API answers its waiting requests with 503), Redis last.
-    const users = started.filter((p) => p !== redisProcess).map((p) => p.stop(STOP_GRACE_MS));
-    await Promise.all([...users, workers?.stop(STOP_GRACE_MS)]);
+    await Promise.all([nginx?.stop(STOP_GRACE_MS), ...pools.map((pool) => pool.stop(STOP_GRACE_MS))]);
     await redisProcess?.stop(STOP_GRACE_MS);
   };
   try {
@@ -47,19 +46,25 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
       const privateRedis = await startPrivateRedis({ program: programs['redis-server'] as string, dataDir: config.dataDir, sink });
       redisProcess = privateRedis.process;
       redisUrl = privateRedis.url;
-      started.push(redisProcess);
     }
     const env = { ...process.env, ...configToEnv(config), REDIS_URL: redisUrl };
-    workers = startWorkerPool({ count: config.workers, entry: WORKER_ENTRY, env, store: createRenderStore({ dir: storeDir(config.dataDir) }), sink });
-    const api = startProcess({ name: 'api', command: process.execPath, args: [API_ENTRY], env, ipc: true, sink });
-    started.push(api);
+    const store = createRenderStore({ dir: storeDir(config.dataDir) });
+    const workers = startSupervisedPool({
+      name: 'worker',
+      count: config.workers,
+      entry: WORKER_ENTRY,
+      env,
+      sink,
+      // A worker killed mid-render leaves its temp file: nothing partial may stay in the store.
+      cleanUpAfter: async (pid) => `removed ${await store.removeTemps(pid)} temp file(s)`,
+    });
+    const api = startSupervisedPool({ name: 'api', count: 1, entry: API_ENTRY, env, sink });
+    pools.push(workers, api);
     await Promise.all([workers.ready, api.ready]);
-    const nginx = await startNginx({ program: programs.nginx as string, config, sink });
-    started.push(nginx);
+    nginx = await startNginx({ program: programs.nginx as string, config, sink });
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
     await waitForHttp(`${url}/healthz`, nginx);
-    const pool = workers;
-    return { url, apiUrl: `http://127.0.0.1:${config.apiPort}`, redisUrl, redis: redisProcess, api, workers: pool, nginx, stop: stopAll };
+    return { url, apiUrl: `http://127.0.0.1:${config.apiPort}`, redisUrl, redis: redisProcess, api, workers, nginx, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

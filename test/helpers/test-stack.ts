@@ -5,9 +5,10 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'nod
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig, PROJECT_ROOT, type Config } from '../../src/config.js';
+import { configToEnv, parseConfig, PROJECT_ROOT, type Config } from '../../src/config.js';
 import { freePort } from '../../src/stack/free-port.js';
-import { startStack, type Stack } from '../../src/stack/stack.js';
+import { startProcess } from '../../src/stack/managed-process.js';
+import { API_ENTRY, startStack, type Stack } from '../../src/stack/stack.js';
 
 export interface TestStack {
   stack: Stack;
@@ -109,4 +110,19 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
 export async function waitingRequests(apiUrl: string): Promise<number> {
   const text = await (await fetch(`${apiUrl}/metrics`)).text();
   return Number(/^segment_waiting_requests (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Another API process on the same Redis, store and media (as on a second machine); stopped by the caller. */
+export async function startExtraApi(t: TestStack, env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const api = startProcess({
+    name: 'extra-api',
+    command: process.execPath,
+    args: [API_ENTRY],
+    env: { ...process.env, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl, API_PORT: String(port), PORT: String(await freePort()), ...env },
+    ipc: true,
+    sink: (name, line) => t.logs.push(`${name}: ${line}`),
+  });
+  await api.ready;
+  return { url: `http://127.0.0.1:${port}`, stop: () => api.stop(5_000) };
 }

@@ -7,11 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeDir } from '../../src/data-layout.js';
 import { QUEUE_NAME } from '../../src/queue/render-job.js';
 import { startProcess } from '../../src/stack/managed-process.js';
-import { freePort } from '../../src/stack/free-port.js';
-import { API_ENTRY, WORKER_ENTRY } from '../../src/stack/stack.js';
+import { WORKER_ENTRY } from '../../src/stack/stack.js';
 import { configToEnv } from '../../src/config.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, processesInGroup, rendersTotal, startTestStack, waitingRequests, type TestStack } from '../helpers/test-stack.js';
+import { eventually, getBytes, processesInGroup, rendersTotal, startExtraApi, startTestStack, waitingRequests, type TestStack } from '../helpers/test-stack.js';
 
 let t: TestStack;
 const tempDir = () => path.join(storeDir(t.config.dataDir), '.tmp');
@@ -41,6 +40,16 @@ describe('a worker killed in the middle of a render', () => {
     expect(Math.abs(readMp3(body).durationSeconds - 90)).toBeLessThanOrEqual(2 * (1152 / 44100));
     expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
     expect(await tempFiles()).toEqual([]);
+  });
+});
+
+describe('an API process that dies', () => {
+  it('is restarted by the stack, and nginx reaches it again', async () => {
+    const [api] = t.stack.api.processes;
+    process.kill(api!.pid, 'SIGKILL');
+    await eventually(async () => (t.stack.api.restarts === 1 ? true : undefined), 'the API to be restarted');
+    await eventually(async () => ((await fetch(`${t.url}/readyz`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 'the API to answer');
+    expect(t.stack.api.processes[0]!.pid).not.toBe(api!.pid);
   });
 });
 
@@ -87,8 +96,8 @@ describe('with no worker to render', () => {
   });
 
   it('a request that waits past WAIT_TIMEOUT_MS gets 503 with Retry-After, and its render still fills the store', async () => {
-    const short = await startTestStackApiOnly();
-    const { response, body } = await getBytes(`${short}/segments/demo/chirp/2-4.mp3`);
+    const short = await startExtraApi(t, { WAIT_TIMEOUT_MS: '1000' });
+    const { response, body } = await getBytes(`${short.url}/segments/demo/chirp/2-4.mp3`).finally(() => short.stop());
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
     expect(JSON.parse(body.toString()).detail).toMatch(/still rendering/);
@@ -125,24 +134,3 @@ describe('Redis going away', () => {
     expect((await ready.json()).detail).toMatch(/Redis does not answer/);
   });
 });
-
-let extraApi: { stop(grace: number): Promise<void> } | null = null;
-afterAll(async () => {
-  await extraApi?.stop(5_000);
-});
-
-/** A second API process on the same Redis and store, with a 1 s wait limit. */
-async function startTestStackApiOnly(): Promise<string> {
-  const port = await freePort();
-  const api = startProcess({
-    name: 'api-short-wait',
-    command: process.execPath,
-    args: [API_ENTRY],
-    env: { ...process.env, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl, API_PORT: String(port), PORT: String(await freePort()), WAIT_TIMEOUT_MS: '1000' },
-    ipc: true,
-    sink: () => undefined,
-  });
-  extraApi = api;
-  await api.ready;
-  return `http://127.0.0.1:${port}`;
-}

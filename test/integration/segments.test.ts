@@ -1,7 +1,7 @@
 // The main path through the nginx front and straight at the API, on the real stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { getBytes, rawGet, rendersTotal, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import { getBytes, rawGet, rendersTotal, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 let t: TestStack;
 beforeAll(async () => {
@@ -113,6 +113,23 @@ describe('one render per key', () => {
     expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
     const metrics = await (await fetch(`${t.apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/^segment_requests_total\{outcome="joined"\} (1[0-9])$/m);
+  });
+});
+
+describe('one render per key across API processes', () => {
+  it('10 concurrent requests to each of two API processes on one Redis cause exactly one render', async () => {
+    const second = await startExtraApi(t);
+    try {
+      const before = await rendersTotal(t.apiUrl);
+      const path = '/segments/demo/talk/40-55.mp3';
+      const answers = await Promise.all([t.apiUrl, second.url].flatMap((base) => Array.from({ length: 10 }, () => getBytes(base + path))));
+      expect(answers.map((a) => a.response.status)).toEqual(Array(20).fill(200));
+      expect(answers.every((a) => a.body.equals(answers[0]!.body))).toBe(true);
+      expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
+      expect(await rendersTotal(second.url)).toBe(before + 1);
+    } finally {
+      await second.stop();
+    }
   });
 });
 

@@ -1,0 +1,59 @@
+// Owns a set of Node processes that must stay up (the worker processes, the API): each one that dies
+// unexpectedly has its process group killed (an ffmpeg child must not outlive its worker), is cleaned up
+// after, and is started again.
+import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+
+export interface SupervisedPool {
+  readonly processes: readonly ManagedProcess[];
+  /** How many times a process of this pool was restarted after dying. */
+  readonly restarts: number;
+  /** Resolves when every process has reported ready once. */
+  readonly ready: Promise<void>;
+  stop(graceMs: number): Promise<void>;
+}
+
+const RESTART_DELAY_MS = 500;
+
+export function startSupervisedPool(options: {
+  name: string;
+  count: number;
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  sink: LineSink;
+  /** After a process died, before it is restarted: remove what it left behind. Returns a line for the log. */
+  cleanUpAfter?: (pid: number) => Promise<string>;
+}): SupervisedPool {
+  const processes: ManagedProcess[] = [];
+  let restarts = 0;
+  let stopping = false;
+
+  function launch(slot: number): ManagedProcess {
+    const name = options.count === 1 ? options.name : `${options.name}-${slot + 1}`;
+    const child = startProcess({ name, command: process.execPath, args: [options.entry], env: options.env, ipc: true, sink: options.sink });
+    processes[slot] = child;
+    void child.exited.then(async (code) => {
+      await child.stop(0); // the rest of its process group
+      if (stopping) return;
+      const cleaned = (await options.cleanUpAfter?.(child.pid).catch((error: Error) => `clean-up failed: ${error.message}`)) ?? '';
+      options.sink(name, `exited unexpectedly (${code}); ${cleaned}${cleaned ? '; ' : ''}restarting`);
+      restarts += 1;
+      setTimeout(() => {
+        if (!stopping) launch(slot);
+      }, RESTART_DELAY_MS).unref();
+    });
+    return child;
+  }
+
+  const first = Array.from({ length: options.count }, (_, slot) => launch(slot));
+  return {
+    processes,
+    get restarts() {
+      return restarts;
+    },
+    ready: Promise.all(first.map((child) => child.ready)).then(() => undefined),
+    async stop(graceMs) {
+      stopping = true;
+      await Promise.all(processes.map((child) => child.stop(graceMs)));
+    },
+  };
+}
