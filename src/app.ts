@@ -2,7 +2,7 @@
 // process globals, so tests build the same app around a real store and queue.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
+import { answerClientError, frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
 import { operationRoutes, type OperationsDeps } from './http/routes/operations.js';
 import { segmentRoutes, type SegmentRouteDeps } from './http/routes/segments.js';
 import { sourceRoutes } from './http/routes/sources.js';
@@ -17,10 +17,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 4096 },
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: answerClientError,
     // Keep unknown query parameters so the schema can refuse them (Fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     return503OnClosing: true,
-  }) as unknown as FastifyInstance;
+  });
   handleErrors(app);
   await app.register(segmentRoutes, deps);
   await app.register(sourceRoutes, deps);

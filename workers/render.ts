@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
 import { FfmpegFailed, FfmpegTimedOut, type AudioProbe, type MediaTools } from '../src/media/ffmpeg.js';
+import { mp3FrameSeconds } from '../src/media/mp3-frame.js';
 import { buildRenderArguments, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
@@ -43,15 +44,10 @@ async function resolveUnchanged(deps: RenderDeps, data: RenderJobData): Promise<
   return source;
 }
 
-/** Frame length in seconds: 1152 samples in MPEG-1 (32 kHz and up), 576 in MPEG-2 and 2.5. */
-function frameSeconds(sampleRate: number): number {
-  return (sampleRate >= 32_000 ? 1152 : 576) / sampleRate;
-}
-
 /** The output must be MP3 whose length matches the ask: within 3 frames when copying, 2 when re-encoding. */
-function checkOutput(probe: AudioProbe, spec: RenderSpec, sampleRate: number): void {
+function checkOutput(probe: AudioProbe, spec: RenderSpec): void {
   const asked = (spec.endMs - spec.startMs) / 1000;
-  const tolerance = (spec.options.mode === 'copy' ? 3 : 2) * frameSeconds(sampleRate);
+  const tolerance = (spec.options.mode === 'copy' ? 3 : 2) * mp3FrameSeconds(spec.sampleRate);
   if (probe.codecName !== 'mp3') throw permanent(422, 'The render did not produce MP3 audio from this source.');
   if (!(Math.abs(probe.durationSeconds - asked) <= tolerance)) {
     throw permanent(422, `The source could not be cut accurately there (got ${probe.durationSeconds.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`);
@@ -85,7 +81,7 @@ export function createRenderProcessor(deps: RenderDeps) {
       return { rendered: false, bytes: existing.size };
     }
     const source = await resolveUnchanged(deps, data);
-    const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options };
+    const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options, sampleRate: data.sampleRate };
     const temp = await deps.store.tempPathFor(data.key);
     const started = performance.now();
     let bytes = 0;
@@ -94,7 +90,7 @@ export function createRenderProcessor(deps: RenderDeps) {
       const probe = await deps.media.probe(temp).catch(() => {
         throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
       });
-      checkOutput(probe, spec, data.sampleRate);
+      checkOutput(probe, spec);
       bytes = (await stat(temp)).size;
       await deps.store.publish(temp, {
         key: data.key,

@@ -88,3 +88,22 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400;
   return sendProblem(reply, { type: problemType('bad-request'), title: 'Malformed request', status, detail: error.message });
 }
+
+/**
+ * For Fastify's `clientErrorHandler`: Node rejects some requests before Fastify sees them (headers too
+ * large, a broken request line); answer those as problems too, then close the connection.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (!socket.writable) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({
+    type: problemType('bad-request'),
+    title: 'Malformed request',
+    status,
+    detail: status === 431 ? 'The request headers are too large.' : 'The request could not be parsed as HTTP.',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+      `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -2,6 +2,7 @@
 // unit-tested for the exact arguments of each mode. Changing these bytes on purpose means bumping
 // RENDERER_VERSION, which is part of every render key, so no store or cache keeps serving old bytes.
 import type { RenderOptions } from '../segments/render-options.js';
+import { mp3FrameSeconds } from './mp3-frame.js';
 
 export const RENDERER_VERSION = 1;
 
@@ -10,6 +11,8 @@ export interface RenderSpec {
   /** Already clamped to the source's end. */
   endMs: number;
   options: RenderOptions;
+  /** The source's sample rate, which sets its frame length. */
+  sampleRate: number;
 }
 
 export interface FfmpegArguments {
@@ -28,7 +31,6 @@ export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
   // before. The length is an output option, so it counts from the first frame written.
   const inputOptions = ['-nostdin', '-hide_banner', '-ss', seconds(spec.startMs)];
   const common = [
-    '-t', seconds(durationMs),
     '-map', '0:a:0',
     '-map_metadata', '0',
     '-id3v2_version', '3',
@@ -41,7 +43,9 @@ export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
   if (spec.options.mode === 'copy') {
     // -copypriorss 0: drop the frames before `start` that the seek lands on (kept by default), so the
     // copy starts within a frame of the asked start.
-    return { inputOptions, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', ...common] };
+    // ffmpeg's copy writes no frame at all for a length under about two frames: ask for at least that.
+    const copyMs = Math.max(durationMs, Math.ceil(2000 * mp3FrameSeconds(spec.sampleRate)));
+    return { inputOptions, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', seconds(copyMs), ...common] };
   }
   const { bitrateKbps, channels, fadeInMs, fadeOutMs } = spec.options;
   const filters: string[] = [];
@@ -55,6 +59,7 @@ export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
       ...(channels === null ? [] : ['-ac', String(channels)]),
       ...(filters.length > 0 ? ['-af', filters.join(',')] : []),
       '-flags:a', '+bitexact',
+      '-t', seconds(durationMs),
       ...common,
     ],
   };

@@ -13,7 +13,7 @@ export interface SegmentPlan {
 
 export function planSegment(
   request: SegmentRequest,
-  source: SourceIdentity & { durationMs: number },
+  source: SourceIdentity & { durationMs: number; sampleRate: number },
   limits: { maxSegmentSeconds: number },
 ): SegmentPlan {
   if (request.startMs >= source.durationMs) {
@@ -31,6 +31,6 @@ export function planSegment(
   if (options.mode === 'exact' && options.fadeInMs + options.fadeOutMs > durationMs) {
     throw new Unprocessable(`fade_in + fade_out (${formatSeconds(options.fadeInMs + options.fadeOutMs)} s) is longer than the segment (${formatSeconds(durationMs)} s).`);
   }
-  const spec: RenderSpec = { startMs: request.startMs, endMs, options };
+  const spec: RenderSpec = { startMs: request.startMs, endMs, options, sampleRate: source.sampleRate };
   return { key: renderKey(source, spec), spec };
 }

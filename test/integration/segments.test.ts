@@ -90,6 +90,19 @@ describe('a segment through the nginx front', () => {
   });
 });
 
+describe('a segment shorter than one frame', () => {
+  it('is answered with the frames around it in copy mode, and cut to the sample in exact mode', async () => {
+    const copy = await getBytes(`${t.url}/segments/demo/tones/50-50.001.mp3`);
+    expect(copy.response.status).toBe(200);
+    const frames = readMp3(copy.body).audioFrames.length;
+    expect(frames).toBeGreaterThanOrEqual(1);
+    expect(frames).toBeLessThanOrEqual(3);
+    const exact = await getBytes(`${t.url}/segments/demo/tones/50-50.001.mp3?mode=exact`);
+    expect(exact.response.status).toBe(200);
+    expect(readMp3(exact.body).audioFrames.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('exact mode', () => {
   it('re-encodes with the asked bit rate and channels, cut close to the sample', async () => {
     const { response, body } = await getBytes(`${t.url}/segments/demo/tones/5-12.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5&fade_out=1`);
@@ -185,6 +198,21 @@ describe('errors are problem+json a person can act on, and the server keeps answ
       expect(front.status).toBeLessThan(500);
       expect(front.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     }
+  });
+
+  it('what nginx or Node refuse before the API sees it is problem+json too (NUL byte, overlong URL, huge header)', async () => {
+    const nul = await rawGet(t.url, '/segments/demo/%00/1-2.mp3');
+    const long = await rawGet(t.url, `/segments/${'a'.repeat(9000)}/1-2.mp3`);
+    for (const [answer, status] of [[nul, 400], [long, 414]] as const) {
+      expect(answer.status).toBe(status);
+      expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+      expect(JSON.parse(answer.body)).toMatchObject({ status, title: 'Malformed request' });
+    }
+    const huge = await fetch(`${t.apiUrl}/healthz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
+    expect(huge.status).toBe(431);
+    expect(huge.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    expect(await huge.json()).toMatchObject({ status: 431, detail: 'The request headers are too large.' });
+    expect((await fetch(`${t.apiUrl}/healthz`)).status).toBe(200);
   });
 
   it('an unsatisfiable Range answers 416 with Content-Range', async () => {

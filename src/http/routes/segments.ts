@@ -11,7 +11,7 @@ import { parseRenderOptions, segmentQuerySchema, type SegmentQuery } from '../..
 import { formatSeconds } from '../../segments/seconds.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
 import type { Catalog } from '../../sources/catalog.js';
-import type { RenderStore, StoredRender } from '../../store/render-store.js';
+import type { RenderStore } from '../../store/render-store.js';
 import { sendRender } from '../send-render.js';
 
 export interface SegmentRouteDeps {
@@ -66,7 +66,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       }
       deps.metrics.countSegment(outcome);
       const baseName = segment.source[segment.source.length - 1] ?? 'segment';
-      return sendRender(request, reply, stored satisfies StoredRender, {
+      return sendRender(request, reply, stored, {
         key: plan.key,
         fileName: `${baseName}_${formatSeconds(plan.spec.startMs)}-${formatSeconds(plan.spec.endMs)}.mp3`,
         download: segment.download,

@@ -10,48 +10,56 @@ function exact(change: Partial<Extract<RenderOptions, { mode: 'exact' }>> = {}):
 
 describe('buildRenderArguments', () => {
   it('copies frames in copy mode, seeking in the input and cutting the length in the output', () => {
-    expect(buildRenderArguments({ startMs: 754_500, endMs: 812_000, options: { mode: 'copy' } })).toEqual({
+    expect(buildRenderArguments({ startMs: 754_500, endMs: 812_000, sampleRate: 44100, options: { mode: 'copy' } })).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '754.500'],
       outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', '57.500', ...tail],
     });
   });
 
   it('writes times as whole milliseconds without float noise', () => {
-    expect(buildRenderArguments({ startMs: 100, endMs: 400, options: { mode: 'copy' } })).toEqual({
+    expect(buildRenderArguments({ startMs: 100, endMs: 400, sampleRate: 44100, options: { mode: 'copy' } })).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.100'],
       outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', '0.300', ...tail],
     });
   });
 
+  it('asks a copy for at least two frames, since ffmpeg copies no frame at all for less', () => {
+    // Two 1152-sample frames at 44.1 kHz are 52.25 ms; at 22.05 kHz two 576-sample frames are the same.
+    expect(buildRenderArguments({ startMs: 50_000, endMs: 50_001, sampleRate: 44100, options: { mode: 'copy' } }).outputOptions.slice(0, 6)).toEqual([
+      '-c:a', 'copy', '-copypriorss', '0', '-t', '0.053',
+    ]);
+    expect(buildRenderArguments({ startMs: 0, endMs: 10, sampleRate: 8000, options: { mode: 'copy' } }).outputOptions.slice(4, 6)).toEqual(['-t', '0.144']);
+  });
+
   it('re-encodes with libmp3lame at the default bit rate in exact mode', () => {
-    expect(buildRenderArguments({ startMs: 0, endMs: 30_000, options: exact() })).toEqual({
+    expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() })).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.000'],
       outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-flags:a', '+bitexact', '-t', '30.000', ...tail],
     });
   });
 
   it('sets the bit rate and the channel count when asked', () => {
-    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, options: exact({ bitrateKbps: 64, channels: 1 }) })).toEqual({
+    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) })).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '1.000'],
       outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-flags:a', '+bitexact', '-t', '1.000', ...tail],
     });
   });
 
   it('fades in from the segment start', () => {
-    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, options: exact({ fadeInMs: 1_500 }) }).outputOptions).toEqual([
+    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeInMs: 1_500 }) }).outputOptions).toEqual([
       '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'afade=t=in:st=0:d=1.500', '-flags:a', '+bitexact', '-t', '10.000', ...tail,
     ]);
   });
 
   it('fades out so that the fade ends with the segment', () => {
-    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, options: exact({ fadeOutMs: 2_250 }) }).outputOptions).toEqual([
+    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeOutMs: 2_250 }) }).outputOptions).toEqual([
       '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'afade=t=out:st=7.750:d=2.250', '-flags:a', '+bitexact', '-t', '10.000', ...tail,
     ]);
   });
 
   it('chains both fades in one filter, with every exact option', () => {
     expect(
-      buildRenderArguments({ startMs: 60_000, endMs: 90_500, options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }) }),
+      buildRenderArguments({ startMs: 60_000, endMs: 90_500, sampleRate: 44100, options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }) }),
     ).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '60.000'],
       outputOptions: [

@@ -5,7 +5,7 @@ import type { RenderOptions } from '../../../src/segments/render-options.js';
 import { planSegment } from '../../../src/segments/segment-plan.js';
 import type { SegmentRequest } from '../../../src/segments/segment-url.js';
 
-const source = { name: 'demo/tones', size: 540_000, mtimeMs: 1_700_000_000_000, durationMs: 90_000 };
+const source = { name: 'demo/tones', size: 540_000, mtimeMs: 1_700_000_000_000, durationMs: 90_000, sampleRate: 44100 };
 const limits = { maxSegmentSeconds: 60 };
 const copy: RenderOptions = { mode: 'copy' };
 
@@ -31,13 +31,13 @@ function refusal(segment: SegmentRequest): Unprocessable {
 describe('planSegment', () => {
   it('plans a segment inside the source as it was asked, named by its render key', () => {
     const plan = planSegment(request(10_000, 20_500), source, limits);
-    const spec = { startMs: 10_000, endMs: 20_500, options: copy };
+    const spec = { startMs: 10_000, endMs: 20_500, options: copy, sampleRate: 44100 };
     expect(plan).toEqual({ key: renderKey(source, spec), spec });
   });
 
   it('clamps an end past the source end to the source end', () => {
     const plan = planSegment(request(80_000, 200_000), source, limits);
-    expect(plan.spec).toEqual({ startMs: 80_000, endMs: 90_000, options: copy });
+    expect(plan.spec).toEqual({ startMs: 80_000, endMs: 90_000, options: copy, sampleRate: 44100 });
     expect(plan.key).toBe(planSegment(request(80_000, 90_000), source, limits).key);
   });
 
@@ -59,7 +59,7 @@ describe('planSegment', () => {
   });
 
   it('measures the length after clamping to the source end', () => {
-    expect(planSegment(request(30_000, 1_000_000), source, limits).spec).toEqual({ startMs: 30_000, endMs: 90_000, options: copy });
+    expect(planSegment(request(30_000, 1_000_000), source, limits).spec).toEqual({ startMs: 30_000, endMs: 90_000, options: copy, sampleRate: 44100 });
   });
 
   it('accepts fades that fill the segment exactly', () => {
