@@ -31,6 +31,9 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   await mkdir(path.join(mediaRoot, 'bad'), { recursive: true });
   await writeFile(path.join(mediaRoot, 'bad', 'not-audio.mp3'), 'This is a text file wearing an .mp3 name.\n'.repeat(50));
   await writeFile(path.join(mediaRoot, 'bad', 'empty.mp3'), '');
+  // A real MP3 start (its Info header promises 90 s) followed by bytes that are no audio at all.
+  const tones = await readFile(path.join(mediaRoot, 'demo', 'tones.mp3'));
+  await writeFile(path.join(mediaRoot, 'bad', 'damaged.mp3'), Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]));
   const config = parseConfig({
     PORT: String(await freePort()),
     API_PORT: String(await freePort()),

@@ -103,6 +103,16 @@ describe('a segment shorter than one frame', () => {
   });
 });
 
+describe('a damaged source', () => {
+  it('that probes as MP3 but cannot be cut fails its render for good: 422, nothing stored', async () => {
+    const before = await rendersTotal(t.apiUrl);
+    const { response, body } = await getBytes(`${t.url}/segments/bad/damaged/30-40.mp3`);
+    expect(response.status).toBe(422);
+    expect(JSON.parse(body.toString()).detail).toMatch(/could not|not readable|damaged/);
+    expect(await rendersTotal(t.apiUrl)).toBe(before);
+  });
+});
+
 describe('exact mode', () => {
   it('re-encodes with the asked bit rate and channels, cut close to the sample', async () => {
     const { response, body } = await getBytes(`${t.url}/segments/demo/tones/5-12.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5&fade_out=1`);
