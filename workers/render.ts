@@ -7,9 +7,9 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
-import { FfmpegFailed, FfmpegTimedOut, type AudioProbe, type MediaTools } from '../src/media/ffmpeg.js';
-import { mp3FrameSeconds } from '../src/media/mp3-frame.js';
-import { buildRenderArguments, type RenderSpec } from '../src/media/render-args.js';
+import { FfmpegFailed, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
+import { mp3FrameSeconds, readGaplessInfo, setGaplessPadding } from '../src/media/mp3-frame.js';
+import { buildRenderArguments, exactSampleCount, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
 import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
@@ -44,14 +44,23 @@ async function resolveUnchanged(deps: RenderDeps, data: RenderJobData): Promise<
   return source;
 }
 
-/** The output must be MP3 whose length matches the ask: within 3 frames when copying, 2 when re-encoding. */
-function checkOutput(probe: AudioProbe, spec: RenderSpec): void {
-  const asked = (spec.endMs - spec.startMs) / 1000;
-  const tolerance = (spec.options.mode === 'copy' ? 3 : 2) * mp3FrameSeconds(spec.sampleRate);
-  if (probe.codecName !== 'mp3') throw permanent(422, 'The render did not produce MP3 audio from this source.');
-  if (!(Math.abs(probe.durationSeconds - asked) <= tolerance)) {
-    throw permanent(422, `The source could not be cut accurately there (got ${probe.durationSeconds.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`);
+/**
+ * The output must be MP3 whose length matches the ask: within 3 frames when copying (frames as they are),
+ * within 2 ms when re-encoding (its LAME tag's delay and padding give the gapless length). A copy asked
+ * shorter than two frames is given two.
+ */
+async function checkOutput(deps: RenderDeps, temp: string, spec: RenderSpec): Promise<number> {
+  const probe = await deps.media.probe(temp).catch(() => null);
+  if (probe?.codecName !== 'mp3') throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
+  const frame = mp3FrameSeconds(spec.sampleRate);
+  const asked = Math.max((spec.endMs - spec.startMs) / 1000, spec.options.mode === 'copy' ? 2 * frame : 0);
+  const gapless = spec.options.mode === 'exact' ? await readGaplessInfo(temp) : null;
+  const got = gapless?.durationSeconds ?? probe.durationSeconds;
+  const tolerance = spec.options.mode === 'copy' ? 3 * frame : 0.002;
+  if (!(Math.abs(got - asked) <= tolerance)) {
+    throw permanent(422, `The source could not be cut accurately there (got ${got.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`);
   }
+  return got;
 }
 
 async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger): Promise<void> {
@@ -87,10 +96,8 @@ export function createRenderProcessor(deps: RenderDeps) {
     let bytes = 0;
     try {
       await runFfmpeg(deps, source, temp, spec, log);
-      const probe = await deps.media.probe(temp).catch(() => {
-        throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
-      });
-      checkOutput(probe, spec);
+      if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
+      const durationSeconds = await checkOutput(deps, temp, spec);
       bytes = (await stat(temp)).size;
       await deps.store.publish(temp, {
         key: data.key,
@@ -99,7 +106,7 @@ export function createRenderProcessor(deps: RenderDeps) {
         endMs: spec.endMs,
         mode: spec.options.mode,
         bytes,
-        durationSeconds: probe.durationSeconds,
+        durationSeconds,
         renderedAt: new Date().toISOString(),
       });
     } catch (error) {

@@ -25,6 +25,11 @@ function seconds(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
 
+/** Samples an exact render holds: the asked length at the source's sample rate, to the nearest sample. */
+export function exactSampleCount(spec: RenderSpec): number {
+  return Math.max(1, Math.round(((spec.endMs - spec.startMs) * spec.sampleRate) / 1000));
+}
+
 export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
   const durationMs = spec.endMs - spec.startMs;
   // Input seeking: the mp3 demuxer reads forward to the frame holding `start` without decoding what comes
@@ -48,7 +53,9 @@ export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
     return { inputOptions, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', seconds(copyMs), ...common] };
   }
   const { bitrateKbps, channels, fadeInMs, fadeOutMs } = spec.options;
-  const filters: string[] = [];
+  // atrim counts samples (after the input seek, which is sample-accurate when decoding): -t would cut on
+  // the decoder's frame boundaries.
+  const filters: string[] = [`atrim=end_sample=${exactSampleCount(spec)}`];
   if (fadeInMs > 0) filters.push(`afade=t=in:st=0:d=${seconds(fadeInMs)}`);
   if (fadeOutMs > 0) filters.push(`afade=t=out:st=${seconds(durationMs - fadeOutMs)}:d=${seconds(fadeOutMs)}`);
   return {
@@ -57,9 +64,8 @@ export function buildRenderArguments(spec: RenderSpec): FfmpegArguments {
       '-c:a', 'libmp3lame',
       '-b:a', `${bitrateKbps}k`,
       ...(channels === null ? [] : ['-ac', String(channels)]),
-      ...(filters.length > 0 ? ['-af', filters.join(',')] : []),
+      '-af', filters.join(','),
       '-flags:a', '+bitexact',
-      '-t', seconds(durationMs),
       ...common,
     ],
   };

@@ -1,7 +1,9 @@
 // Owns the step from a parsed request to a render: checks it against the source's facts (start inside
 // the source, end clamped to its end, length and fades within limits) and names the result by its key.
 import { Unprocessable } from '../errors.js';
+import { bitrateRange } from '../media/mp3-frame.js';
 import type { RenderSpec } from '../media/render-args.js';
+import type { RenderOptions } from './render-options.js';
 import { renderKey, type SourceIdentity } from './render-key.js';
 import type { SegmentRequest } from './segment-url.js';
 import { formatSeconds } from './seconds.js';
@@ -9,6 +11,17 @@ import { formatSeconds } from './seconds.js';
 export interface SegmentPlan {
   key: string;
   spec: RenderSpec;
+}
+
+/**
+ * An asked bit rate outside what the source's MPEG version carries (MPEG-2.5 at 8-12 kHz tops out at 64
+ * kbps, MPEG-1 starts at 32) is brought to the nearest one LAME would pick anyway, so the key names the
+ * bytes really made and two asks that give the same bytes share one render.
+ */
+function withinFormat(options: RenderOptions, sampleRate: number): RenderOptions {
+  if (options.mode !== 'exact') return options;
+  const { min, max } = bitrateRange(sampleRate);
+  return { ...options, bitrateKbps: Math.min(max, Math.max(min, options.bitrateKbps)) };
 }
 
 export function planSegment(
@@ -31,6 +44,6 @@ export function planSegment(
   if (options.mode === 'exact' && options.fadeInMs + options.fadeOutMs > durationMs) {
     throw new Unprocessable(`fade_in + fade_out (${formatSeconds(options.fadeInMs + options.fadeOutMs)} s) is longer than the segment (${formatSeconds(durationMs)} s).`);
   }
-  const spec: RenderSpec = { startMs: request.startMs, endMs, options, sampleRate: source.sampleRate };
+  const spec: RenderSpec = { startMs: request.startMs, endMs, options: withinFormat(options, source.sampleRate), sampleRate: source.sampleRate };
   return { key: renderKey(source, spec), spec };
 }

@@ -3,6 +3,7 @@
 import { LRUCache } from 'lru-cache';
 import { Unprocessable } from '../errors.js';
 import type { AudioProbe } from '../media/ffmpeg.js';
+import { readGaplessInfo } from '../media/mp3-frame.js';
 import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
 
 export interface SourceFacts extends ResolvedSource {
@@ -16,7 +17,7 @@ export interface Catalog {
   describe(source: readonly string[]): Promise<SourceFacts>;
 }
 
-type ProbeOutcome = { ok: true; probe: AudioProbe } | { ok: false; reason: string };
+type ProbeOutcome = { ok: true; probe: AudioProbe; gaplessSeconds: number | null } | { ok: false; reason: string };
 
 export async function createCatalog(deps: {
   mediaRoot: string;
@@ -31,8 +32,8 @@ export async function createCatalog(deps: {
     const key = `${resolved.file}\0${resolved.size}\0${resolved.mtimeMs}`;
     let outcome = probes.get(key);
     if (!outcome) {
-      outcome = deps.probe(resolved.file).then(
-        (probe): ProbeOutcome => ({ ok: true, probe }),
+      outcome = Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
+        ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
         (error: Error): ProbeOutcome => ({ ok: false, reason: error.message }),
       );
       probes.set(key, outcome);
@@ -53,7 +54,8 @@ export async function createCatalog(deps: {
       }
       return {
         ...resolved,
-        durationMs: Math.floor(probe.durationSeconds * 1000),
+        // The length players play: without encoder delay and padding when the LAME tag records them.
+        durationMs: Math.floor((outcome.gaplessSeconds ?? probe.durationSeconds) * 1000),
         sampleRate: probe.sampleRate,
         channels: probe.channels,
         bitRate: probe.bitRate,

@@ -2,6 +2,7 @@
 // DATA_DIR and a temp MEDIA_ROOT holding the demo media plus a few broken sources. Stops it by pid and
 // removes the temp folders.
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,11 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(env: Record<string, string> = {}): Promise<TestStack> {
+/**
+ * `corpus`: also copy fixtures/corpus (the regression corpus) to MEDIA_ROOT/corpus. `longSource`: also make
+ * the hour-long source at MEDIA_ROOT/long/hour.mp3 (fixtures/make-long-source.sh; not committed).
+ */
+export async function startTestStack(env: Record<string, string> = {}, media: { corpus?: boolean; longSource?: boolean } = {}): Promise<TestStack> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mp3seg-test-'));
   // mkdtemp makes it 0700; nginx runs as 'nobody' and must reach DATA_DIR below it.
   await chmod(root, 0o755);
@@ -34,6 +39,12 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   // A real MP3 start (its Info header promises 90 s) followed by bytes that are no audio at all.
   const tones = await readFile(path.join(mediaRoot, 'demo', 'tones.mp3'));
   await writeFile(path.join(mediaRoot, 'bad', 'damaged.mp3'), Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]));
+  if (media.corpus) await cp(path.join(PROJECT_ROOT, 'fixtures', 'corpus'), path.join(mediaRoot, 'corpus'), { recursive: true });
+  if (media.longSource) {
+    await mkdir(path.join(mediaRoot, 'long'), { recursive: true });
+    const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(mediaRoot, 'long', 'hour.mp3')], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`make-long-source.sh failed: ${made.stderr}`);
+  }
   const config = parseConfig({
     PORT: String(await freePort()),
     API_PORT: String(await freePort()),

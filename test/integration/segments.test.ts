@@ -1,9 +1,13 @@
 // The main path through the nginx front and straight at the API, on the real stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readMp3 } from '../helpers/mp3-frames.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readMp3, type Mp3Summary } from '../helpers/mp3-frames.js';
+import { checkCopySegment, checkSegment } from '../helpers/segment-oracle.js';
 import { getBytes, rawGet, rendersTotal, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 let t: TestStack;
+const sourceMp3 = async (name: string): Promise<Mp3Summary> => readMp3(await readFile(path.join(t.config.mediaRoot, `${name}.mp3`)), { strict: false });
 beforeAll(async () => {
   t = await startTestStack();
 });
@@ -28,8 +32,10 @@ describe('a segment through the nginx front', () => {
     const mp3 = readMp3(body);
     expect(mp3.sampleRate).toBe(44100);
     expect(mp3.channels).toBe(2);
-    // Copy mode cuts on frames (26 ms each here): within three frames of the 10 s asked.
-    expect(Math.abs(mp3.durationSeconds - 10)).toBeLessThanOrEqual(3 * (1152 / 44100));
+    // Copy mode: the source's own frames, starting and ending within a frame (26 ms here) of 10 s and 20 s.
+    const copy = checkCopySegment(await sourceMp3('demo/tones'), mp3, 10, 20);
+    expect(copy.frames).toBeGreaterThanOrEqual(381);
+    expect(copy.frames).toBeLessThanOrEqual(385);
     expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
   });
 
@@ -86,7 +92,9 @@ describe('a segment through the nginx front', () => {
     const { response, body } = await getBytes(`${t.url}/segments/demo/chirp/25-999.mp3`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-disposition')).toContain(`chirp_25-${sourceSeconds}.mp3`);
-    expect(Math.abs(readMp3(body).durationSeconds - (sourceSeconds - 25))).toBeLessThanOrEqual(3 * (1152 / 48000));
+    expect(sourceSeconds).toBe(30); // the gapless length: 30 s were encoded
+    const copy = checkCopySegment(await sourceMp3('demo/chirp'), readMp3(body), 25, 999);
+    expect(Math.abs(copy.endError)).toBeLessThanOrEqual(1152 / 48000);
   });
 });
 
@@ -117,12 +125,12 @@ describe('exact mode', () => {
   it('re-encodes with the asked bit rate and channels, cut close to the sample', async () => {
     const { response, body } = await getBytes(`${t.url}/segments/demo/tones/5-12.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5&fade_out=1`);
     expect(response.status).toBe(200);
-    const mp3 = readMp3(body);
-    expect(mp3.channels).toBe(1);
-    expect(new Set(mp3.audioFrames.map((frame) => frame.bitrateKbps))).toEqual(new Set([64]));
-    expect(mp3.hasXing).toBe(true);
-    // Encoder delay and padding are inside the last/first frames: within two frames of 7.5 s.
-    expect(Math.abs(mp3.durationSeconds - 7.5)).toBeLessThanOrEqual(2 * (1152 / 44100));
+    const verdict = await checkSegment(await sourceMp3('demo/tones'), body, { start: 5, end: 12.5, mode: 'exact', bitrate: 64, channels: 1 }, t.config.dataDir);
+    expect(verdict.output.channels).toBe(1);
+    expect(new Set(verdict.output.audioFrames.map((frame) => frame.bitrateKbps))).toEqual(new Set([64]));
+    expect(verdict.output.info?.lame).not.toBeNull();
+    // A gapless-aware decoder plays 7.5 s to the millisecond.
+    expect(Math.abs(verdict.mpg123Seconds - 7.5)).toBeLessThanOrEqual(0.001);
   });
 });
 

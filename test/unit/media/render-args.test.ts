@@ -31,29 +31,34 @@ describe('buildRenderArguments', () => {
     expect(buildRenderArguments({ startMs: 0, endMs: 10, sampleRate: 8000, options: { mode: 'copy' } }).outputOptions.slice(4, 6)).toEqual(['-t', '0.144']);
   });
 
+  it('counts an exact render in samples at the source rate, to the nearest sample', () => {
+    expect(buildRenderArguments({ startMs: 0, endMs: 915, sampleRate: 22050, options: exact() }).outputOptions).toContain('atrim=end_sample=20176');
+    expect(buildRenderArguments({ startMs: 5, endMs: 6, sampleRate: 8000, options: exact() }).outputOptions).toContain('atrim=end_sample=8');
+  });
+
   it('re-encodes with libmp3lame at the default bit rate in exact mode', () => {
     expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() })).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.000'],
-      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-flags:a', '+bitexact', '-t', '30.000', ...tail],
+      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=1323000', '-flags:a', '+bitexact', ...tail],
     });
   });
 
   it('sets the bit rate and the channel count when asked', () => {
     expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) })).toEqual({
       inputOptions: ['-nostdin', '-hide_banner', '-ss', '1.000'],
-      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-flags:a', '+bitexact', '-t', '1.000', ...tail],
+      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-af', 'atrim=end_sample=44100', '-flags:a', '+bitexact', ...tail],
     });
   });
 
   it('fades in from the segment start', () => {
     expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeInMs: 1_500 }) }).outputOptions).toEqual([
-      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'afade=t=in:st=0:d=1.500', '-flags:a', '+bitexact', '-t', '10.000', ...tail,
+      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=441000,afade=t=in:st=0:d=1.500', '-flags:a', '+bitexact', ...tail,
     ]);
   });
 
   it('fades out so that the fade ends with the segment', () => {
     expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeOutMs: 2_250 }) }).outputOptions).toEqual([
-      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'afade=t=out:st=7.750:d=2.250', '-flags:a', '+bitexact', '-t', '10.000', ...tail,
+      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=441000,afade=t=out:st=7.750:d=2.250', '-flags:a', '+bitexact', ...tail,
     ]);
   });
 
@@ -66,9 +71,9 @@ describe('buildRenderArguments', () => {
         '-c:a', 'libmp3lame',
         '-b:a', '320k',
         '-ac', '2',
-        '-af', 'afade=t=in:st=0:d=0.500,afade=t=out:st=27.500:d=3.000',
+        // 30.5 s at 44.1 kHz is 1 345 050 samples.
+        '-af', 'atrim=end_sample=1345050,afade=t=in:st=0:d=0.500,afade=t=out:st=27.500:d=3.000',
         '-flags:a', '+bitexact',
-        '-t', '30.500',
         ...tail,
       ],
     });

@@ -13,8 +13,8 @@ function request(startMs: number, endMs: number, options: RenderOptions = copy):
   return { source: ['demo', 'tones'], startMs, endMs, options, download: false };
 }
 
-function exact(fadeInMs: number, fadeOutMs: number): RenderOptions {
-  return { mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs, fadeOutMs };
+function exact(fadeInMs: number, fadeOutMs: number, bitrateKbps = 128): RenderOptions {
+  return { mode: 'exact', bitrateKbps, channels: null, fadeInMs, fadeOutMs };
 }
 
 function refusal(segment: SegmentRequest): Unprocessable {
@@ -29,6 +29,15 @@ function refusal(segment: SegmentRequest): Unprocessable {
 }
 
 describe('planSegment', () => {
+  it('brings an exact bit rate to what the source MPEG version carries, so equal bytes share a key', () => {
+    const low = { ...source, sampleRate: 8000 };
+    const asked = planSegment(request(0, 1_000, exact(0, 0, 128)), low, limits);
+    expect(asked.spec.options).toMatchObject({ bitrateKbps: 64 });
+    expect(asked.key).toBe(planSegment(request(0, 1_000, exact(0, 0, 64)), low, limits).key);
+    expect(planSegment(request(0, 1_000, exact(0, 0, 8)), source, limits).spec.options).toMatchObject({ bitrateKbps: 32 });
+    expect(planSegment(request(0, 1_000, exact(0, 0, 320)), { ...source, sampleRate: 22050 }, limits).spec.options).toMatchObject({ bitrateKbps: 160 });
+  });
+
   it('plans a segment inside the source as it was asked, named by its render key', () => {
     const plan = planSegment(request(10_000, 20_500), source, limits);
     const spec = { startMs: 10_000, endMs: 20_500, options: copy, sampleRate: 44100 };

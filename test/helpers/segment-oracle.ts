@@ -1,0 +1,118 @@
+// Checks a rendered segment against its source with the independent reader in mp3-frames.ts. Times are
+// on the gapless timeline: with a LAME tag, t = 0 is the first sample after the encoder delay plus the
+// decoder's 529 samples (what ffmpeg's demuxer and browsers skip); without one, the first sample.
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { decodesCleanly, gaplessSamples } from './decoders.js';
+import { frameBytes, id3TextFrames, readMp3, type Mp3Summary } from './mp3-frames.js';
+
+export interface CopyCheck {
+  /** Index of the output's first audio frame among the source's audio frames. */
+  firstFrame: number;
+  frames: number;
+  /** Output start minus asked start, and output end minus asked (clamped) end, in seconds. */
+  startError: number;
+  endError: number;
+}
+
+/** Start time (gapless timeline) of the source's audio frame k. */
+export function frameStart(source: Mp3Summary, k: number): number {
+  return (k * source.samplesPerFrame - source.startSkip) / source.sampleRate;
+}
+
+/**
+ * Copy mode: the output's audio frames are a byte-for-byte contiguous run of the source's, starting within
+ * one frame of the asked start and ending within one frame of the asked end (the source's end when asked
+ * past it); a segment asked shorter than two frames may be two or three frames. The output's Xing/Info
+ * header, if any, states its frame count. Throws with the reason when any of that fails.
+ */
+export function checkCopySegment(source: Mp3Summary, output: Mp3Summary, askedStart: number, askedEnd: number): CopyCheck {
+  const frame = source.samplesPerFrame / source.sampleRate;
+  const first = output.audioFrames[0];
+  if (!first) throw new Error('the output has no audio frame');
+  const head = frameBytes(output, first);
+  const expected = Math.round((askedStart * source.sampleRate + source.startSkip) / source.samplesPerFrame);
+  let best = -1;
+  source.audioFrames.forEach((candidate, k) => {
+    if (candidate.length === first.length && frameBytes(source, candidate).equals(head) && (best < 0 || Math.abs(k - expected) < Math.abs(best - expected))) best = k;
+  });
+  if (best < 0) throw new Error("the output's first frame is not a frame of the source");
+  output.audioFrames.forEach((outFrame, i) => {
+    const sourceFrame = source.audioFrames[best + i];
+    if (!sourceFrame || !frameBytes(source, sourceFrame).equals(frameBytes(output, outFrame))) {
+      throw new Error(`output frame ${i} is not source frame ${best + i}: the copy is not a contiguous run of the source`);
+    }
+  });
+  const frames = output.audioFrames.length;
+  const end = Math.min(askedEnd, source.durationSeconds);
+  const check = { firstFrame: best, frames, startError: frameStart(source, best) - askedStart, endError: frameStart(source, best + frames) - end };
+  const slack = 1e-6;
+  if (Math.abs(check.startError) > frame + slack) throw new Error(`starts ${check.startError.toFixed(4)} s from the asked start (more than a frame, ${frame.toFixed(4)} s)`);
+  const tiny = end - askedStart < 2 * frame;
+  if (tiny ? frames > 3 : Math.abs(check.endError) > frame + slack) {
+    throw new Error(`ends ${check.endError.toFixed(4)} s from the asked end with ${frames} frames (frame ${frame.toFixed(4)} s)`);
+  }
+  if (output.info?.frames != null && output.info.frames !== frames) throw new Error(`the ${output.info.kind} header says ${output.info.frames} frames; there are ${frames}`);
+  return check;
+}
+
+export interface SegmentAsk {
+  start: number;
+  end: number;
+  mode: 'copy' | 'exact';
+  bitrate?: number;
+  channels?: number;
+}
+
+export interface SegmentVerdict {
+  output: Mp3Summary;
+  /** Seconds the gapless-aware mpg123 plays, and what ffmpeg's decoder gives. */
+  mpg123Seconds: number;
+  copy?: CopyCheck;
+}
+
+const KEPT_TAGS = ['TIT2', 'TPE1', 'TALB'];
+
+/**
+ * Every check the test suite makes of one rendered segment: strict frame structure, copy-mode contiguity
+ * and frame accuracy, exact-mode gapless length (±1 ms, by mpg123), asked bit rate and channels, a clean
+ * decode, and the source's ID3 text tags kept. Throws with the reason on the first failure.
+ */
+export async function checkSegment(source: Mp3Summary, body: Buffer, ask: SegmentAsk, scratchDir: string): Promise<SegmentVerdict> {
+  const output = readMp3(body, { strict: true });
+  if (output.sampleRate !== source.sampleRate) throw new Error(`sample rate ${output.sampleRate}, the source has ${source.sampleRate}`);
+  const file = path.join(scratchDir, `${randomUUID()}.mp3`);
+  await writeFile(file, body);
+  try {
+    const decodeError = await decodesCleanly(file);
+    if (decodeError) throw new Error(decodeError);
+    const mpg123Seconds = (await gaplessSamples(file, output.channels)) / output.sampleRate;
+    const verdict: SegmentVerdict = { output, mpg123Seconds };
+    if (ask.mode === 'copy') {
+      verdict.copy = checkCopySegment(source, output, ask.start, ask.end);
+    } else {
+      const asked = Math.min(ask.end, source.durationSeconds) - ask.start;
+      // Half a sample of slack on top of the millisecond: lengths are whole samples.
+      if (Math.abs(mpg123Seconds - asked) > 0.001 + 0.5 / output.sampleRate) {
+        throw new Error(`exact mode: mpg123 plays ${mpg123Seconds.toFixed(5)} s, asked ${asked.toFixed(5)} s`);
+      }
+      const expectedChannels = ask.channels ?? source.channels;
+      if (output.channels !== expectedChannels) throw new Error(`${output.channels} channel(s), expected ${expectedChannels}`);
+      // The asked bit rate, or the nearest one the source's MPEG version carries (the README's rule).
+      const [min, max] = source.sampleRate >= 32000 ? [32, 320] : source.sampleRate >= 16000 ? [8, 160] : [8, 64];
+      const bitrate = Math.min(max, Math.max(min, ask.bitrate ?? 128));
+      if (output.audioFrames.some((frame) => frame.bitrateKbps !== bitrate)) {
+        throw new Error(`frames at ${[...new Set(output.audioFrames.map((frame) => frame.bitrateKbps))].join('/')} kbps, expected ${bitrate}`);
+      }
+    }
+    const sourceTags = id3TextFrames(source.bytes);
+    const outputTags = id3TextFrames(body);
+    for (const id of KEPT_TAGS) {
+      if (sourceTags[id] !== undefined && outputTags[id] !== sourceTags[id]) throw new Error(`ID3 ${id} is ${JSON.stringify(outputTags[id])}, the source's is ${JSON.stringify(sourceTags[id])}`);
+    }
+    return verdict;
+  } finally {
+    await rm(file, { force: true });
+  }
+}
