@@ -1,7 +1,7 @@
-// Owns the MP3 format facts the service needs without running ffmpeg: a frame's length in time, and the
-// gapless length a file's Xing/Info + LAME header records (ffprobe reports every frame's samples,
-// encoder delay and padding included, so its duration runs up to two frames long).
-import { open } from 'node:fs/promises';
+// Owns the MP3 format facts the service needs without running ffmpeg: frame headers, the Xing/Info +
+// LAME header (gapless length: ffprobe counts encoder delay and padding, so its duration runs up to two
+// frames long), and the two repairs a render may need (the LAME padding, junk between copied frames).
+import { open, readFile, writeFile } from 'node:fs/promises';
 
 /** Length of one MPEG audio layer III frame: 1152 samples in MPEG-1 (32 kHz and up), 576 in MPEG-2/2.5. */
 export function mp3FrameSeconds(sampleRate: number): number {
@@ -13,6 +13,56 @@ export function bitrateRange(sampleRate: number): { min: number; max: number } {
   if (sampleRate >= 32_000) return { min: 32, max: 320 };
   if (sampleRate >= 16_000) return { min: 8, max: 160 };
   return { min: 8, max: 64 };
+}
+
+const SAMPLE_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
+const BITRATES: Record<'v1' | 'v2', number[]> = {
+  v1: [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+  v2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+};
+
+interface FrameHeader {
+  length: number;
+  sampleRate: number;
+  samplesPerFrame: number;
+  /** Where a Xing/Info header would start in this frame (after the side information). */
+  xingAt: number;
+}
+
+function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
+  if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1]! & 0xe0) !== 0xe0) return null;
+  const version = (bytes[at + 1]! >> 3) & 0x03;
+  const layer = (bytes[at + 1]! >> 1) & 0x03;
+  const bitrateIndex = bytes[at + 2]! >> 4;
+  const rateIndex = (bytes[at + 2]! >> 2) & 0x03;
+  if (version === 1 || layer !== 1 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3) return null;
+  const sampleRate = SAMPLE_RATES[version]![rateIndex]!;
+  const samplesPerFrame = version === 3 ? 1152 : 576;
+  const bitrate = BITRATES[version === 3 ? 'v1' : 'v2'][bitrateIndex]! * 1000;
+  const padding = (bytes[at + 2]! >> 1) & 0x01;
+  const mono = bytes[at + 3]! >> 6 === 3;
+  const crc = (bytes[at + 1]! & 0x01) === 0;
+  const sideInfo = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
+  return { length: Math.floor((samplesPerFrame / 8) * bitrate / sampleRate) + padding, sampleRate, samplesPerFrame, xingAt: at + 4 + (crc ? 2 : 0) + sideInfo };
+}
+
+interface XingLayout {
+  frames: number | null;
+  /** Offsets of the byte-count field and of the LAME extension (-1 when absent). */
+  bytesAt: number;
+  lameAt: number;
+}
+
+function readXing(bytes: Buffer, header: FrameHeader): XingLayout | null {
+  const at = header.xingAt;
+  const tag = bytes.toString('latin1', at, at + 4);
+  if ((tag !== 'Xing' && tag !== 'Info') || at + 8 > bytes.length) return null;
+  const flags = bytes.readUInt32BE(at + 4);
+  const frames = flags & 1 ? bytes.readUInt32BE(at + 8) : null;
+  const bytesAt = flags & 2 ? at + 8 + (flags & 1 ? 4 : 0) : -1;
+  const lameAt = at + 8 + (flags & 1 ? 4 : 0) + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
+  const hasLame = lameAt + 36 <= bytes.length && /^(LAME|Lavc|Lavf|L3.99|GOGO)/.test(bytes.toString('latin1', lameAt, lameAt + 4));
+  return { frames, bytesAt, lameAt: hasLame ? lameAt : -1 };
 }
 
 export interface GaplessInfo {
@@ -27,49 +77,52 @@ export interface GaplessInfo {
   durationSeconds: number;
 }
 
-const SAMPLE_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
-
-/** Parses the first frame at `at` in `bytes`; null unless it is a Xing/Info frame with a frame count and a LAME tag. */
+/** The first frame at `at`; null unless it is a Xing/Info frame with a frame count and a LAME tag. */
 export function parseGaplessInfo(bytes: Buffer, at = 0): GaplessInfo | null {
-  if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1]! & 0xe0) !== 0xe0) return null;
-  const version = (bytes[at + 1]! >> 3) & 0x03;
-  const layer = (bytes[at + 1]! >> 1) & 0x03;
-  const rateIndex = (bytes[at + 2]! >> 2) & 0x03;
-  if (version === 1 || layer !== 1 || rateIndex === 3) return null;
-  const sampleRate = SAMPLE_RATES[version]![rateIndex]!;
-  const mono = bytes[at + 3]! >> 6 === 3;
-  const crc = (bytes[at + 1]! & 0x01) === 0;
-  const sideInfo = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
-  let cursor = at + 4 + (crc ? 2 : 0) + sideInfo;
-  const tag = bytes.toString('latin1', cursor, cursor + 4);
-  if ((tag !== 'Xing' && tag !== 'Info') || cursor + 8 > bytes.length) return null;
-  const flags = bytes.readUInt32BE(cursor + 4);
-  if (!(flags & 1)) return null;
-  const frames = bytes.readUInt32BE(cursor + 8);
-  cursor += 8 + 4 + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
-  if (cursor + 24 > bytes.length || !/^(LAME|Lavc|Lavf|L3.99|GOGO)/.test(bytes.toString('latin1', cursor, cursor + 4))) return null;
-  const packed = bytes.readUIntBE(cursor + 21, 3);
+  const header = readFrameHeader(bytes, at);
+  const xing = header && readXing(bytes, header);
+  if (!header || !xing || xing.frames === null || xing.lameAt < 0) return null;
+  const packed = bytes.readUIntBE(xing.lameAt + 21, 3);
   const delay = packed >> 12;
   const padding = packed & 0xfff;
-  const samplesPerFrame = version === 3 ? 1152 : 576;
-  const samples = frames * samplesPerFrame - delay - padding;
-  if (frames === 0 || samples <= 0) return null;
-  return { sampleRate, samplesPerFrame, frames, delay, padding, durationSeconds: samples / sampleRate };
+  const samples = xing.frames * header.samplesPerFrame - delay - padding;
+  if (samples <= 0) return null;
+  return { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, frames: xing.frames, delay, padding, durationSeconds: samples / header.sampleRate };
 }
 
-/** Reads the header of a file (after an ID3v2 tag) for its gapless facts; null when it has none. */
+function id3v2Length(head: Buffer): number {
+  if (head.length < 10 || head.toString('latin1', 0, 3) !== 'ID3') return 0;
+  return 10 + (((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f)) + (head[5]! & 0x10 ? 10 : 0);
+}
+
+/** The first frame of a file (after its ID3v2 tag) and where it starts. */
+async function readFirstFrame(file: string, mode: 'r' | 'r+') {
+  const handle = await open(file, mode);
+  const id3 = Buffer.alloc(10);
+  await handle.read(id3, 0, 10, 0);
+  const at = id3v2Length(id3);
+  const head = Buffer.alloc(2048);
+  const { bytesRead } = await handle.read(head, 0, head.length, at);
+  return { handle, at, frame: head.subarray(0, bytesRead) };
+}
+
+/**
+ * Reads the header of a file for its gapless facts; null when it has none. A file shorter than its Xing
+ * header says (truncated) gets the frame count its bytes can hold, and no padding.
+ */
 export async function readGaplessInfo(file: string): Promise<GaplessInfo | null> {
-  const handle = await open(file, 'r');
+  const { handle, at, frame } = await readFirstFrame(file, 'r');
   try {
-    const id3 = Buffer.alloc(10);
-    await handle.read(id3, 0, 10, 0);
-    const tagLength =
-      id3.toString('latin1', 0, 3) === 'ID3'
-        ? 10 + (((id3[6]! & 0x7f) << 21) | ((id3[7]! & 0x7f) << 14) | ((id3[8]! & 0x7f) << 7) | (id3[9]! & 0x7f)) + (id3[5]! & 0x10 ? 10 : 0)
-        : 0;
-    const head = Buffer.alloc(2048);
-    const { bytesRead } = await handle.read(head, 0, head.length, tagLength);
-    return parseGaplessInfo(head.subarray(0, bytesRead));
+    const info = parseGaplessInfo(frame);
+    const header = readFrameHeader(frame, 0);
+    const xing = header && readXing(frame, header);
+    if (!info || !xing || xing.bytesAt < 0) return info;
+    const stated = frame.readUInt32BE(xing.bytesAt);
+    const actual = (await handle.stat()).size - at;
+    if (actual >= stated) return info;
+    const frames = Math.floor((info.frames * actual) / stated);
+    const samples = frames * info.samplesPerFrame - info.delay;
+    return samples > 0 ? { ...info, frames, padding: 0, durationSeconds: samples / info.sampleRate } : null;
   } finally {
     await handle.close();
   }
@@ -87,6 +140,14 @@ function crc16(bytes: Buffer): number {
   return crc & 0xffff;
 }
 
+/** Rewrites fields of the Xing/LAME frame in place, keeping the LAME tag's CRC true where it was. */
+function patchInfoFrame(frame: Buffer, lameAt: number, patch: () => void): void {
+  const crcAt = lameAt + 34;
+  const crcWasValid = lameAt >= 0 && frame.readUInt16BE(crcAt) === crc16(frame.subarray(0, crcAt));
+  patch();
+  if (crcWasValid) frame.writeUInt16BE(crc16(frame.subarray(0, crcAt)), crcAt);
+}
+
 /**
  * Sets the LAME tag's padding so gapless players play exactly `samples` samples. ffmpeg derives the
  * padding from its last packet only, so when LAME's flush adds a frame of pure padding (often with
@@ -94,42 +155,61 @@ function crc16(bytes: Buffer): number {
  * Returns the padding written, or null when the file has no Xing/Info + LAME header to correct.
  */
 export async function setGaplessPadding(file: string, samples: number): Promise<number | null> {
-  const handle = await open(file, 'r+');
+  const { handle, at, frame } = await readFirstFrame(file, 'r+');
   try {
-    const id3 = Buffer.alloc(10);
-    await handle.read(id3, 0, 10, 0);
-    const tagLength =
-      id3.toString('latin1', 0, 3) === 'ID3'
-        ? 10 + (((id3[6]! & 0x7f) << 21) | ((id3[7]! & 0x7f) << 14) | ((id3[8]! & 0x7f) << 7) | (id3[9]! & 0x7f)) + (id3[5]! & 0x10 ? 10 : 0)
-        : 0;
-    const head = Buffer.alloc(2048);
-    const { bytesRead } = await handle.read(head, 0, head.length, tagLength);
-    const frame = head.subarray(0, bytesRead);
     const info = parseGaplessInfo(frame);
-    const lameAt = info ? lameTagOffset(frame) : -1;
-    if (!info || lameAt < 0) return null;
+    const xing = info && readXing(frame, readFrameHeader(frame, 0)!);
+    if (!info || !xing) return null;
     const padding = info.frames * info.samplesPerFrame - info.delay - samples;
     if (padding < 0 || padding > 0xfff) return null;
-    if (padding === info.padding) return padding;
-    const crcAt = lameAt + 34;
-    // Keep the tag's CRC true where it was computed as LAME does (over the frame up to the CRC field).
-    const crcWasValid = frame.readUInt16BE(crcAt) === crc16(frame.subarray(0, crcAt));
-    frame.writeUIntBE((info.delay << 12) | padding, lameAt + 21, 3);
-    if (crcWasValid) frame.writeUInt16BE(crc16(frame.subarray(0, crcAt)), crcAt);
-    await handle.write(frame, 0, crcAt + 2, tagLength);
+    if (padding !== info.padding) {
+      patchInfoFrame(frame, xing.lameAt, () => frame.writeUIntBE((info.delay << 12) | padding, xing.lameAt + 21, 3));
+      await handle.write(frame, 0, xing.lameAt + 36, at);
+    }
     return padding;
   } finally {
     await handle.close();
   }
 }
 
-/** Offset of the LAME extension (its encoder string) in a Xing/Info frame, or -1. */
-function lameTagOffset(frame: Buffer): number {
-  const version = (frame[1]! >> 3) & 0x03;
-  const mono = frame[3]! >> 6 === 3;
-  const crc = (frame[1]! & 0x01) === 0;
-  const at = 4 + (crc ? 2 : 0) + (version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17);
-  const flags = frame.readUInt32BE(at + 4);
-  const lame = at + 8 + (flags & 1 ? 4 : 0) + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
-  return lame + 36 <= frame.length ? lame : -1;
+/**
+ * Removes bytes between frames that belong to no frame (a source with junk between its frames passes
+ * them on in a stream copy), and corrects the Xing byte count. Returns the number of bytes removed.
+ */
+export async function removeJunkBetweenFrames(file: string): Promise<number> {
+  const bytes = await readFile(file);
+  const start = id3v2Length(bytes);
+  const kept: Buffer[] = [bytes.subarray(0, start)];
+  let offset = start;
+  let removed = 0;
+  let inStep = true;
+  while (offset < bytes.length) {
+    const header = readFrameHeader(bytes, offset);
+    const end = header ? offset + header.length : Infinity;
+    // After junk, a header counts only when another follows it (or it ends the file): junk can look like one.
+    if (header && end <= bytes.length && (inStep || end === bytes.length || readFrameHeader(bytes, end))) {
+      inStep = true;
+      kept.push(bytes.subarray(offset, offset + header.length));
+      offset += header.length;
+    } else {
+      inStep = false;
+      offset += 1;
+      removed += 1;
+    }
+  }
+  if (removed === 0) return 0;
+  const clean = Buffer.concat(kept);
+  const first = readFrameHeader(clean, start);
+  const xing = first && readXing(clean, first);
+  if (xing) {
+    // The header must count what is left: a partial last frame is gone too.
+    const frame = clean.subarray(start);
+    const lameAt = xing.lameAt < 0 ? -1 : xing.lameAt - start;
+    patchInfoFrame(frame, lameAt, () => {
+      if (xing.frames !== null) frame.writeUInt32BE(kept.length - 2, first.xingAt - start + 8);
+      if (xing.bytesAt >= 0) frame.writeUInt32BE(clean.length - start, xing.bytesAt - start);
+    });
+  }
+  await writeFile(file, clean);
+  return removed;
 }

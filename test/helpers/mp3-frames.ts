@@ -166,7 +166,9 @@ export function readMp3(bytes: Buffer, options: { strict?: boolean } = { strict:
   let junkBytes = 0;
   let offset = id3v2Bytes;
   while (offset < end) {
-    const frame = strict ? readHeader(bytes, offset) : confirmedFrame(bytes, offset, end);
+    // In step with the previous frame, a header is enough; after junk, the next frame must confirm it.
+    const inStep = frames.length > 0 && frames[frames.length - 1]!.offset + frames[frames.length - 1]!.length === offset;
+    const frame = strict || inStep ? readHeader(bytes, offset) : confirmedFrame(bytes, offset, end);
     if (frame && offset + frame.length <= end) {
       frames.push(frame);
       offset += frame.length;
@@ -184,7 +186,9 @@ export function readMp3(bytes: Buffer, options: { strict?: boolean } = { strict:
   const raw = audioFrames.length * samplesPerFrame;
   const lame = info?.lame ?? null;
   const startSkip = lame ? lame.delay + DECODER_DELAY : 0;
-  const gapless = lame ? raw - lame.delay - lame.padding : raw;
+  // A file cut short (fewer frames than its header counts) has lost its padding with its tail.
+  const complete = info?.frames == null || info.frames === audioFrames.length;
+  const gapless = lame ? raw - lame.delay - (complete ? lame.padding : 0) : raw;
   return {
     audioFrames,
     infoFrame: info ? first : null,

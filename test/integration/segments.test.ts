@@ -210,7 +210,7 @@ describe('errors are problem+json a person can act on, and the server keeps answ
       const path = `/segments/demo/${dots}/${dots}/${dots}/etc/passwd/1-2.mp3`;
       const direct = await rawGet(t.apiUrl, path);
       expect(direct.status).toBe(400);
-      expect(JSON.parse(direct.body).detail).toMatch(/'\.' or '\.\.'/);
+      expect(JSON.parse(direct.body.toString()).detail).toMatch(/'\.' or '\.\.'/);
       const front = await rawGet(t.url, path);
       expect(front.status).toBeGreaterThanOrEqual(400);
       expect(front.status).toBeLessThan(500);
@@ -224,7 +224,7 @@ describe('errors are problem+json a person can act on, and the server keeps answ
     for (const [answer, status] of [[nul, 400], [long, 414]] as const) {
       expect(answer.status).toBe(status);
       expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
-      expect(JSON.parse(answer.body)).toMatchObject({ status, title: 'Malformed request' });
+      expect(JSON.parse(answer.body.toString())).toMatchObject({ status, title: 'Malformed request' });
     }
     const huge = await fetch(`${t.apiUrl}/healthz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
     expect(huge.status).toBe(431);
