@@ -4,7 +4,8 @@
 import type { RenderOptions } from '../segments/render-options.js';
 import { mp3FrameSeconds } from './mp3-frame.js';
 
-export const RENDERER_VERSION = 1;
+// 2: exact renders trimmed by sample count with a corrected LAME padding; junk removed from copies.
+export const RENDERER_VERSION = 2;
 
 export interface RenderSpec {
   startMs: number;

@@ -1,7 +1,9 @@
 // The main path through the nginx front and straight at the API, on the real stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { RENDERER_VERSION } from '../../src/media/render-args.js';
 import { readMp3, type Mp3Summary } from '../helpers/mp3-frames.js';
 import { checkCopySegment, checkSegment } from '../helpers/segment-oracle.js';
 import { getBytes, rawGet, rendersTotal, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
@@ -118,6 +120,24 @@ describe('a damaged source', () => {
     expect(response.status).toBe(422);
     expect(JSON.parse(body.toString()).detail).toMatch(/could not|not readable|damaged/);
     expect(await rendersTotal(t.apiUrl)).toBe(before);
+  });
+});
+
+describe('the renderer version names the bytes', () => {
+  // Recorded from renders that pass every oracle. A change of the renderer that alters these bytes must
+  // bump RENDERER_VERSION (src/media/render-args.ts), so stores and caches never serve old bytes under a
+  // key that now means new ones; then record the new hashes here for the new version.
+  const recorded: Record<number, Record<string, string>> = {
+    2: {
+      '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',
+      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5': '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
+    },
+  };
+  it.each(Object.keys(recorded[RENDERER_VERSION] ?? {}))('%s has the bytes recorded for this renderer version', async (url) => {
+    const { response, body } = await getBytes(t.url + url);
+    expect(response.status).toBe(200);
+    await checkSegment(await sourceMp3('demo/talk'), body, { start: 12.5, end: 17.25, mode: url.includes('exact') ? 'exact' : 'copy', ...(url.includes('exact') ? { bitrate: 64 } : {}) }, t.config.dataDir);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(recorded[RENDERER_VERSION]?.[url]);
   });
 });
 
