@@ -21,8 +21,11 @@ let t: TestStack;
 let scratch: string;
 const sources = new Map<string, Promise<Mp3Summary>>();
 /** Accuracy seen across the table, printed at the end for the README's accuracy section. */
-const seen = { copyStartMs: [] as number[], copyEndMs: [] as number[], exactMs: [] as number[] };
-const worst = (values: number[]) => (values.length ? Math.max(...values.map(Math.abs)).toFixed(2) : '-');
+const seen = { copyStartMs: [] as [number, string][], copyEndMs: [] as [number, string][], exactMs: [] as [number, string][] };
+const worst = (values: [number, string][]) => {
+  const [ms, where] = values.reduce((a, b) => (Math.abs(b[0]) > Math.abs(a[0]) ? b : a), [0, '-']);
+  return `${Math.abs(ms).toFixed(2)} ms (${where})`;
+};
 
 beforeAll(async () => {
   t = await startTestStack({ WAIT_TIMEOUT_MS: '120000' }, { corpus: true, longSource: true });
@@ -30,14 +33,16 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   console.log(
-    `case table accuracy: copy start error ≤ ${worst(seen.copyStartMs)} ms, end error ≤ ${worst(seen.copyEndMs)} ms (${seen.copyStartMs.length} copies); ` +
-      `exact length error ≤ ${worst(seen.exactMs)} ms by mpg123 (${seen.exactMs.length} re-encodes)`,
+    `case table accuracy: copy start error ≤ ${worst(seen.copyStartMs)}, end error ≤ ${worst(seen.copyEndMs)} (${seen.copyStartMs.length} copies); ` +
+      `exact length error ≤ ${worst(seen.exactMs)} by mpg123 (${seen.exactMs.length} re-encodes)`,
   );
   await t?.stop();
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
 /** What the row asks, read from its URL here (not with the service's parser). */
+const rateOf = (verdict: { output: Mp3Summary }) => verdict.output.sampleRate;
+
 function askOf(url: string): { source: string; ask: SegmentAsk } {
   const [pathPart = '', query = ''] = url.split('?');
   const parts = pathPart.replace(/^\/segments\//, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -83,12 +88,12 @@ describe('the case table through the nginx front', () => {
     const { source, ask } = askOf(row.url);
     const verdict = await checkSegment(await sourceMp3(source), answer.body, ask, scratch);
     if (verdict.copy) {
-      seen.copyStartMs.push(verdict.copy.startError * 1000);
+      seen.copyStartMs.push([verdict.copy.startError * 1000, `${source} at ${rateOf(verdict)} Hz`]);
       const src = await sourceMp3(source);
       // Segments asked shorter than two frames are given two: their end is not a measure of accuracy.
-      if (Math.min(ask.end, src.durationSeconds) - ask.start >= (2 * src.samplesPerFrame) / src.sampleRate) seen.copyEndMs.push(verdict.copy.endError * 1000);
+      if (Math.min(ask.end, src.durationSeconds) - ask.start >= (2 * src.samplesPerFrame) / src.sampleRate) seen.copyEndMs.push([verdict.copy.endError * 1000, `${source} at ${rateOf(verdict)} Hz`]);
     } else {
-      seen.exactMs.push((verdict.mpg123Seconds - (Math.min(ask.end, (await sourceMp3(source)).durationSeconds) - ask.start)) * 1000);
+      seen.exactMs.push([(verdict.mpg123Seconds - (Math.min(ask.end, (await sourceMp3(source)).durationSeconds) - ask.start)) * 1000, `${source} at ${rateOf(verdict)} Hz`]);
     }
     if (row.expect.sampleRate !== undefined) expect(verdict.output.sampleRate).toBe(row.expect.sampleRate);
     if (row.expect.channels !== undefined) expect(verdict.output.channels).toBe(row.expect.channels);
