@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
 import { FfmpegFailed, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
-import { mp3FrameSeconds, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
+import { clearGaplessTrim, mp3FrameSeconds, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
 import { buildRenderArguments, exactSampleCount, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
@@ -97,7 +97,10 @@ export function createRenderProcessor(deps: RenderDeps) {
     try {
       await runFfmpeg(deps, source, temp, spec, log);
       if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
-      else await removeJunkBetweenFrames(temp);
+      else {
+        await removeJunkBetweenFrames(temp);
+        await clearGaplessTrim(temp);
+      }
       const durationSeconds = await checkOutput(deps, temp, spec);
       bytes = (await stat(temp)).size;
       await deps.store.publish(temp, {

@@ -148,6 +148,30 @@ function patchInfoFrame(frame: Buffer, lameAt: number, patch: () => void): void 
   if (crcWasValid) frame.writeUInt16BE(crc16(frame.subarray(0, crcAt)), crcAt);
 }
 
+/** Rewrites the LAME tag's encoder delay and padding; null when the file has no Xing/Info + LAME header. */
+async function rewriteLameDelays(
+  file: string,
+  choose: (current: { frames: number | null; samplesPerFrame: number; delay: number; padding: number }) => { delay: number; padding: number } | null,
+): Promise<{ delay: number; padding: number } | null> {
+  const { handle, at, frame } = await readFirstFrame(file, 'r+');
+  try {
+    const header = readFrameHeader(frame, 0);
+    const xing = header && readXing(frame, header);
+    if (!header || !xing || xing.lameAt < 0) return null;
+    const packed = frame.readUIntBE(xing.lameAt + 21, 3);
+    const current = { frames: xing.frames, samplesPerFrame: header.samplesPerFrame, delay: packed >> 12, padding: packed & 0xfff };
+    const chosen = choose(current);
+    if (!chosen || chosen.delay < 0 || chosen.padding < 0 || chosen.delay > 0xfff || chosen.padding > 0xfff) return null;
+    if (chosen.delay !== current.delay || chosen.padding !== current.padding) {
+      patchInfoFrame(frame, xing.lameAt, () => frame.writeUIntBE((chosen.delay << 12) | chosen.padding, xing.lameAt + 21, 3));
+      await handle.write(frame, 0, xing.lameAt + 36, at);
+    }
+    return chosen;
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Sets the LAME tag's padding so gapless players play exactly `samples` samples. ffmpeg derives the
  * padding from its last packet only, so when LAME's flush adds a frame of pure padding (often with
@@ -155,21 +179,19 @@ function patchInfoFrame(frame: Buffer, lameAt: number, patch: () => void): void 
  * Returns the padding written, or null when the file has no Xing/Info + LAME header to correct.
  */
 export async function setGaplessPadding(file: string, samples: number): Promise<number | null> {
-  const { handle, at, frame } = await readFirstFrame(file, 'r+');
-  try {
-    const info = parseGaplessInfo(frame);
-    const xing = info && readXing(frame, readFrameHeader(frame, 0)!);
-    if (!info || !xing) return null;
-    const padding = info.frames * info.samplesPerFrame - info.delay - samples;
-    if (padding < 0 || padding > 0xfff) return null;
-    if (padding !== info.padding) {
-      patchInfoFrame(frame, xing.lameAt, () => frame.writeUIntBE((info.delay << 12) | padding, xing.lameAt + 21, 3));
-      await handle.write(frame, 0, xing.lameAt + 36, at);
-    }
-    return padding;
-  } finally {
-    await handle.close();
-  }
+  const written = await rewriteLameDelays(file, (current) =>
+    current.frames === null ? null : { delay: current.delay, padding: current.frames * current.samplesPerFrame - current.delay - samples },
+  );
+  return written?.padding ?? null;
+}
+
+/**
+ * A stream copy is the source's frames as they are: players should play all of them. ffmpeg writes the
+ * source's end trimming (and a bogus 3567-sample delay) into the copy's LAME tag when the copy reaches the
+ * source's end, which made gapless players skip up to 80 ms and report a short duration.
+ */
+export async function clearGaplessTrim(file: string): Promise<boolean> {
+  return (await rewriteLameDelays(file, () => ({ delay: 0, padding: 0 }))) !== null;
 }
 
 /**

@@ -91,6 +91,11 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
     const verdict: SegmentVerdict = { output, mpg123Seconds };
     if (ask.mode === 'copy') {
       verdict.copy = checkCopySegment(source, output, ask.start, ask.end);
+      // Its LAME tag (if any) must let a gapless player play the frames copied, not skip or trim into them.
+      const frame = output.samplesPerFrame / output.sampleRate;
+      if (Math.abs(mpg123Seconds - output.rawDurationSeconds) > frame) {
+        throw new Error(`a gapless decoder plays ${mpg123Seconds.toFixed(4)} s of ${output.rawDurationSeconds.toFixed(4)} s of frames copied`);
+      }
     } else {
       const asked = Math.min(ask.end, source.durationSeconds) - ask.start;
       // Half a sample of slack on top of the millisecond: lengths are whole samples.

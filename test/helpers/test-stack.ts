@@ -25,9 +25,9 @@ export interface TestStack {
 
 /**
  * `corpus`: also copy fixtures/corpus (the regression corpus) to MEDIA_ROOT/corpus. `longSource`: also make
- * the hour-long source at MEDIA_ROOT/long/hour.mp3 (fixtures/make-long-source.sh; not committed).
+ * the hour-long source (fixtures/make-long-source.sh; not committed) as MEDIA_ROOT/<longSource>.mp3.
  */
-export async function startTestStack(env: Record<string, string> = {}, media: { corpus?: boolean; longSource?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(env: Record<string, string> = {}, media: { corpus?: boolean; longSource?: string } = {}): Promise<TestStack> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mp3seg-test-'));
   // mkdtemp makes it 0700; nginx runs as 'nobody' and must reach DATA_DIR below it.
   await chmod(root, 0o755);
@@ -41,8 +41,7 @@ export async function startTestStack(env: Record<string, string> = {}, media: { 
   await writeFile(path.join(mediaRoot, 'bad', 'damaged.mp3'), Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]));
   if (media.corpus) await cp(path.join(PROJECT_ROOT, 'fixtures', 'corpus'), path.join(mediaRoot, 'corpus'), { recursive: true });
   if (media.longSource) {
-    await mkdir(path.join(mediaRoot, 'long'), { recursive: true });
-    const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(mediaRoot, 'long', 'hour.mp3')], { encoding: 'utf8' });
+    const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(mediaRoot, `${media.longSource}.mp3`)], { encoding: 'utf8' });
     if (made.status !== 0) throw new Error(`make-long-source.sh failed: ${made.stderr}`);
   }
   const config = parseConfig({
