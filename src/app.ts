@@ -3,11 +3,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { answerClientError, frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
+import { demoPageRoutes } from './http/routes/demo-page.js';
 import { operationRoutes, type OperationsDeps } from './http/routes/operations.js';
 import { segmentRoutes, type SegmentRouteDeps } from './http/routes/segments.js';
-import { sourceRoutes } from './http/routes/sources.js';
+import { sourceRoutes, type SourceRouteDeps } from './http/routes/sources.js';
 
-export type AppDeps = SegmentRouteDeps & OperationsDeps & { logger: FastifyBaseLogger };
+export type AppDeps = SegmentRouteDeps & SourceRouteDeps & OperationsDeps & { logger: FastifyBaseLogger };
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -26,5 +27,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(segmentRoutes, deps);
   await app.register(sourceRoutes, deps);
   await app.register(operationRoutes, deps);
+  await app.register(demoPageRoutes);
   return app;
 }

@@ -11,6 +11,7 @@ import { QUEUE_NAME, type RenderJobData, type RenderResult } from './queue/rende
 import { createRenderRequester } from './queue/render-requester.js';
 import { createRenderWaiter } from './queue/render-waiter.js';
 import { createCatalog } from './sources/catalog.js';
+import { createSourceList } from './sources/source-list.js';
 import { createRenderStore } from './store/render-store.js';
 import { storeDir } from './data-layout.js';
 
@@ -23,6 +24,7 @@ if (!config.redisUrl) {
 
 const media = await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
 const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
+const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
 const store = createRenderStore({ dir: storeDir(config.dataDir) });
 const commands = connectRedis(config.redisUrl, 'fail-fast', 'api');
 const queue = new Queue<RenderJobData, RenderResult>(QUEUE_NAME, { connection: commands });
@@ -54,6 +56,7 @@ async function missingForReadiness(): Promise<string[]> {
 const app = await buildApp({
   logger,
   catalog,
+  sourceList,
   store,
   requester,
   metrics,
