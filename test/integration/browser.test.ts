@@ -13,7 +13,7 @@ let chrome: TestBrowser | undefined;
 beforeAll(() => void ensureChromium(), 600_000);
 
 beforeAll(async () => {
-  const [stack, browser] = await Promise.allSettled([startTestStack(), launchChromium()]);
+  const [stack, browser] = await Promise.allSettled([startTestStack({}, { corpus: true }), launchChromium()]);
   if (stack.status === 'fulfilled') t = stack.value;
   if (browser.status === 'fulfilled') chrome = browser.value;
   for (const started of [stack, browser]) if (started.status === 'rejected') throw started.reason;
@@ -94,6 +94,10 @@ const cases = [
   { source: 'demo/tones', kind: 'CBR 44.1 kHz', mode: 'exact', start: '20.5', end: '26.75', path: '/segments/demo/tones/20.5-26.75.mp3?mode=exact' },
   { source: 'demo/talk', kind: 'VBR MPEG-2 22.05 kHz', mode: 'copy', start: '5', end: '11.5', path: '/segments/demo/talk/5-11.5.mp3' },
   { source: 'demo/talk', kind: 'VBR MPEG-2 22.05 kHz', mode: 'exact', start: '030.250', end: '36', path: '/segments/demo/talk/30.25-36.mp3?mode=exact' },
+  { source: 'corpus/mpeg2-22k-64-stereo', kind: 'CBR MPEG-2 22.05 kHz', mode: 'copy', start: '1', end: '6.5', path: '/segments/corpus/mpeg2-22k-64-stereo/1-6.5.mp3' },
+  { source: 'corpus/mpeg2-22k-64-stereo', kind: 'CBR MPEG-2 22.05 kHz', mode: 'exact', start: '2.25', end: '7', path: '/segments/corpus/mpeg2-22k-64-stereo/2.25-7.mp3?mode=exact' },
+  { source: 'corpus/vbr-44k-q4-joint', kind: 'VBR MPEG-1 44.1 kHz', mode: 'copy', start: '3', end: '9', path: '/segments/corpus/vbr-44k-q4-joint/3-9.mp3' },
+  { source: 'corpus/vbr-44k-q4-joint', kind: 'VBR MPEG-1 44.1 kHz', mode: 'exact', start: '0.5', end: '6', path: '/segments/corpus/vbr-44k-q4-joint/0.5-6.mp3?mode=exact' },
 ];
 
 describe('Chromium plays segments picked on the demo page', () => {
