@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodesCleanly, gaplessSamples } from './decoders.js';
+import { decodesCleanly, ffmpegSamples, gaplessSamples } from './decoders.js';
 import { frameBytes, id3TextFrames, readMp3, type Mp3Summary } from './mp3-frames.js';
 
 export interface CopyCheck {
@@ -69,6 +69,8 @@ export interface SegmentVerdict {
   output: Mp3Summary;
   /** Seconds the gapless-aware mpg123 plays, and what ffmpeg's decoder gives. */
   mpg123Seconds: number;
+  /** exact mode: what ffmpeg's decoder gives (reported, not held to the millisecond). */
+  ffmpegSeconds?: number;
   copy?: CopyCheck;
 }
 
@@ -98,6 +100,7 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
       }
     } else {
       const asked = Math.min(ask.end, source.durationSeconds) - ask.start;
+      verdict.ffmpegSeconds = (await ffmpegSamples(file, output.channels)) / output.sampleRate;
       // Half a sample of slack on top of the millisecond: lengths are whole samples.
       if (Math.abs(mpg123Seconds - asked) > 0.001 + 0.5 / output.sampleRate) {
         throw new Error(`exact mode: mpg123 plays ${mpg123Seconds.toFixed(5)} s, asked ${asked.toFixed(5)} s`);
