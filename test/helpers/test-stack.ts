@@ -55,7 +55,8 @@ export async function startTestStack(env: Record<string, string> = {}, media: { 
     ...env,
   });
   const logs: string[] = [];
-  const stack = await startStack(config, (name, line) => logs.push(`${name}: ${line}`)).catch((error: Error) => {
+  const stack = await startStack(config, (name, line) => logs.push(`${name}: ${line}`)).catch(async (error: Error) => {
+    await rm(root, { recursive: true, force: true });
     throw new Error(`${error.message}\n${logs.slice(-20).join('\n')}`);
   });
   return {
