@@ -7,7 +7,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
-import { FfmpegFailed, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
+import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
 import { clearGaplessTrim, mp3FrameSeconds, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
 import { buildRenderArguments, exactSampleCount, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
@@ -70,6 +70,10 @@ async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string,
     if (error instanceof FfmpegTimedOut) {
       log.warn({ timeoutMs: error.timeoutMs }, 'ffmpeg killed at its time limit');
       throw new Error(encodeFailure({ status: 503, detail: 'Rendering took longer than allowed; retry later.' }));
+    }
+    if (error instanceof FfmpegKilled) {
+      log.warn({ err: error.message }, 'ffmpeg did not run to its end; the job will be retried');
+      throw error;
     }
     if (error instanceof FfmpegFailed) {
       log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');

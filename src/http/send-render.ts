@@ -20,7 +20,9 @@ export function etagFor(key: string): string {
 export function contentDisposition(fileName: string, download: boolean): string {
   const ascii = fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   const kind = download ? 'attachment' : 'inline';
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+  // RFC 8187 attr-chars exclude ' ( ) * which encodeURIComponent leaves as they are.
+  const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 export async function sendRender(request: FastifyRequest, reply: FastifyReply, stored: StoredRender, answer: RenderAnswer) {

@@ -27,6 +27,14 @@ export class FfmpegFailed extends Error {
   }
 }
 
+/** ffmpeg was killed by a signal it was not sent by us (a stop, the OOM killer): a passing fault. */
+export class FfmpegKilled extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FfmpegKilled';
+  }
+}
+
 /** ffmpeg ran past its time limit and was killed. */
 export class FfmpegTimedOut extends Error {
   constructor(readonly timeoutMs: number) {
@@ -109,6 +117,7 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
           .on('error', (error: Error) => {
             settle();
             if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
+            else if (/killed with signal|spawn|ENOENT|EAGAIN/.test(error.message)) reject(new FfmpegKilled(`ffmpeg did not finish: ${error.message.split('\n')[0]}`));
             else reject(new FfmpegFailed(`ffmpeg failed: ${error.message.split('\n')[0]}`, stderr.join('\n')));
           })
           .on('end', () => {

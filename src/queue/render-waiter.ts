@@ -50,6 +50,8 @@ export function failureToError(failure: RenderFailure): ServiceError {
 export function createRenderWaiter(events: QueueEvents): RenderWaiter {
   const byKey = new Map<string, Set<Waiting>>();
   let waiting = 0;
+  // After close() no completion can arrive: a wait begun then would hang until its timeout.
+  let closed = false;
 
   function settle(key: string, failure?: ServiceError): void {
     const set = byKey.get(key);
@@ -73,6 +75,11 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
     },
     settle,
     wait(key, { timeoutMs, signal }) {
+      if (closed) {
+        const done = Promise.reject(new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
+        done.catch(() => undefined);
+        return { done, joined: false };
+      }
       let set = byKey.get(key);
       const joined = set !== undefined;
       if (!set) byKey.set(key, (set = new Set()));
@@ -114,6 +121,7 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
       return { done, joined };
     },
     close() {
+      closed = true;
       events.off('completed', onCompleted);
       events.off('failed', onFailed);
       for (const key of [...byKey.keys()]) settle(key, new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
