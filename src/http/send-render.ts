@@ -12,6 +12,11 @@ export interface RenderAnswer {
   cacheMaxAgeSeconds: number;
 }
 
+/** Cache-Control of every cacheable segment answer (renders and the redirects to their canonical URL). */
+export function segmentCacheControl(maxAgeSeconds: number): string {
+  return `public, max-age=${maxAgeSeconds}`;
+}
+
 /** The key names the bytes exactly, so it is a strong validator. */
 export function etagFor(key: string): string {
   return `"${key}"`;
@@ -31,7 +36,7 @@ export async function sendRender(request: FastifyRequest, reply: FastifyReply, s
     .header('content-type', 'audio/mpeg')
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
-    .header('cache-control', `public, max-age=${answer.cacheMaxAgeSeconds}`)
+    .header('cache-control', segmentCacheControl(answer.cacheMaxAgeSeconds))
     .header('content-disposition', contentDisposition(answer.fileName, answer.download));
 
   if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {

@@ -12,7 +12,7 @@ import { formatSeconds } from '../../segments/seconds.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
 import type { Catalog } from '../../sources/catalog.js';
 import type { RenderStore } from '../../store/render-store.js';
-import { sendRender } from '../send-render.js';
+import { segmentCacheControl, sendRender } from '../send-render.js';
 
 export interface SegmentRouteDeps {
   catalog: Catalog;
@@ -39,7 +39,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       const canonical = canonicalSegmentUrl(segment);
       if (canonical !== request.url) {
         // One spelling per segment, so caches hold one copy.
-        return reply.code(308).header('location', canonical).header('cache-control', `public, max-age=${deps.cacheMaxAgeSeconds}`).send();
+        return reply.code(308).header('location', canonical).header('cache-control', segmentCacheControl(deps.cacheMaxAgeSeconds)).send();
       }
 
       const source = await deps.catalog.describe(segment.source);
