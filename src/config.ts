@@ -38,6 +38,16 @@ export interface Config {
   cacheMaxAgeSeconds: number;
   /** Requests allowed to wait on renders at once in one API process; past it, misses get 503. */
   maxWaitingRequests: number;
+  /** Render jobs allowed to wait in the queue (all API processes together); past it, misses get 503. */
+  maxQueueDepth: number;
+  /** Size budget of the render store; past it the least recently used renders are removed. */
+  storeMaxBytes: number;
+  /** A render used (written or opened) this recently is never evicted, even past the budget. */
+  storeEvictGraceMs: number;
+  /** An ffprobe run longer than this is killed and the source refused (503). */
+  probeTimeoutMs: number;
+  /** HMAC key for signed segment URLs; undefined means URLs are not signed. */
+  signingKey: string | undefined;
   /** BullMQ lock on an active job; a dead worker's job is taken up again within about this long. */
   jobLockMs: number;
   /** nginx proxy_cache max_size, in bytes. */
@@ -67,6 +77,12 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 function text(env: Env, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function signingKey(env: Env): string | undefined {
+  const raw = text(env, 'SIGNING_KEY');
+  if (raw !== undefined && raw.length < 16) throw new ConfigError('SIGNING_KEY', 'must be at least 16 characters (use a long random string)', '<hidden>');
+  return raw;
 }
 
 function redisUrl(env: Env): string | undefined {
@@ -107,7 +123,14 @@ export function parseConfig(env: Env): Config {
     maxSegmentSeconds: integer(env, 'MAX_SEGMENT_SECONDS', 3_600, 1, 86_400),
     cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 86_400, 0, 31_536_000),
     maxWaitingRequests: integer(env, 'MAX_WAITING_REQUESTS', 10_000, 1, 1_000_000),
-    jobLockMs: integer(env, 'JOB_LOCK_MS', 10_000, 1_000, 600_000),
+    maxQueueDepth: integer(env, 'MAX_QUEUE_DEPTH', 10_000, 1, 10_000_000),
+    storeMaxBytes: integer(env, 'STORE_MAX_BYTES', 10 * 1024 ** 3, 1_048_576, Number.MAX_SAFE_INTEGER),
+    storeEvictGraceMs: integer(env, 'STORE_EVICT_GRACE_MS', 60_000, 0, 86_400_000),
+    probeTimeoutMs: integer(env, 'PROBE_TIMEOUT_MS', 10_000, 500, 600_000),
+    signingKey: signingKey(env),
+    // Lock 5 s, stalled check every 2.5 s: a dead worker's job runs again within about 7.5 s (BullMQ's
+    // 30 s defaults leave it for 30-90 s).
+    jobLockMs: integer(env, 'JOB_LOCK_MS', 5_000, 1_000, 600_000),
     nginxCacheMaxBytes: integer(env, 'NGINX_CACHE_MAX_BYTES', 1_073_741_824, 1_048_576, Number.MAX_SAFE_INTEGER),
     logLevel,
   });
@@ -140,6 +163,10 @@ export function configToEnv(config: Config): Record<string, string> {
     MAX_SEGMENT_SECONDS: String(config.maxSegmentSeconds),
     CACHE_MAX_AGE_SECONDS: String(config.cacheMaxAgeSeconds),
     MAX_WAITING_REQUESTS: String(config.maxWaitingRequests),
+    MAX_QUEUE_DEPTH: String(config.maxQueueDepth),
+    STORE_MAX_BYTES: String(config.storeMaxBytes),
+    STORE_EVICT_GRACE_MS: String(config.storeEvictGraceMs),
+    PROBE_TIMEOUT_MS: String(config.probeTimeoutMs),
     JOB_LOCK_MS: String(config.jobLockMs),
     NGINX_CACHE_MAX_BYTES: String(config.nginxCacheMaxBytes),
     LOG_LEVEL: config.logLevel,
@@ -147,5 +174,6 @@ export function configToEnv(config: Config): Record<string, string> {
   if (config.redisUrl) env.REDIS_URL = config.redisUrl;
   if (config.ffmpegPath) env.FFMPEG_PATH = config.ffmpegPath;
   if (config.ffprobePath) env.FFPROBE_PATH = config.ffprobePath;
+  if (config.signingKey) env.SIGNING_KEY = config.signingKey;
   return env;
 }

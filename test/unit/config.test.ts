@@ -46,6 +46,17 @@ describe('parseConfig defaults (DESIGN.md)', () => {
     expect(config.ffmpegPath).toBeUndefined();
   });
 
+  it('limits waiting requests and queued renders to 10 000 each, the store to 10 GiB, and signs nothing', () => {
+    expect(config.maxWaitingRequests).toBe(10_000);
+    expect(config.maxQueueDepth).toBe(10_000);
+    expect(config.storeMaxBytes).toBe(10 * 1024 ** 3);
+    expect(config.signingKey).toBeUndefined();
+  });
+
+  it('takes up a dead worker\'s job within about 7.5 s (lock 5 s), not BullMQ\'s 30-90 s', () => {
+    expect(config.jobLockMs).toBe(5_000);
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -66,6 +77,11 @@ describe('parseConfig values', () => {
       WORKERS: '3',
       FFMPEG_PATH: '/usr/bin/ffmpeg',
       WAIT_TIMEOUT_MS: '5000',
+      MAX_QUEUE_DEPTH: '50',
+      STORE_MAX_BYTES: '2097152',
+      STORE_EVICT_GRACE_MS: '0',
+      PROBE_TIMEOUT_MS: '2000',
+      SIGNING_KEY: 'a-long-enough-secret',
     });
     expect(config).toMatchObject({
       port: 9090,
@@ -76,6 +92,11 @@ describe('parseConfig values', () => {
       workers: 3,
       ffmpegPath: '/usr/bin/ffmpeg',
       waitTimeoutMs: 5_000,
+      maxQueueDepth: 50,
+      storeMaxBytes: 2_097_152,
+      storeEvictGraceMs: 0,
+      probeTimeoutMs: 2_000,
+      signingKey: 'a-long-enough-secret',
     });
   });
 
@@ -102,6 +123,10 @@ describe('parseConfig refusals name the variable', () => {
     [{ REDIS_URL: 'not-a-url' }, 'Invalid REDIS_URL="not-a-url": must be a URL such as redis://127.0.0.1:6379'],
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'Invalid REDIS_URL="http://127.0.0.1:6379": must start with redis:// or rediss://'],
     [{ LOG_LEVEL: 'loud' }, 'Invalid LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ MAX_QUEUE_DEPTH: '0' }, 'Invalid MAX_QUEUE_DEPTH="0": must be a whole number from 1 to 10000000'],
+    [{ STORE_MAX_BYTES: '10G' }, 'Invalid STORE_MAX_BYTES="10G": must be a whole number from 1048576 to 9007199254740991'],
+    [{ PROBE_TIMEOUT_MS: '100' }, 'Invalid PROBE_TIMEOUT_MS="100": must be a whole number from 500 to 600000'],
+    [{ SIGNING_KEY: 'short' }, 'Invalid SIGNING_KEY="<hidden>": must be at least 16 characters (use a long random string)'],
     [{ PORT: '4000', API_PORT: '4000' }, 'Invalid API_PORT="4000": must differ from PORT'],
     [{ PORT: '3000' }, 'Invalid API_PORT="3000": must differ from PORT'],
   ])('refuses %j', (env, message) => {
