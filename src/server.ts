@@ -8,6 +8,7 @@ import { createMetrics } from './observability/metrics.js';
 import { readRenderCounts } from './observability/render-counter.js';
 import { connectRedis } from './queue/redis-connection.js';
 import { QUEUE_NAME, type RenderJobData, type RenderResult } from './queue/render-job.js';
+import { createQueueDepth } from './queue/queue-depth.js';
 import { createRenderRequester } from './queue/render-requester.js';
 import { createRenderWaiter } from './queue/render-waiter.js';
 import { createCatalog } from './sources/catalog.js';
@@ -38,8 +39,11 @@ const requester = createRenderRequester({
   queue,
   waiter,
   store,
+  // Read from Redis at most every 200 ms however many misses arrive: one round trip shared by all of them.
+  queueDepth: createQueueDepth(queue, { maxAgeMs: 200 }),
   waitTimeoutMs: config.waitTimeoutMs,
   maxWaitingRequests: config.maxWaitingRequests,
+  maxQueueDepth: config.maxQueueDepth,
 });
 const metrics = createMetrics({ renderCounts: () => readRenderCounts(commands), waitingRequests: () => waiter.waiting });
 

@@ -1,14 +1,19 @@
-// Owns the miss path: register the wait, add the job whose id is the render key (a job already queued or
-// running under that id is joined, not duplicated), then check the store again in case the render
-// finished before we were listening (BullMQ issues #383 and #85), and wait.
+// Owns the miss path: refuse at once past the limits (waiting requests here, queued jobs overall), register
+// the wait, add the job whose id is the render key (a job already queued or running under that id is
+// joined, not duplicated), then check the store again in case the render finished before we were
+// listening (BullMQ issues #383 and #85), and wait.
 import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
 import type { RenderStore } from '../store/render-store.js';
+import type { QueueDepth } from './queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJobData, type RenderResult } from './render-job.js';
 import type { RenderWaiter } from './render-waiter.js';
 
-/** Too many requests already wait: a new miss is refused at once rather than piling up. */
+/** Too many requests already wait, or too many jobs are queued: a new miss is refused at once. */
 export class Overloaded extends Unavailable {}
+
+/** Seconds a shed request is told to wait: long enough for a few renders to drain. */
+const SHED_RETRY_AFTER_SECONDS = 2;
 
 export type MissOutcome = 'miss' | 'joined';
 
@@ -21,23 +26,37 @@ export function createRenderRequester(deps: {
   queue: Queue<RenderJobData, RenderResult>;
   waiter: RenderWaiter;
   store: RenderStore;
+  queueDepth: QueueDepth;
   waitTimeoutMs: number;
   maxWaitingRequests: number;
+  maxQueueDepth: number;
 }): RenderRequester {
-  const { queue, waiter, store } = deps;
+  const { queue, waiter, store, queueDepth } = deps;
+
+  /** Adds the job unless the queue is full; a failure ends the wait of this key's requests. */
+  async function enqueue(data: RenderJobData): Promise<void> {
+    try {
+      if ((await queueDepth.current()) >= deps.maxQueueDepth) {
+        waiter.settle(data.key, new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, SHED_RETRY_AFTER_SECONDS));
+        return;
+      }
+      await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
+      queueDepth.added();
+    } catch (error) {
+      waiter.settle(data.key, new Unavailable('The render queue (Redis) cannot be reached; retry shortly.', 5, { cause: error }));
+    }
+  }
+
   return {
     async request(data, signal) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
-        throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 2);
+        throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, SHED_RETRY_AFTER_SECONDS);
       }
-      // Registered before add(): a completion can never slip between adding and listening.
+      // Registered before add(): a completion can never slip between adding and listening. A request that
+      // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
       const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal });
       if (!ticket.joined) {
-        try {
-          await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
-        } catch (error) {
-          waiter.settle(data.key, new Unavailable('The render queue (Redis) cannot be reached; retry shortly.', 5, { cause: error }));
-        }
+        await enqueue(data);
         // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
         if (await store.has(data.key)) waiter.settle(data.key);
       }
