@@ -23,7 +23,7 @@ if (!config.redisUrl) {
   process.exit(78);
 }
 
-const media = await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
+const media = await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs });
 const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
 const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
 const store = createRenderStore({ dir: storeDir(config.dataDir) });

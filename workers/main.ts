@@ -20,7 +20,7 @@ if (!config.redisUrl) {
 
 const redis = connectRedis(config.redisUrl, 'blocking', 'worker');
 const render = createRenderProcessor({
-  media: await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }),
+  media: await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }),
   store: createRenderStore({ dir: storeDir(config.dataDir) }),
   mediaRoot: await realMediaRoot(config.mediaRoot),
   redis,

@@ -1,5 +1,6 @@
-// The render of one job, as an ordered list of steps: skip if stored, resolve the source, build ffmpeg's
-// arguments, run ffmpeg into a temp file, check the result, publish it atomically, count it.
+// The render of one job, as an ordered list of steps: skip if stored, refuse a key that just failed, resolve
+// the source, build ffmpeg's arguments, run ffmpeg into a temp file, check the result, publish it
+// atomically, count it.
 // The error thrown states the retry policy: UnrecoverableError fails the job for good (a source ffmpeg
 // cannot cut); a plain Error is retried (a passing fault).
 import { stat } from 'node:fs/promises';
@@ -11,7 +12,8 @@ import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../
 import { clearGaplessTrim, mp3FrameSeconds, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
 import { buildRenderArguments, exactSampleCount, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
-import { encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
+import { recentFailure, rememberFailure } from '../src/queue/failure-memory.js';
+import { decodeFailure, encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
 import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
 import type { RenderStore } from '../src/store/render-store.js';
 
@@ -68,8 +70,10 @@ async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string,
     await deps.media.render(source.file, temp, buildRenderArguments(spec), { timeoutMs: deps.renderTimeoutMs });
   } catch (error) {
     if (error instanceof FfmpegTimedOut) {
+      // Not retried: a render that hung once would most likely hang again and hold a worker each time.
+      // The waiting requests get 503 + Retry-After; a later request tries once more (failed jobs are removed).
       log.warn({ timeoutMs: error.timeoutMs }, 'ffmpeg killed at its time limit');
-      throw new Error(encodeFailure({ status: 503, detail: 'Rendering took longer than allowed; retry later.' }));
+      throw permanent(503, 'Rendering took longer than allowed; retry later.');
     }
     if (error instanceof FfmpegKilled) {
       log.warn({ err: error.message }, 'ffmpeg did not run to its end; the job will be retried');
@@ -83,46 +87,65 @@ async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string,
   }
 }
 
+/** The same answer as a failure remembered from a moment ago; not remembered again, so it expires. */
+class RecentFailure extends UnrecoverableError {}
+
+/** A key that failed for good a moment ago fails again at once, with the same answer, without ffmpeg. */
+async function refuseRecentFailure(deps: RenderDeps, key: string): Promise<void> {
+  const failure = await recentFailure(deps.redis, key);
+  if (failure) throw new RecentFailure(encodeFailure(failure));
+}
+
 export function createRenderProcessor(deps: RenderDeps) {
   return async function render(job: Job<RenderJobData, RenderResult>): Promise<RenderResult> {
-    const { data } = job;
-    const log = deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
-    const existing = await deps.store.open(data.key);
-    if (existing) {
-      // A duplicate job after a race (the first one finished and was removed): nothing to do.
-      await existing.handle.close();
-      return { rendered: false, bytes: existing.size };
-    }
-    const source = await resolveUnchanged(deps, data);
-    const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options, sampleRate: data.sampleRate };
-    const temp = await deps.store.tempPathFor(data.key);
-    const started = performance.now();
-    let bytes = 0;
     try {
-      await runFfmpeg(deps, source, temp, spec, log);
-      if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
-      else {
-        await removeJunkBetweenFrames(temp);
-        await clearGaplessTrim(temp);
-      }
-      const durationSeconds = await checkOutput(deps, temp, spec);
-      bytes = (await stat(temp)).size;
-      await deps.store.publish(temp, {
-        key: data.key,
-        source: source.name,
-        startMs: spec.startMs,
-        endMs: spec.endMs,
-        mode: spec.options.mode,
-        bytes,
-        durationSeconds,
-        renderedAt: new Date().toISOString(),
-      });
+      return await renderJob(deps, job);
     } catch (error) {
-      await deps.store.discard(temp);
+      if (error instanceof UnrecoverableError && !(error instanceof RecentFailure)) await rememberFailure(deps.redis, job.data.key, decodeFailure(error.message)).catch(() => undefined);
       throw error;
     }
-    await countRender(deps.redis, spec.options.mode);
-    log.info({ mode: spec.options.mode, source: source.name, bytes, ms: Math.round(performance.now() - started) }, 'rendered');
-    return { rendered: true, bytes };
   };
+}
+
+async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>): Promise<RenderResult> {
+  const { data } = job;
+  const log = deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
+  const existing = await deps.store.open(data.key);
+  if (existing) {
+    // A duplicate job after a race (the first one finished and was removed): nothing to do.
+    await existing.handle.close();
+    return { rendered: false, bytes: existing.size };
+  }
+  await refuseRecentFailure(deps, data.key);
+  const source = await resolveUnchanged(deps, data);
+  const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options, sampleRate: data.sampleRate };
+  const temp = await deps.store.tempPathFor(data.key);
+  const started = performance.now();
+  let bytes = 0;
+  try {
+    await runFfmpeg(deps, source, temp, spec, log);
+    if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
+    else {
+      await removeJunkBetweenFrames(temp);
+      await clearGaplessTrim(temp);
+    }
+    const durationSeconds = await checkOutput(deps, temp, spec);
+    bytes = (await stat(temp)).size;
+    await deps.store.publish(temp, {
+      key: data.key,
+      source: source.name,
+      startMs: spec.startMs,
+      endMs: spec.endMs,
+      mode: spec.options.mode,
+      bytes,
+      durationSeconds,
+      renderedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    await deps.store.discard(temp);
+    throw error;
+  }
+  await countRender(deps.redis, spec.options.mode);
+  log.info({ mode: spec.options.mode, source: source.name, bytes, ms: Math.round(performance.now() - started) }, 'rendered');
+  return { rendered: true, bytes };
 }

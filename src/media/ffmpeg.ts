@@ -1,6 +1,8 @@
-// The one module that runs ffmpeg and ffprobe (through fluent-ffmpeg). Nothing else knows how they are
-// driven. fluent-ffmpeg is archived upstream; its quirks handled here: an 'error' listener is mandatory
-// (it throws otherwise), binary paths are process-global, kill() defaults to SIGKILL.
+// The one module that runs ffmpeg and ffprobe. Nothing else knows how they are driven. Renders go through
+// fluent-ffmpeg (archived upstream; its quirks handled here: an 'error' listener is mandatory, binary paths
+// are process-global, kill() defaults to SIGKILL). Probes run ffprobe directly: fluent-ffmpeg's ffprobe()
+// hides its child process, so a probe that hangs could never be killed.
+import { execFile } from 'node:child_process';
 import { access, chmod, constants } from 'node:fs/promises';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
@@ -35,6 +37,14 @@ export class FfmpegKilled extends Error {
   }
 }
 
+/** ffprobe ran past its time limit and was killed: the file may be fine, the machine busy. */
+export class ProbeTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`ffprobe ran longer than ${timeoutMs} ms and was killed`);
+    this.name = 'ProbeTimedOut';
+  }
+}
+
 /** ffmpeg ran past its time limit and was killed. */
 export class FfmpegTimedOut extends Error {
   constructor(readonly timeoutMs: number) {
@@ -50,6 +60,42 @@ export interface MediaTools {
 }
 
 const STDERR_TAIL_LINES = 12;
+const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+/** ffprobe's JSON for one file is a few KB; more means something is wrong. */
+const PROBE_OUTPUT_MAX_BYTES = 1024 * 1024;
+
+interface FfprobeJson {
+  format?: { format_name?: string; duration?: string; bit_rate?: string };
+  streams?: Array<{ codec_type?: string; codec_name?: string; sample_rate?: string; channels?: number; duration?: string; bit_rate?: string }>;
+}
+
+function runProbe(ffprobePath: string, file: string, timeoutMs: number): Promise<AudioProbe> {
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-i', file];
+  return new Promise((resolve, reject) => {
+    execFile(ffprobePath, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: PROBE_OUTPUT_MAX_BYTES }, (error, stdout, stderr) => {
+      const overflowed = error?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
+      if (error?.killed && !overflowed) return reject(new ProbeTimedOut(timeoutMs));
+      if (error?.signal && !overflowed) return reject(new FfmpegKilled(`ffprobe was killed by ${error.signal}`));
+      if (error) return reject(new FfmpegFailed('ffprobe could not read the file', String(stderr || error.message).slice(-2000)));
+      let data: FfprobeJson;
+      try {
+        data = JSON.parse(stdout) as FfprobeJson;
+      } catch {
+        return reject(new FfmpegFailed('ffprobe wrote no JSON', stdout.slice(-2000)));
+      }
+      const audio = data.streams?.find((stream) => stream.codec_type === 'audio');
+      if (!audio) return reject(new FfmpegFailed('no audio stream', ''));
+      resolve({
+        formatName: String(data.format?.format_name ?? ''),
+        codecName: String(audio.codec_name ?? ''),
+        durationSeconds: Number(data.format?.duration ?? audio.duration),
+        sampleRate: Number(audio.sample_rate),
+        channels: Number(audio.channels),
+        bitRate: Number(audio.bit_rate ?? data.format?.bit_rate),
+      });
+    });
+  });
+}
 
 /**
  * npm 11 may skip the installer packages' postinstall (`chmod u+x`), so make sure the bundled binaries
@@ -63,32 +109,16 @@ async function ensureExecutable(file: string): Promise<void> {
   }
 }
 
-export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath?: string } = {}): Promise<MediaTools> {
+export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath?: string; probeTimeoutMs?: number } = {}): Promise<MediaTools> {
   const ffmpegPath = paths.ffmpegPath ?? ffmpegInstaller.path;
   const ffprobePath = paths.ffprobePath ?? ffprobeInstaller.path;
   if (!paths.ffmpegPath) await ensureExecutable(ffmpegPath);
   if (!paths.ffprobePath) await ensureExecutable(ffprobePath);
   ffmpeg.setFfmpegPath(ffmpegPath);
-  ffmpeg.setFfprobePath(ffprobePath);
 
   return {
     ffmpegPath,
-    probe: (file) =>
-      new Promise((resolve, reject) => {
-        ffmpeg.ffprobe(file, (error, data) => {
-          if (error) return reject(new FfmpegFailed('ffprobe could not read the file', String(error.message).slice(-2000)));
-          const audio = data.streams.find((stream) => stream.codec_type === 'audio');
-          if (!audio) return reject(new FfmpegFailed('no audio stream', ''));
-          resolve({
-            formatName: String(data.format.format_name ?? ''),
-            codecName: String(audio.codec_name ?? ''),
-            durationSeconds: Number(data.format.duration ?? audio.duration),
-            sampleRate: Number(audio.sample_rate),
-            channels: Number(audio.channels),
-            bitRate: Number(audio.bit_rate ?? data.format.bit_rate),
-          });
-        });
-      }),
+    probe: (file) => runProbe(ffprobePath, file, paths.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS),
 
     render: (input, output, args, limits) =>
       new Promise((resolve, reject) => {

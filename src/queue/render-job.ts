@@ -41,6 +41,9 @@ export const RENDER_JOB_OPTIONS: JobsOptions = {
   backoff: { type: 'fixed', delay: 250 },
 };
 
+/** Seconds the requests waiting on a render that failed on a passing fault are told to wait (Retry-After). */
+export const FAILURE_RETRY_AFTER_SECONDS = 5;
+
 /** What a failed job tells the requests waiting on it. */
 export interface RenderFailure {
   status: 422 | 503;

@@ -3,7 +3,7 @@
 // on the shared emitter, no polling.
 import type { QueueEvents } from 'bullmq';
 import { ServiceError, Unavailable, Unprocessable } from '../errors.js';
-import { decodeFailure, type RenderFailure } from './render-job.js';
+import { decodeFailure, FAILURE_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS, type RenderFailure } from './render-job.js';
 
 /** The request went away before its render finished; nobody is left to answer. */
 export class WaitAbandoned extends Error {
@@ -40,8 +40,6 @@ interface Waiting {
   resolve(): void;
   reject(error: Error): void;
 }
-
-const RETRY_AFTER_SECONDS = 5;
 
 export function failureToError(failure: RenderFailure): ServiceError {
   return failure.status === 422 ? new Unprocessable(failure.detail) : new Unavailable(failure.detail, RETRY_AFTER_SECONDS);

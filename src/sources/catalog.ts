@@ -1,8 +1,8 @@
 // Owns what is known about each source: resolved safely, probed once, and kept in an LRU keyed by real
 // path, size and mtime, so a replaced file is probed again and an unchanged one never is.
 import { LRUCache } from 'lru-cache';
-import { Unprocessable } from '../errors.js';
-import type { AudioProbe } from '../media/ffmpeg.js';
+import { Unavailable, Unprocessable } from '../errors.js';
+import { FfmpegKilled, ProbeTimedOut, type AudioProbe } from '../media/ffmpeg.js';
 import { readGaplessInfo } from '../media/mp3-frame.js';
 import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
 
@@ -17,7 +17,14 @@ export interface Catalog {
   describe(source: readonly string[]): Promise<SourceFacts>;
 }
 
-type ProbeOutcome = { ok: true; probe: AudioProbe; gaplessSeconds: number | null } | { ok: false; reason: string };
+type ProbeOutcome =
+  | { ok: true; probe: AudioProbe; gaplessSeconds: number | null }
+  /** The file could not be read as audio: remembered, like a success, until the file changes. */
+  | { ok: false; reason: string }
+  /** The probe itself did not finish (time limit, killed): says nothing about the file, never remembered. */
+  | { ok: false; transient: true; reason: string };
+
+const PROBE_RETRY_AFTER_SECONDS = 5;
 
 export async function createCatalog(deps: {
   mediaRoot: string;
@@ -34,9 +41,13 @@ export async function createCatalog(deps: {
     if (!outcome) {
       outcome = Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
         ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
-        (error: Error): ProbeOutcome => ({ ok: false, reason: error.message }),
+        (error: Error): ProbeOutcome =>
+          error instanceof ProbeTimedOut || error instanceof FfmpegKilled ? { ok: false, transient: true, reason: error.message } : { ok: false, reason: error.message },
       );
       probes.set(key, outcome);
+      void outcome.then((settled) => {
+        if (!settled.ok && 'transient' in settled && probes.get(key) === outcome) probes.delete(key);
+      });
     }
     return outcome;
   }
@@ -47,6 +58,9 @@ export async function createCatalog(deps: {
       const unreadable = `'${decodeURIComponent(resolved.name)}' is not a decodable MP3 file`;
       if (resolved.size === 0) throw new Unprocessable(`${unreadable}: it is empty.`);
       const outcome = await probeOnce(resolved);
+      if (!outcome.ok && 'transient' in outcome) {
+        throw new Unavailable(`Reading '${decodeURIComponent(resolved.name)}' took too long; retry shortly.`, PROBE_RETRY_AFTER_SECONDS);
+      }
       if (!outcome.ok) throw new Unprocessable(`${unreadable}; replace the file with a valid MP3.`);
       const { probe } = outcome;
       if (probe.codecName !== 'mp3' || !(probe.durationSeconds > 0) || !(probe.sampleRate > 0)) {
