@@ -14,6 +14,7 @@ import { createRenderWaiter } from './queue/render-waiter.js';
 import { createCatalog } from './sources/catalog.js';
 import { createSourceList } from './sources/source-list.js';
 import { createRenderStore } from './store/render-store.js';
+import { createRendersInUse } from './store/renders-in-use.js';
 import { storeDir } from './data-layout.js';
 
 const config = loadConfigOrExit();
@@ -62,6 +63,8 @@ const app = await buildApp({
   catalog,
   sourceList,
   store,
+  // Marked well inside the eviction grace, so a stream of any length keeps its render.
+  rendersInUse: createRendersInUse(store, { refreshMs: Math.max(250, Math.floor(config.storeEvictGraceMs / 3)) }),
   requester,
   metrics,
   missingForReadiness,

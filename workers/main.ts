@@ -9,6 +9,7 @@ import { connectRedis } from '../src/queue/redis-connection.js';
 import { QUEUE_NAME, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
+import { createStoreBudget } from '../src/store/store-budget.js';
 import { createRenderProcessor } from './render.js';
 
 const config = loadConfigOrExit();
@@ -19,9 +20,12 @@ if (!config.redisUrl) {
 }
 
 const redis = connectRedis(config.redisUrl, 'blocking', 'worker');
+const store = createRenderStore({ dir: storeDir(config.dataDir) });
+const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
 const render = createRenderProcessor({
   media: await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }),
-  store: createRenderStore({ dir: storeDir(config.dataDir) }),
+  store,
+  budget,
   mediaRoot: await realMediaRoot(config.mediaRoot),
   redis,
   renderTimeoutMs: config.renderTimeoutMs,
@@ -39,7 +43,9 @@ const worker = new Worker<RenderJobData, RenderResult>(QUEUE_NAME, render, {
 worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, requestId: job?.data.requestId, err: error.message }, 'render failed'));
 worker.on('error', (error) => logger.warn({ err: error.message }, 'worker connection error'));
 await worker.waitUntilReady();
-logger.info({ lockMs: config.jobLockMs }, 'worker ready');
+// The store's true size (files may have been added or removed while no worker ran); prunes it if past its budget.
+const reconciled = await budget.reconcile().catch((error: Error) => logger.warn({ err: error.message }, 'store budget check failed'));
+logger.info({ lockMs: config.jobLockMs, storeBytes: reconciled?.totalBytes }, 'worker ready');
 process.send?.({ type: 'ready' });
 
 let stopping = false;

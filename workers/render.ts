@@ -16,10 +16,12 @@ import { recentFailure, rememberFailure } from '../src/queue/failure-memory.js';
 import { decodeFailure, encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
 import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
 import type { RenderStore } from '../src/store/render-store.js';
+import type { StoreBudget } from '../src/store/store-budget.js';
 
 export interface RenderDeps {
   media: MediaTools;
   store: RenderStore;
+  budget: StoreBudget;
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
   redis: Redis;
@@ -79,12 +81,24 @@ async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string,
       log.warn({ err: error.message }, 'ffmpeg did not run to its end; the job will be retried');
       throw error;
     }
+    if (error instanceof FfmpegFailed && /No space left on device/i.test(error.stderrTail)) {
+      // The store's disk is full: a passing fault (eviction or an operator frees space), retried.
+      log.error({ stderr: error.stderrTail }, 'the render store is out of disk space');
+      throw new Error(encodeFailure({ status: 503, detail: 'The render store is out of disk space; retry later.' }));
+    }
     if (error instanceof FfmpegFailed) {
       log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');
       throw permanent(422, 'ffmpeg could not read or cut this source; the file may be damaged or not MP3.');
     }
     throw error;
   }
+}
+
+/** Counts the new render against STORE_MAX_BYTES; past it, the least recently used renders go. */
+async function keepWithinBudget(deps: RenderDeps, bytes: number, log: Logger): Promise<void> {
+  // The render is published either way: a failed count or pass is logged, and the next pass catches up.
+  const pass = await deps.budget.published(bytes).catch((error: Error) => log.warn({ err: error.message }, 'store budget pass failed'));
+  if (pass && (pass.removed > 0 || pass.overBudgetBytes > 0)) log.info(pass, 'store pruned to its budget');
 }
 
 /** The same answer as a failure remembered from a moment ago; not remembered again, so it expires. */
@@ -147,5 +161,6 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
   }
   await countRender(deps.redis, spec.options.mode);
   log.info({ mode: spec.options.mode, source: source.name, bytes, ms: Math.round(performance.now() - started) }, 'rendered');
+  await keepWithinBudget(deps, bytes, log);
   return { rendered: true, bytes };
 }

@@ -1,7 +1,8 @@
 // Owns the render store: where a key's file lives, atomic publishing (temp file in the store's own
-// filesystem → rename, so a reader sees the whole file or none), opening for reading, and temp clean-up.
+// filesystem → rename, so a reader sees the whole file or none), opening for reading (which marks the
+// render as used: its mtime is its last use), listing and removing renders, and temp clean-up.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface StoredRender {
@@ -22,11 +23,26 @@ export interface RenderMetadata {
   renderedAt: string;
 }
 
+/** One render in the store, as eviction sees it. */
+export interface StoredEntry {
+  key: string;
+  bytes: number;
+  /** Last publish or open (the file's mtime). */
+  lastUsedMs: number;
+}
+
 export interface RenderStore {
   readonly dir: string;
   pathOf(key: string): string;
   has(key: string): Promise<boolean>;
+  /** Opens for reading and marks the render as just used, so eviction takes it last. */
   open(key: string): Promise<StoredRender | null>;
+  /** Marks a render as used now (best effort: a render that cannot be marked is only evicted earlier). */
+  touch(key: string): Promise<void>;
+  /** Every render in the store (temp files excluded). */
+  list(): Promise<StoredEntry[]>;
+  /** Removes a render (audio first: its presence is what marks a render as complete). */
+  remove(key: string): Promise<void>;
   /** A fresh temp path in the store's own folder; the pid in its name lets a supervisor clean up after a crash. */
   tempPathFor(key: string): Promise<string>;
   publish(tempFile: string, metadata: RenderMetadata): Promise<void>;
@@ -36,6 +52,7 @@ export interface RenderStore {
 }
 
 const KEY_PATTERN = /^[0-9a-f]{32}$/;
+const SHARD_PATTERN = /^[0-9a-f]{2}$/;
 const TEMP_DIR = '.tmp';
 
 export function createRenderStore(options: { dir: string }): RenderStore {
@@ -47,9 +64,15 @@ export function createRenderStore(options: { dir: string }): RenderStore {
     return path.join(dir, key.slice(0, 2), `${key}.mp3`);
   }
 
+  async function touch(key: string): Promise<void> {
+    const now = new Date();
+    await utimes(pathOf(key), now, now).catch(() => undefined);
+  }
+
   return {
     dir,
     pathOf,
+    touch,
     async has(key) {
       return stat(pathOf(key)).then(
         () => true,
@@ -65,11 +88,31 @@ export function createRenderStore(options: { dir: string }): RenderStore {
         throw error;
       }
       try {
-        return { handle, size: (await handle.stat()).size };
+        const size = (await handle.stat()).size;
+        await touch(key);
+        return { handle, size };
       } catch (error) {
         await handle.close();
         throw error;
       }
+    },
+    async list() {
+      const entries: StoredEntry[] = [];
+      const shards = (await readdir(dir).catch(() => [] as string[])).filter((name) => SHARD_PATTERN.test(name));
+      for (const shard of shards) {
+        for (const name of await readdir(path.join(dir, shard)).catch(() => [] as string[])) {
+          const key = name.slice(0, -'.mp3'.length);
+          if (!name.endsWith('.mp3') || !KEY_PATTERN.test(key)) continue;
+          const facts = await stat(path.join(dir, shard, name)).catch(() => null);
+          if (facts) entries.push({ key, bytes: facts.size, lastUsedMs: facts.mtimeMs });
+        }
+      }
+      return entries;
+    },
+    async remove(key) {
+      const audio = pathOf(key);
+      await rm(audio, { force: true });
+      await rm(audio.replace(/\.mp3$/, '.json'), { force: true });
     },
     async tempPathFor(key) {
       await mkdir(tempDir, { recursive: true });

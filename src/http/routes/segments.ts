@@ -12,11 +12,13 @@ import { formatSeconds } from '../../segments/seconds.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
 import type { Catalog } from '../../sources/catalog.js';
 import type { RenderStore } from '../../store/render-store.js';
+import type { RendersInUse } from '../../store/renders-in-use.js';
 import { segmentCacheControl, sendRender } from '../send-render.js';
 
 export interface SegmentRouteDeps {
   catalog: Catalog;
   store: RenderStore;
+  rendersInUse: RendersInUse;
   requester: RenderRequester;
   metrics: Metrics;
   maxSegmentSeconds: number;
@@ -65,6 +67,8 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         if (!stored) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 1);
       }
       deps.metrics.countSegment(outcome);
+      // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
+      reply.raw.once('close', deps.rendersInUse.hold(plan.key));
       const baseName = segment.source[segment.source.length - 1] ?? 'segment';
       return sendRender(request, reply, stored, {
         key: plan.key,

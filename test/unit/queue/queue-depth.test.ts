@@ -1,29 +1,19 @@
 // The queue depth the miss path sees, read from a real Redis (a private redis-server for this file).
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueueDepth } from '../../../src/queue/queue-depth.js';
-import type { ManagedProcess } from '../../../src/stack/managed-process.js';
-import { startPrivateRedis } from '../../../src/stack/private-redis.js';
-import { ensurePrograms } from '../../../src/stack/system-tools.js';
+import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
 
-let dir: string;
-let redis: ManagedProcess;
+let redis: TestRedis;
 let queue: Queue;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'queue-depth-'));
-  const programs = ensurePrograms(['redis-server'], () => undefined);
-  const started = await startPrivateRedis({ program: programs['redis-server']!, dataDir: dir, sink: () => undefined });
-  redis = started.process;
-  queue = new Queue('queue-depth-test', { connection: { url: started.url } });
+  redis = await startTestRedis();
+  queue = new Queue('queue-depth-test', { connection: { url: redis.url } });
 });
 afterAll(async () => {
   await queue?.close();
-  await redis?.stop(5_000);
-  await rm(dir, { recursive: true, force: true });
+  await redis?.stop();
 });
 
 describe('queue depth', () => {
