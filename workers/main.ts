@@ -21,6 +21,8 @@ if (!config.redisUrl) {
 
 const redis = connectRedis(config.redisUrl, 'blocking', 'worker');
 const store = createRenderStore({ dir: storeDir(config.dataDir) });
+// A worker of this machine that died without its supervisor (a machine crash, a kill -9 of the stack) left its temp files.
+await store.removeOrphanTemps();
 const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
 const render = createRenderProcessor({
   media: await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }),

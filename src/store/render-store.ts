@@ -2,6 +2,7 @@
 // filesystem → rename, so a reader sees the whole file or none), opening for reading (which marks the
 // render as used: its mtime is its last use), listing and removing renders, and temp clean-up.
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -43,21 +44,49 @@ export interface RenderStore {
   list(): Promise<StoredEntry[]>;
   /** Removes a render (audio first: its presence is what marks a render as complete). */
   remove(key: string): Promise<void>;
-  /** A fresh temp path in the store's own folder; the pid in its name lets a supervisor clean up after a crash. */
+  /**
+   * A fresh temp path in the store's own folder, named <key>.<pid>.<host>.<random>.mp3: the pid and host let
+   * a supervisor, or the next worker on that machine, clean up after a crash, even on a store shared by
+   * several machines.
+   */
   tempPathFor(key: string): Promise<string>;
   publish(tempFile: string, metadata: RenderMetadata): Promise<void>;
   discard(tempFile: string): Promise<void>;
-  /** Removes temp files left by a process that died (pid given) or by every process (no pid). */
-  removeTemps(pid?: number): Promise<number>;
+  /** Removes the temp files of a process of this machine that died. */
+  removeTemps(pid: number): Promise<number>;
+  /** Removes the temp files of every process of this machine that no longer runs (at a worker's start). */
+  removeOrphanTemps(): Promise<number>;
 }
 
 const KEY_PATTERN = /^[0-9a-f]{32}$/;
 const SHARD_PATTERN = /^[0-9a-f]{2}$/;
 const TEMP_DIR = '.tmp';
 
-export function createRenderStore(options: { dir: string }): RenderStore {
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function createRenderStore(options: { dir: string; host?: string }): RenderStore {
   const dir = path.resolve(options.dir);
   const tempDir = path.join(dir, TEMP_DIR);
+  // A name part: no dots (they separate the parts), nothing a file name cannot hold.
+  const host = (options.host ?? os.hostname()).replace(/[^A-Za-z0-9-]/g, '-');
+
+  /** Temp files of this machine whose writer's pid passes `doomed`; returns how many were removed. */
+  async function removeTempsOf(doomed: (pid: number) => boolean): Promise<number> {
+    const names = await readdir(tempDir).catch(() => [] as string[]);
+    const ours = names.filter((name) => {
+      const [, pid, writerHost] = name.split('.');
+      return writerHost === host && doomed(Number(pid));
+    });
+    await Promise.all(ours.map((name) => rm(path.join(tempDir, name), { force: true })));
+    return ours.length;
+  }
 
   function pathOf(key: string): string {
     if (!KEY_PATTERN.test(key)) throw new Error(`not a render key: ${key}`);
@@ -116,7 +145,7 @@ export function createRenderStore(options: { dir: string }): RenderStore {
     },
     async tempPathFor(key) {
       await mkdir(tempDir, { recursive: true });
-      return path.join(tempDir, `${key}.${process.pid}.${randomBytes(4).toString('hex')}.mp3`);
+      return path.join(tempDir, `${key}.${process.pid}.${host}.${randomBytes(4).toString('hex')}.mp3`);
     },
     async publish(tempFile, metadata) {
       const finalPath = pathOf(metadata.key);
@@ -131,11 +160,7 @@ export function createRenderStore(options: { dir: string }): RenderStore {
       await rm(tempFile, { force: true });
       await rm(`${tempFile}.json`, { force: true });
     },
-    async removeTemps(pid) {
-      const names = await readdir(tempDir).catch(() => [] as string[]);
-      const doomed = names.filter((name) => pid === undefined || name.split('.')[1] === String(pid));
-      await Promise.all(doomed.map((name) => rm(path.join(tempDir, name), { force: true })));
-      return doomed.length;
-    },
+    removeTemps: (pid) => removeTempsOf((writer) => writer === pid),
+    removeOrphanTemps: () => removeTempsOf((writer) => !processRuns(writer)),
   };
 }
