@@ -6,10 +6,11 @@ import { redisDir } from '../data-layout.js';
 import { freePort } from './free-port.js';
 import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
 
-export async function startPrivateRedis(options: { program: string; dataDir: string; sink: LineSink; readyTimeoutMs?: number }): Promise<{ process: ManagedProcess; url: string }> {
+/** `port`: start again where a stopped one listened (same data, same URL for every client); else a free one. */
+export async function startPrivateRedis(options: { program: string; dataDir: string; sink: LineSink; port?: number; readyTimeoutMs?: number }): Promise<{ process: ManagedProcess; url: string }> {
   const dir = redisDir(options.dataDir);
   await mkdir(dir, { recursive: true });
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const redis = startProcess({
     name: 'redis',
     command: options.program,

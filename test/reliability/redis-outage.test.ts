@@ -1,0 +1,107 @@
+// Redis outage: with Redis stopped, nginx hits and store hits are still served, misses get 503 + Retry-After
+// at once, a request waiting on a render gets an answer, /readyz says Redis is down; Redis started again on
+// its port, the same API and worker processes recover by themselves.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ManagedProcess } from '../../src/stack/managed-process.js';
+import { startPrivateRedis } from '../../src/stack/private-redis.js';
+import { findProgram } from '../../src/stack/system-tools.js';
+import { readMp3 } from '../helpers/mp3-frames.js';
+import { eventually, getBytes, rendersTotal, startExtraApi, startTestStack, waitingRequests, type TestStack } from '../helpers/test-stack.js';
+
+const NGINX_HIT = '/segments/demo/tones/30-40.mp3';
+const STORE_HIT = '/segments/demo/chirp/4-6.mp3';
+/** Each request must be answered within this: a hang fails the test instead of passing late. */
+const ANSWER_WITHIN_MS = 8_000;
+
+let t: TestStack;
+let restarted: ManagedProcess | null = null;
+const reference = new Map<string, Buffer>();
+let pidsBefore: number[];
+/** What the request that was waiting when Redis went down got (for the printed summary). */
+let waitingStatus = 0;
+
+beforeAll(async () => {
+  t = await startTestStack({ WORKERS: '1' });
+  reference.set(NGINX_HIT, (await getBytes(t.url + NGINX_HIT)).body);
+  reference.set(STORE_HIT, (await getBytes(t.apiUrl + STORE_HIT)).body);
+  pidsBefore = [...t.stack.api.processes, ...t.stack.workers.processes].map((p) => p.pid);
+});
+afterAll(async () => {
+  await t?.stop();
+  await restarted?.stop(5_000);
+});
+
+const bounded = (url: string) => getBytes(url, { signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+
+describe('Redis going down', () => {
+  let waiting: Promise<Awaited<ReturnType<typeof bounded>>>;
+  let shortWaitApi: Awaited<ReturnType<typeof startExtraApi>>;
+
+  beforeAll(async () => {
+    // A request waiting on a long render when Redis goes away, at an API process with a 3 s wait limit.
+    shortWaitApi = await startExtraApi(t, { WAIT_TIMEOUT_MS: '3000' });
+    waiting = bounded(`${shortWaitApi.url}/segments/demo/tones/0-90.mp3?mode=exact&bitrate=320`);
+    await eventually(async () => ((await waitingRequests(shortWaitApi.url)) === 1 ? true : undefined), 'the request to wait');
+    await t.stack.redis!.stop(5_000);
+  });
+  afterAll(async () => {
+    await shortWaitApi?.stop();
+  });
+
+  it('nginx hits and store hits are still served with the right bytes', async () => {
+    const nginx = await bounded(t.url + NGINX_HIT);
+    expect(nginx.response.status).toBe(200);
+    expect(nginx.response.headers.get('x-cache-status')).toBe('HIT');
+    expect(nginx.body.equals(reference.get(NGINX_HIT)!)).toBe(true);
+    const stored = await bounded(t.apiUrl + STORE_HIT);
+    expect(stored.response.status).toBe(200);
+    expect(stored.body.equals(reference.get(STORE_HIT)!)).toBe(true);
+  });
+
+  it('a miss gets 503 with Retry-After at once, through nginx and at the API', async () => {
+    for (const base of [t.url, t.apiUrl]) {
+      const { response, body } = await bounded(`${base}/segments/demo/chirp/10-12.mp3`);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(body.toString()).detail).toBe('The render queue (Redis) cannot be reached; retry shortly.');
+    }
+  });
+
+  it('the request that was waiting gets an answer: the render, or 503 with Retry-After', async () => {
+    const { response, body } = await waiting;
+    waitingStatus = response.status;
+    if (response.status === 200) expect(Math.abs(readMp3(body).durationSeconds - 90)).toBeLessThanOrEqual(0.002);
+    else {
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+    }
+  });
+
+  it('/readyz answers 503 saying Redis does not answer', async () => {
+    const ready = await bounded(`${t.url}/readyz`);
+    expect(ready.response.status).toBe(503);
+    expect(JSON.parse(ready.body.toString()).detail).toMatch(/Redis does not answer/);
+  });
+});
+
+describe('Redis back on its port', () => {
+  beforeAll(async () => {
+    const { port } = new URL(t.stack.redisUrl);
+    restarted = (await startPrivateRedis({ program: findProgram('redis-server')!, dataDir: t.config.dataDir, port: Number(port), sink: (name, line) => t.logs.push(`${name}: ${line}`) })).process;
+  });
+
+  it('the same API and worker processes recover by themselves: ready again, and a new miss renders', async () => {
+    const since = performance.now();
+    await eventually(async () => ((await fetch(`${t.url}/readyz`)).status === 200 ? true : undefined), '/readyz to answer 200');
+    const readyAfter = performance.now() - since;
+    const before = await rendersTotal(t.apiUrl);
+    const { response, body } = await bounded(`${t.url}/segments/demo/chirp/10-12.mp3`);
+    expect(response.status).toBe(200);
+    expect(Math.abs(readMp3(body).durationSeconds - 2)).toBeLessThanOrEqual(2 * (1152 / 48000));
+    expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
+    expect([...t.stack.api.processes, ...t.stack.workers.processes].map((p) => p.pid)).toEqual(pidsBefore);
+    expect(t.stack.api.restarts + t.stack.workers.restarts).toBe(0);
+    console.log(`redis outage: hits served, misses 503 while down, the waiting request got ${waitingStatus}; ready again ${(readyAfter / 1000).toFixed(1)} s after Redis restarted, no process restarted`);
+  });
+});
