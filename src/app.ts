@@ -2,11 +2,14 @@
 // process globals, so tests build the same app around a real store and queue.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { Unavailable } from './errors.js';
 import { answerClientError, frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
 import { demoPageRoutes } from './http/routes/demo-page.js';
 import { operationRoutes, type OperationsDeps } from './http/routes/operations.js';
 import { segmentRoutes, type SegmentRouteDeps } from './http/routes/segments.js';
 import { sourceRoutes, type SourceRouteDeps } from './http/routes/sources.js';
+
+const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
 
 export type AppDeps = SegmentRouteDeps & SourceRouteDeps & OperationsDeps & { logger: FastifyBaseLogger };
 
@@ -21,9 +24,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     // Keep unknown query parameters so the schema can refuse them (Fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-    return503OnClosing: true,
+    // Our own 503 while closing (below): problem+json with Retry-After, like every other refusal.
+    return503OnClosing: false,
   });
   handleErrors(app);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new Unavailable('The service is restarting; retry shortly.', SHUTDOWN_RETRY_AFTER_SECONDS);
+  });
   await app.register(segmentRoutes, deps);
   await app.register(sourceRoutes, deps);
   await app.register(operationRoutes, deps);

@@ -147,7 +147,9 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
           .on('error', (error: Error) => {
             settle();
             if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
-            else if (/killed with signal|spawn|ENOENT|EAGAIN/.test(error.message)) reject(new FfmpegKilled(`ffmpeg did not finish: ${error.message.split('\n')[0]}`));
+            // A signal ends ffmpeg in one of two ways: killed outright, or (SIGTERM, SIGINT) it stops itself,
+            // saying "received signal", with exit code 255. Neither says anything about the source.
+            else if (/killed with signal|received signal|spawn|ENOENT|EAGAIN/.test(`${error.message}\n${stderr.join('\n')}`)) reject(new FfmpegKilled(`ffmpeg did not finish: ${error.message.split('\n')[0]}`));
             else reject(new FfmpegFailed(`ffmpeg failed: ${error.message.split('\n')[0]}`, stderr.join('\n')));
           })
           .on('end', () => {

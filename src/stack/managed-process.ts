@@ -1,6 +1,6 @@
 // Owns one child process of the stack: started in its own process group (so its own children, such as a
-// worker's ffmpeg, go down with it), its output forwarded line by line, stopped by pid: SIGTERM to the
-// group, then SIGKILL after a grace period.
+// worker's ffmpeg, go down with it), its output forwarded line by line, stopped by pid: its stop signal
+// (SIGTERM unless told) to the process itself, then SIGKILL to the whole group after a grace period.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
@@ -26,6 +26,8 @@ export interface StartOptions {
   gid?: number;
   /** Node children that report readiness over IPC. */
   ipc?: boolean;
+  /** The signal that asks for a graceful stop (nginx: SIGQUIT; its SIGTERM drops open connections). */
+  stopSignal?: NodeJS.Signals;
   sink: LineSink;
 }
 
@@ -56,6 +58,15 @@ export function startProcess(options: StartOptions): ManagedProcess {
   ready.catch(() => undefined);
   const pid = child.pid ?? -1;
 
+  function signalLeader(signal: NodeJS.Signals): void {
+    if (pid <= 0) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
   function signalGroup(signal: NodeJS.Signals): void {
     if (pid <= 0) return;
     try {
@@ -76,7 +87,9 @@ export function startProcess(options: StartOptions): ManagedProcess {
         signalGroup('SIGKILL'); // grandchildren of an exited leader
         return;
       }
-      signalGroup('SIGTERM');
+      // The graceful signal to the leader only: a worker then finishes its render, whose ffmpeg would stop
+      // at once if it got the signal too. What is left of the group is killed after the grace.
+      signalLeader(options.stopSignal ?? 'SIGTERM');
       const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);

@@ -59,6 +59,9 @@ export async function startNginx(options: { program: string; config: Config; sin
     command: options.program,
     args: ['-p', dir, '-c', configFile, '-e', path.join(logDir, 'error.log')],
     ...ids,
+    // Graceful: stop accepting, let the requests in flight get their answers (the API's 503s at its stop
+    // included), then exit. SIGTERM would close every client connection at once.
+    stopSignal: 'SIGQUIT',
     sink: options.sink,
   });
 }

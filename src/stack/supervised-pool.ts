@@ -24,6 +24,8 @@ export function startSupervisedPool(options: {
   cleanUpAfter?: (pid: number) => Promise<string>;
 }): SupervisedPool {
   const processes: ManagedProcess[] = [];
+  /** Each launched process's end, clean-up included: a stop is over when all of them are. */
+  const endings: Promise<void>[] = [];
   let restarts = 0;
   let stopping = false;
 
@@ -31,16 +33,18 @@ export function startSupervisedPool(options: {
     const name = options.count === 1 ? options.name : `${options.name}-${slot + 1}`;
     const child = startProcess({ name, command: process.execPath, args: [options.entry], env: options.env, ipc: true, sink: options.sink });
     processes[slot] = child;
-    void child.exited.then(async (code) => {
+    const ended = child.exited.then(async (code) => {
       await child.stop(0); // the rest of its process group
-      if (stopping) return;
+      // Also after a stop: a worker killed at the end of its grace leaves a partial render behind.
       const cleaned = (await options.cleanUpAfter?.(child.pid).catch((error: Error) => `clean-up failed: ${error.message}`)) ?? '';
+      if (stopping) return;
       options.sink(name, `exited unexpectedly (${code}); ${cleaned}${cleaned ? '; ' : ''}restarting`);
       restarts += 1;
       setTimeout(() => {
         if (!stopping) launch(slot);
       }, RESTART_DELAY_MS).unref();
     });
+    endings.push(ended);
     return child;
   }
 
@@ -54,6 +58,7 @@ export function startSupervisedPool(options: {
     async stop(graceMs) {
       stopping = true;
       await Promise.all(processes.map((child) => child.stop(graceMs)));
+      await Promise.all(endings);
     },
   };
 }

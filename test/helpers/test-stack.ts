@@ -96,17 +96,42 @@ export function rawGet(baseUrl: string, rawPath: string): Promise<{ status: numb
   });
 }
 
-/** Pids of live processes in a process group (read from /proc, so nothing is matched by name). */
-export async function processesInGroup(pgid: number): Promise<number[]> {
-  const pids: number[] = [];
+interface ProcessFacts {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+}
+
+/** Every live (not zombie) process, read from /proc, so nothing is ever matched by name. */
+async function liveProcesses(): Promise<ProcessFacts[]> {
+  const facts: ProcessFacts[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
     // Fields after the command name (which may hold spaces) start with ") state ppid pgrp".
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') pids.push(Number(entry));
+    if (stat && fields[0] !== 'Z') facts.push({ pid: Number(entry), ppid: Number(fields[1]), pgrp: Number(fields[2]) });
   }
-  return pids;
+  return facts;
+}
+
+/** Pids of live processes in a process group. */
+export async function processesInGroup(pgid: number): Promise<number[]> {
+  return (await liveProcesses()).filter((p) => p.pgrp === pgid).map((p) => p.pid);
+}
+
+/** Pids of every live process below `pid` (children, their children...), and of their process groups. */
+export async function descendantsOf(pid: number): Promise<number[]> {
+  const all = await liveProcesses();
+  const found = new Set<number>();
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const children = all.filter((p) => frontier.includes(p.ppid) && !found.has(p.pid)).map((p) => p.pid);
+    children.forEach((child) => found.add(child));
+    frontier = children;
+  }
+  for (const p of all) if (found.has(p.pgrp)) found.add(p.pid);
+  return [...found];
 }
 
 /** Resolves when `check` returns a value other than undefined; polls a condition, not a clock. */

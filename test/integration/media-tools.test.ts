@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.js';
-import { createMediaTools, FfmpegFailed, FfmpegTimedOut, type MediaTools } from '../../src/media/ffmpeg.js';
+import { createMediaTools, FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../../src/media/ffmpeg.js';
 import { buildRenderArguments } from '../../src/media/render-args.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
+import { descendantsOf, eventually } from '../helpers/test-stack.js';
 
 const tones = path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo', 'tones.mp3');
 let media: MediaTools;
@@ -53,6 +54,14 @@ describe('media tools', () => {
     const output = path.join(dir, 'slow.mp3');
     const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } });
     await expect(media.render(tones, output, args, { timeoutMs: 50 })).rejects.toBeInstanceOf(FfmpegTimedOut);
+  });
+
+  it('an ffmpeg stopped by SIGTERM (it exits 255 by itself) rejects with FfmpegKilled, not as a bad source', async () => {
+    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } });
+    const rendering = media.render(tones, path.join(dir, 'stopped.mp3'), args, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const ffmpegPid = await eventually(async () => (await descendantsOf(process.pid))[0], 'ffmpeg to start');
+    process.kill(ffmpegPid, 'SIGTERM');
+    expect(await rendering).toBeInstanceOf(FfmpegKilled);
   });
 
   it('ffmpeg failing on its input rejects with FfmpegFailed carrying stderr', async () => {
