@@ -22,6 +22,13 @@ export class BadRequest extends ServiceError {
   readonly slug = 'bad-request';
 }
 
+/** 403: the deployment signs its URLs and this one's signature is missing or wrong. */
+export class Forbidden extends ServiceError {
+  readonly status = 403;
+  readonly title = 'Signature required';
+  readonly slug = 'forbidden';
+}
+
 /** 404: no source at that path. */
 export class SourceNotFound extends ServiceError {
   readonly status = 404;

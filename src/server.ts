@@ -70,6 +70,7 @@ const app = await buildApp({
   missingForReadiness,
   maxSegmentSeconds: config.maxSegmentSeconds,
   cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
+  signingKey: config.signingKey,
 });
 await app.listen({ host: '127.0.0.1', port: config.apiPort });
 process.send?.({ type: 'ready', port: config.apiPort });

@@ -2,6 +2,7 @@
 // canonical order they are written in.
 import { BadRequest } from '../errors.js';
 import { formatSeconds, parseSeconds, SECONDS_PATTERN } from './seconds.js';
+import { SIGNATURE_PATTERN } from './url-signature.js';
 
 export type RenderMode = 'copy' | 'exact';
 
@@ -20,6 +21,8 @@ export interface SegmentQuery {
   fade_in?: string;
   fade_out?: string;
   download?: string;
+  /** The URL's signature (when the deployment signs URLs; ignored and dropped otherwise). */
+  sig?: string;
 }
 
 /** What each parameter takes, in words; used for the schema's error messages. */
@@ -30,6 +33,7 @@ export const QUERY_PARAMETERS: Record<keyof SegmentQuery, string> = {
   fade_in: 'seconds of fade-in, for mode=exact',
   fade_out: 'seconds of fade-out, for mode=exact',
   download: "'1' to answer as an attachment (a download link)",
+  sig: 'the URL signature (43 base64url characters, last in the query), where URLs are signed',
 };
 
 /** Fastify route schema for the query: unknown parameters are rejected so random ones cannot bust caches. */
@@ -43,6 +47,7 @@ export const segmentQuerySchema = {
     fade_in: { type: 'string', pattern: SECONDS_PATTERN },
     fade_out: { type: 'string', pattern: SECONDS_PATTERN },
     download: { type: 'string', enum: ['1'] },
+    sig: { type: 'string', pattern: SIGNATURE_PATTERN },
   },
 } as const;
 

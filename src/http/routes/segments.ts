@@ -10,6 +10,7 @@ import { planSegment } from '../../segments/segment-plan.js';
 import { parseRenderOptions, segmentQuerySchema, type SegmentQuery } from '../../segments/render-options.js';
 import { formatSeconds } from '../../segments/seconds.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
+import { requireSignature, signedUrl } from '../../segments/url-signature.js';
 import type { Catalog } from '../../sources/catalog.js';
 import type { RenderStore } from '../../store/render-store.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
@@ -23,6 +24,8 @@ export interface SegmentRouteDeps {
   metrics: Metrics;
   maxSegmentSeconds: number;
   cacheMaxAgeSeconds: number;
+  /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
+  signingKey: string | undefined;
 }
 
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps) {
@@ -38,10 +41,12 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         options: parseRenderOptions(request.query),
         download: request.query.download === '1',
       };
+      // Signed deployments check the signature before anything else is revealed (a redirect, a 404).
       const canonical = canonicalSegmentUrl(segment);
-      if (canonical !== request.url) {
-        // One spelling per segment, so caches hold one copy.
-        return reply.code(308).header('location', canonical).header('cache-control', segmentCacheControl(deps.cacheMaxAgeSeconds)).send();
+      const expected = deps.signingKey ? signedUrl(canonical, requireSignature(canonical, request.query.sig, deps.signingKey)) : canonical;
+      if (expected !== request.url) {
+        // One spelling per segment, so caches hold one copy (unsigned deployments drop a `sig`).
+        return reply.code(308).header('location', expected).header('cache-control', segmentCacheControl(deps.cacheMaxAgeSeconds)).send();
       }
 
       const source = await deps.catalog.describe(segment.source);
