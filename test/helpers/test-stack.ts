@@ -83,16 +83,36 @@ export async function getBytes(url: string, init?: RequestInit): Promise<{ respo
   return { response, body: Buffer.from(await response.arrayBuffer()) };
 }
 
-/** GET with the path sent exactly as written (fetch would resolve '..' and '%2e%2e' before sending). */
-export function rawGet(baseUrl: string, rawPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+/**
+ * GET (or another method) with the path sent exactly as written (fetch would resolve '..' and '%2e%2e'
+ * before sending), on a fresh connection; rejects if no whole answer arrives within `deadlineMs`.
+ */
+export function rawGet(
+  baseUrl: string,
+  rawPath: string,
+  options: { headers?: Record<string, string>; method?: string; deadlineMs?: number } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   const { hostname, port } = new URL(baseUrl);
+  const deadlineMs = options.deadlineMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const request = http.get({ hostname, port, path: rawPath }, (response) => {
+    const request = http.request({ hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
+      });
+      response.on('error', reject);
     });
-    request.on('error', reject);
+    const timer = setTimeout(() => {
+      request.destroy();
+      reject(new Error(`no answer within ${deadlineMs} ms for ${rawPath.slice(0, 200)}`));
+    }, deadlineMs);
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    request.end();
   });
 }
 
