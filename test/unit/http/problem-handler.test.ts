@@ -98,7 +98,7 @@ describe('handleErrors', () => {
     const { response, body } = await problem('/query?utm_source=x');
     expect(response.statusCode).toBe(400);
     expect(body).toMatchObject({ type: 'urn:mp3-segments:problem:bad-request', title: 'Malformed request', status: 400 });
-    expect(body.detail).toBe("Unknown query parameter 'utm_source'; this URL takes only: mode, bitrate, channels, fade_in, fade_out, download.");
+    expect(body.detail).toBe("Unknown query parameter 'utm_source'; this URL takes only: mode, bitrate, channels, fade_in, fade_out, download, sig.");
   });
 
   it.each([
