@@ -13,6 +13,15 @@ export interface SupervisedPool {
 }
 
 const RESTART_DELAY_MS = 500;
+/** A process that dies sooner than this after its start is crash-looping: each restart waits twice as long. */
+const QUICK_DEATH_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/** Pure: the wait before the next restart, from the last wait and how long the process lived. */
+export function nextRestartDelay(lastDelayMs: number | null, livedMs: number): number {
+  if (lastDelayMs === null || livedMs >= QUICK_DEATH_MS) return RESTART_DELAY_MS;
+  return Math.min(lastDelayMs * 2, MAX_RESTART_DELAY_MS);
+}
 
 export function startSupervisedPool(options: {
   name: string;
@@ -28,21 +37,26 @@ export function startSupervisedPool(options: {
   const endings: Promise<void>[] = [];
   let restarts = 0;
   let stopping = false;
+  /** The wait before each slot's last restart (null: never restarted). */
+  const delays: Array<number | null> = [];
 
   function launch(slot: number): ManagedProcess {
     const name = options.count === 1 ? options.name : `${options.name}-${slot + 1}`;
     const child = startProcess({ name, command: process.execPath, args: [options.entry], env: options.env, ipc: true, sink: options.sink });
+    const startedAt = Date.now();
     processes[slot] = child;
     const ended = child.exited.then(async (code) => {
       await child.stop(0); // the rest of its process group
       // Also after a stop: a worker killed at the end of its grace leaves a partial render behind.
       const cleaned = (await options.cleanUpAfter?.(child.pid).catch((error: Error) => `clean-up failed: ${error.message}`)) ?? '';
       if (stopping) return;
-      options.sink(name, `exited unexpectedly (${code}); ${cleaned}${cleaned ? '; ' : ''}restarting`);
+      const delay = nextRestartDelay(delays[slot] ?? null, Date.now() - startedAt);
+      delays[slot] = delay;
+      options.sink(name, `exited unexpectedly (${code}); ${cleaned}${cleaned ? '; ' : ''}restarting in ${delay} ms`);
       restarts += 1;
       setTimeout(() => {
         if (!stopping) launch(slot);
-      }, RESTART_DELAY_MS).unref();
+      }, delay).unref();
     });
     endings.push(ended);
     return child;
