@@ -23,7 +23,7 @@ const warningsHere: string[] = [];
 const onWarning = (warning: Error) => warningsHere.push(`${warning.name}: ${warning.message}`);
 
 beforeAll(async () => {
-  t = await startTestStack({ WORKERS: '2', WAIT_TIMEOUT_MS: '300000', MAX_WAITING_REQUESTS: '10000', MAX_QUEUE_DEPTH: '10000' });
+  t = await startTestStack({ WORKERS: '2', WAIT_TIMEOUT_MS: '450000', MAX_WAITING_REQUESTS: '10000', MAX_QUEUE_DEPTH: '10000' });
   tones = readMp3(await readFile(path.join(t.config.mediaRoot, 'demo', 'tones.mp3')), { strict: false });
   process.on('warning', onWarning);
 });
@@ -97,5 +97,5 @@ describe(`${REQUESTS} requests waiting on renders at once`, () => {
       `many waiting: ${REQUESTS} distinct requests all waiting at once, all answered 200 with correct audio (${REQUESTS} renders, drained by 2 workers in ${drainSeconds.toFixed(1)} s); ` +
         `all waiting ${allWaitingAfter.toFixed(1)} s after sending; API RSS ${before.rss.toFixed(0)} MB before, ${atPeak.rss.toFixed(0)} MB with all waiting (+${growth.toFixed(0)} MB, bound ${RSS_GROWTH_BOUND_MB} MB), peak ${after.peak.toFixed(0)} MB, ${after.rss.toFixed(0)} MB after; no warnings`,
     );
-  }, 300_000);
+  }, 480_000);
 });
