@@ -42,6 +42,8 @@ export interface Config {
   maxQueueDepth: number;
   /** Size budget of the render store; past it the least recently used renders are removed. */
   storeMaxBytes: number;
+  /** The API's memory copy of hot renders, in bytes (0: none); a render over 1/16 of it is streamed instead. */
+  hotCacheMaxBytes: number;
   /** A render used (written or opened) this recently is never evicted, even past the budget. */
   storeEvictGraceMs: number;
   /** An ffprobe run longer than this is killed and the source refused (503). */
@@ -125,6 +127,7 @@ export function parseConfig(env: Env): Config {
     maxWaitingRequests: integer(env, 'MAX_WAITING_REQUESTS', 10_000, 1, 1_000_000),
     maxQueueDepth: integer(env, 'MAX_QUEUE_DEPTH', 10_000, 1, 10_000_000),
     storeMaxBytes: integer(env, 'STORE_MAX_BYTES', 10 * 1024 ** 3, 1_048_576, Number.MAX_SAFE_INTEGER),
+    hotCacheMaxBytes: integer(env, 'HOT_CACHE_MAX_BYTES', 64 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     storeEvictGraceMs: integer(env, 'STORE_EVICT_GRACE_MS', 60_000, 0, 86_400_000),
     probeTimeoutMs: integer(env, 'PROBE_TIMEOUT_MS', 10_000, 500, 600_000),
     signingKey: signingKey(env),
@@ -165,6 +168,7 @@ export function configToEnv(config: Config): Record<string, string> {
     MAX_WAITING_REQUESTS: String(config.maxWaitingRequests),
     MAX_QUEUE_DEPTH: String(config.maxQueueDepth),
     STORE_MAX_BYTES: String(config.storeMaxBytes),
+    HOT_CACHE_MAX_BYTES: String(config.hotCacheMaxBytes),
     STORE_EVICT_GRACE_MS: String(config.storeEvictGraceMs),
     PROBE_TIMEOUT_MS: String(config.probeTimeoutMs),
     JOB_LOCK_MS: String(config.jobLockMs),

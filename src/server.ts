@@ -14,6 +14,8 @@ import { createRenderWaiter } from './queue/render-waiter.js';
 import { createCatalog } from './sources/catalog.js';
 import { createSourceList } from './sources/source-list.js';
 import { createRenderStore } from './store/render-store.js';
+import { createHotRenders } from './store/hot-renders.js';
+import { createRenderReader } from './store/render-reader.js';
 import { createRendersInUse } from './store/renders-in-use.js';
 import { storeDir } from './data-layout.js';
 
@@ -58,13 +60,17 @@ async function missingForReadiness(): Promise<string[]> {
   return workers > 0 ? [] : ['no worker process is connected to render'];
 }
 
+// Renders in use are marked as used well inside the eviction grace, so the store never removes them.
+const markUsedEveryMs = Math.max(250, Math.floor(config.storeEvictGraceMs / 3));
+// A sixteenth of the budget per render at most: one long render cannot push out every hot one.
+const hot = createHotRenders({ maxBytes: config.hotCacheMaxBytes, maxEntryBytes: Math.floor(config.hotCacheMaxBytes / 16), storeTouchEveryMs: markUsedEveryMs });
+
 const app = await buildApp({
   logger,
   catalog,
   sourceList,
-  store,
-  // Marked well inside the eviction grace, so a stream of any length keeps its render.
-  rendersInUse: createRendersInUse(store, { refreshMs: Math.max(250, Math.floor(config.storeEvictGraceMs / 3)) }),
+  renders: createRenderReader({ store, hot }),
+  rendersInUse: createRendersInUse(store, { refreshMs: markUsedEveryMs }),
   requester,
   metrics,
   missingForReadiness,

@@ -1,7 +1,7 @@
 // Owns the answer for a render in the store: 200/206/304/416 with Range, HEAD, ETag and caching headers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RangeNotSatisfiable } from '../errors.js';
-import type { StoredRender } from '../store/render-store.js';
+import type { RenderBody } from '../store/render-reader.js';
 import { matchesIfNoneMatch, resolveRange } from './range.js';
 
 export interface RenderAnswer {
@@ -30,7 +30,7 @@ export function contentDisposition(fileName: string, download: boolean): string 
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
-export async function sendRender(request: FastifyRequest, reply: FastifyReply, stored: StoredRender, answer: RenderAnswer) {
+export async function sendRender(request: FastifyRequest, reply: FastifyReply, body: RenderBody, answer: RenderAnswer) {
   const etag = etagFor(answer.key);
   reply
     .header('content-type', 'audio/mpeg')
@@ -40,24 +40,23 @@ export async function sendRender(request: FastifyRequest, reply: FastifyReply, s
     .header('content-disposition', contentDisposition(answer.fileName, answer.download));
 
   if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
-    await stored.handle.close();
+    await body.release();
     reply.removeHeader('content-type');
     return reply.code(304).send();
   }
-  const range = resolveRange(stored.size, request.headers.range, header(request.headers['if-range']), etag);
+  const range = resolveRange(body.size, request.headers.range, header(request.headers['if-range']), etag);
   if (range.kind === 'unsatisfiable') {
-    await stored.handle.close();
-    throw new RangeNotSatisfiable(stored.size);
+    await body.release();
+    throw new RangeNotSatisfiable(body.size);
   }
-  const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, stored.size - 1];
-  if (range.kind === 'partial') reply.code(206).header('content-range', `bytes ${start}-${end}/${stored.size}`);
+  const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, body.size - 1];
+  if (range.kind === 'partial') reply.code(206).header('content-range', `bytes ${start}-${end}/${body.size}`);
   reply.header('content-length', String(end - start + 1));
-  if (request.method === 'HEAD' || stored.size === 0) {
-    await stored.handle.close();
+  if (request.method === 'HEAD' || body.size === 0) {
+    await body.release();
     return reply.send();
   }
-  // The stream closes the handle when it ends or the client goes away.
-  return reply.send(stored.handle.createReadStream({ start, end }));
+  return reply.send(body.slice(start, end));
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -34,7 +34,9 @@ describe('the store budget (STORE_MAX_BYTES)', () => {
   const GRACE_MS = 1_500;
   let t: TestStack;
   beforeAll(async () => {
-    t = await startTestStack({ WORKERS: '1', STORE_MAX_BYTES: String(MiB), STORE_EVICT_GRACE_MS: String(GRACE_MS) }, { longSource: 'long/hour' });
+    // No memory copy (HOT_CACHE_MAX_BYTES=0): a render removed from the store must be rendered again here,
+    // where the API's memory would otherwise still answer it.
+    t = await startTestStack({ WORKERS: '1', STORE_MAX_BYTES: String(MiB), STORE_EVICT_GRACE_MS: String(GRACE_MS), HOT_CACHE_MAX_BYTES: '0' }, { longSource: 'long/hour' });
   });
   afterAll(async () => {
     await t?.stop();

@@ -12,13 +12,14 @@ import { formatSeconds } from '../../segments/seconds.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
 import { requireSignature, signedUrl } from '../../segments/url-signature.js';
 import type { Catalog } from '../../sources/catalog.js';
-import type { RenderStore } from '../../store/render-store.js';
+import type { RenderReader } from '../../store/render-reader.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
 import { segmentCacheControl, sendRender } from '../send-render.js';
 
 export interface SegmentRouteDeps {
   catalog: Catalog;
-  store: RenderStore;
+  /** The render's bytes: from memory when hot, else from the store. */
+  renders: RenderReader;
   rendersInUse: RendersInUse;
   requester: RenderRequester;
   metrics: Metrics;
@@ -52,8 +53,8 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       const source = await deps.catalog.describe(segment.source);
       const plan = planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
       let outcome: SegmentOutcome = 'hit';
-      let stored = await deps.store.open(plan.key);
-      if (!stored) {
+      let body = await deps.renders.open(plan.key);
+      if (!body) {
         const job: RenderJobData = {
           key: plan.key,
           source: segment.source,
@@ -68,14 +69,14 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         const waited = await waitForRender(deps, job, reply.raw);
         if (waited === 'abandoned') return reply.hijack();
         outcome = waited;
-        stored = await deps.store.open(plan.key);
-        if (!stored) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 1);
+        body = await deps.renders.open(plan.key);
+        if (!body) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 1);
       }
       deps.metrics.countSegment(outcome);
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
-      reply.raw.once('close', deps.rendersInUse.hold(plan.key));
+      if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
       const baseName = segment.source[segment.source.length - 1] ?? 'segment';
-      return sendRender(request, reply, stored, {
+      return sendRender(request, reply, body, {
         key: plan.key,
         fileName: `${baseName}_${formatSeconds(plan.spec.startMs)}-${formatSeconds(plan.spec.endMs)}.mp3`,
         download: segment.download,

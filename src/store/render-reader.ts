@@ -1,0 +1,63 @@
+// Owns where a render's bytes come from when it is answered: the API's memory copy if it is hot, else the
+// store's file (copied into memory on the way when it fits, so the next hit needs no file at all).
+import type { Readable } from 'node:stream';
+import type { HotRenders } from './hot-renders.js';
+import type { RenderStore, StoredRender } from './render-store.js';
+
+/** A render's bytes, to be released once the answer no longer needs them. */
+export interface RenderBody {
+  readonly size: number;
+  /** True while the bytes are read from the store's file: eviction must then leave the file alone. */
+  readonly readsStoreFile: boolean;
+  /** Bytes `start`..`end` (inclusive), as something Fastify sends as it is. */
+  slice(start: number, end: number): Readable | Buffer;
+  /** For answers that send no bytes (HEAD, 304, 416): closes the file, if any. */
+  release(): Promise<void>;
+}
+
+export interface RenderReader {
+  /** The render's bytes, or null when the store does not have it. */
+  open(key: string): Promise<RenderBody | null>;
+}
+
+export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'touch'>; hot: HotRenders }): RenderReader {
+  return {
+    async open(key) {
+      const hot = deps.hot.get(key);
+      if (hot) {
+        if (hot.touchStore) void deps.store.touch(key);
+        return memoryBody(hot.bytes);
+      }
+      const stored = await deps.store.open(key);
+      if (!stored) return null;
+      if (!deps.hot.accepts(stored.size)) return fileBody(stored);
+      let bytes: Buffer;
+      try {
+        bytes = await stored.handle.readFile();
+      } finally {
+        await stored.handle.close();
+      }
+      deps.hot.remember(key, bytes);
+      return memoryBody(bytes);
+    },
+  };
+}
+
+function memoryBody(bytes: Buffer): RenderBody {
+  return {
+    size: bytes.length,
+    readsStoreFile: false,
+    slice: (start, end) => bytes.subarray(start, end + 1),
+    release: async () => {},
+  };
+}
+
+function fileBody(stored: StoredRender): RenderBody {
+  return {
+    size: stored.size,
+    readsStoreFile: true,
+    // The stream closes the handle when it ends or the client goes away.
+    slice: (start, end) => stored.handle.createReadStream({ start, end }),
+    release: () => stored.handle.close(),
+  };
+}

@@ -1,0 +1,109 @@
+// Where a render's bytes come from: memory when hot, else the store's file (copied into memory when it fits,
+// streamed when it does not), on a real store folder. The memory copy is bounded in bytes.
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHotRenders } from '../../../src/store/hot-renders.js';
+import { createRenderReader, type RenderBody } from '../../../src/store/render-reader.js';
+import { createRenderStore, type RenderStore } from '../../../src/store/render-store.js';
+
+let dir: string;
+let store: RenderStore;
+const small = 'ab'.repeat(16);
+const large = 'cd'.repeat(16);
+const longAgo = new Date(Date.now() - 3_600_000);
+
+async function put(key: string, bytes: Buffer) {
+  const temp = await store.tempPathFor(key);
+  await writeFile(temp, bytes);
+  await store.publish(temp, { key, source: 'demo/tones', startMs: 0, endMs: 1000, mode: 'copy', bytes: bytes.length, durationSeconds: 1, renderedAt: longAgo.toISOString() });
+}
+
+async function bytesOf(body: RenderBody, start = 0, end = body.size - 1): Promise<Buffer> {
+  const slice = body.slice(start, end);
+  if (Buffer.isBuffer(slice)) return slice;
+  const chunks: Buffer[] = [];
+  for await (const chunk of slice as Readable) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'render-reader-'));
+  store = createRenderStore({ dir });
+  await put(small, Buffer.from('0123456789'));
+  await put(large, Buffer.alloc(100, 7));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('render reader', () => {
+  it('reads a render that fits from the store once, then answers it from memory even after the file is gone', async () => {
+    const reader = createRenderReader({ store, hot: createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 }) });
+    const first = await reader.open(small);
+    expect(first?.readsStoreFile).toBe(false);
+    expect((await bytesOf(first!)).toString()).toBe('0123456789');
+    await rm(store.pathOf(small));
+    const again = await reader.open(small);
+    expect(again?.size).toBe(10);
+    expect((await bytesOf(again!, 2, 4)).toString()).toBe('234');
+    await put(small, Buffer.from('0123456789'));
+  });
+
+  it('streams a render larger than the per-render limit from the store, and keeps no copy of it', async () => {
+    const hot = createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 });
+    const reader = createRenderReader({ store, hot });
+    const body = await reader.open(large);
+    expect(body?.readsStoreFile).toBe(true);
+    expect(await bytesOf(body!, 90, 99)).toEqual(Buffer.alloc(10, 7));
+    expect(hot.bytes).toBe(0);
+  });
+
+  it('answers null for a render the store does not have', async () => {
+    const reader = createRenderReader({ store, hot: createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 0 }) });
+    expect(await reader.open('ef'.repeat(16))).toBeNull();
+  });
+
+  it('keeps no more bytes than its budget, dropping the least recently used', () => {
+    const hot = createHotRenders({ maxBytes: 25, maxEntryBytes: 10, storeTouchEveryMs: 0 });
+    hot.remember('a', Buffer.alloc(10));
+    hot.remember('b', Buffer.alloc(10));
+    hot.get('a');
+    hot.remember('c', Buffer.alloc(10));
+    expect(hot.bytes).toBeLessThanOrEqual(25);
+    expect(hot.get('a')).toBeDefined();
+    expect(hot.get('b')).toBeUndefined();
+    expect(hot.get('c')).toBeDefined();
+    hot.remember('d', Buffer.alloc(11));
+    expect(hot.get('d')).toBeUndefined();
+  });
+
+  it('a budget of 0 keeps nothing, so every hit reads the store', async () => {
+    const hot = createHotRenders({ maxBytes: 0, maxEntryBytes: 0, storeTouchEveryMs: 0 });
+    const body = await createRenderReader({ store, hot }).open(small);
+    expect(body?.readsStoreFile).toBe(true);
+    await body!.release();
+    expect(hot.get(small)).toBeUndefined();
+  });
+
+  it('marks the store copy of a memory-hot render as used, at most once per interval', async () => {
+    let clock = 0;
+    const hot = createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 1_000, now: () => clock });
+    const reader = createRenderReader({ store, hot });
+    await reader.open(small);
+    await utimes(store.pathOf(small), longAgo, longAgo);
+    clock = 500;
+    await reader.open(small);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await stat(store.pathOf(small))).mtimeMs).toBe(longAgo.getTime());
+    clock = 1_500;
+    await reader.open(small);
+    for (let tries = 0; tries < 100 && (await stat(store.pathOf(small))).mtimeMs === longAgo.getTime(); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect((await stat(store.pathOf(small))).mtimeMs).toBeGreaterThan(longAgo.getTime());
+    expect((await readFile(store.pathOf(small))).toString()).toBe('0123456789');
+  });
+});
