@@ -25,6 +25,8 @@ type ProbeOutcome =
   | { ok: false; transient: true; reason: string };
 
 const PROBE_RETRY_AFTER_SECONDS = 5;
+/** How long a source's resolution (real path, size, mtime) is trusted before it is looked at again. */
+export const RESOLVE_TTL_MS = 1_000;
 
 export async function createCatalog(deps: {
   mediaRoot: string;
@@ -52,9 +54,24 @@ export async function createCatalog(deps: {
     return outcome;
   }
 
+  // A resolution (realpath + stat) is reused for RESOLVE_TTL_MS: per request they were a quarter of the
+  // API's CPU on memory hits (measured with --cpu-prof). A replaced file is noticed within that time.
+  const resolutions = new LRUCache<string, Promise<ResolvedSource>>({ max: deps.maxEntries ?? 10_000, ttl: RESOLVE_TTL_MS });
+  function resolveRecently(source: readonly string[]): Promise<ResolvedSource> {
+    const key = source.join('/');
+    let resolved = resolutions.get(key);
+    if (!resolved) {
+      resolved = resolveSource(root, source);
+      resolutions.set(key, resolved);
+      // Only what exists is remembered: a file that appears is served at once.
+      resolved.catch(() => resolutions.get(key) === resolved && resolutions.delete(key));
+    }
+    return resolved;
+  }
+
   return {
     async describe(source) {
-      const resolved = await resolveSource(root, source);
+      const resolved = await resolveRecently(source);
       const unreadable = `'${decodeURIComponent(resolved.name)}' is not a decodable MP3 file`;
       if (resolved.size === 0) throw new Unprocessable(`${unreadable}: it is empty.`);
       const outcome = await probeOnce(resolved);

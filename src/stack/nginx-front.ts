@@ -32,7 +32,7 @@ export function nginxValues(config: Config): Record<string, string | number> {
 }
 
 /** uid/gid of 'nobody' when we are root (nginx then never runs privileged); otherwise our own. */
-async function unprivilegedIds(): Promise<{ uid: number; gid: number } | undefined> {
+export async function unprivilegedIds(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile('/etc/passwd', 'utf8');
   const nobody = passwd.split('\n').find((line) => line.startsWith('nobody:'));

@@ -1,0 +1,99 @@
+// Owns the reference points the product is compared with, each started as its own process and stopped by
+// pid: nginx serving a render as a plain static file, the naive one-ffmpeg-per-request server, and the
+// worker's ffmpeg command run alone.
+import { execFile } from 'node:child_process';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/config.js';
+import type { RenderSpec } from '../../src/media/render-args.js';
+import { buildRenderArguments } from '../../src/media/render-args.js';
+import { startProcess, type LineSink, type ManagedProcess } from '../../src/stack/managed-process.js';
+import { unprivilegedIds } from '../../src/stack/nginx-front.js';
+
+export interface ReferenceServer {
+  url: string;
+  process: ManagedProcess;
+}
+
+/**
+ * nginx with the front's own worker and file settings (nginx.conf: worker_processes auto, sendfile,
+ * tcp_nopush, keepalive, an access log), serving `dir` as static files: the ceiling for a cache hit here.
+ */
+export async function startStaticNginx(options: { program: string; dir: string; work: string; port: number; sink: LineSink }): Promise<ReferenceServer> {
+  const logs = path.join(options.work, 'logs');
+  for (const folder of [options.work, path.join(options.work, 'temp'), logs]) await mkdir(folder, { recursive: true, mode: 0o755 });
+  const ids = await unprivilegedIds();
+  if (ids) for (const folder of [options.work, path.join(options.work, 'temp'), logs]) await chown(folder, ids.uid, ids.gid);
+  const temp = (name: string) => `${name}_temp_path ${path.join(options.work, 'temp', name)};`;
+  const config = `daemon off;
+worker_processes auto;
+pid ${path.join(options.work, 'nginx.pid')};
+events { worker_connections 4096; }
+http {
+    default_type application/octet-stream;
+    types { audio/mpeg mp3; }
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65s;
+    ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n    ')}
+    access_log ${path.join(logs, 'access.log')};
+    server {
+        listen 127.0.0.1:${options.port};
+        root ${options.dir};
+    }
+}
+`;
+  const configFile = path.join(options.work, 'nginx.conf');
+  await writeFile(configFile, config);
+  const child = startProcess({
+    name: 'static-nginx',
+    command: options.program,
+    args: ['-p', options.work, '-c', configFile, '-e', path.join(logs, 'error.log')],
+    ...ids,
+    stopSignal: 'SIGQUIT',
+    sink: options.sink,
+  });
+  const url = `http://127.0.0.1:${options.port}`;
+  await untilAnswering(url, child);
+  return { url, process: child };
+}
+
+/** The naive service (test/bench/naive-server.ts, built into dist/), on `port`. */
+export async function startNaiveServer(options: { mediaRoot: string; ffmpegPath: string; port: number; sink: LineSink }): Promise<ReferenceServer> {
+  const child = startProcess({
+    name: 'naive',
+    command: process.execPath,
+    args: [path.join(PROJECT_ROOT, 'dist', 'test', 'bench', 'naive-server.js')],
+    env: { ...process.env, PORT: String(options.port), MEDIA_ROOT: options.mediaRoot, FFMPEG_PATH: options.ffmpegPath },
+    sink: options.sink,
+  });
+  const url = `http://127.0.0.1:${options.port}`;
+  await untilAnswering(url, child);
+  return { url, process: child };
+}
+
+/** Polls until the server answers anything (a 404 will do); fails if its process ends first or after 20 s. */
+async function untilAnswering(url: string, owner: ManagedProcess): Promise<void> {
+  let exited = false;
+  void owner.exited.then(() => (exited = true));
+  const deadline = Date.now() + 20_000;
+  while (!exited && Date.now() < deadline) {
+    if (await fetch(url).then(() => true, () => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${owner.name} did not start answering at ${url}`);
+}
+
+/**
+ * The worker's ffmpeg command for `spec`, run alone (no Node work around it): its wall time in ms. The
+ * arguments are the worker's own (buildRenderArguments), in the order fluent-ffmpeg gives them.
+ */
+export async function timeBareFfmpeg(ffmpegPath: string, input: string, output: string, spec: RenderSpec): Promise<number> {
+  const { inputOptions, outputOptions } = buildRenderArguments(spec);
+  const args = [...inputOptions, '-i', input, '-y', ...outputOptions, output];
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    execFile(ffmpegPath, args, (error, _out, stderr) => (error ? reject(new Error(`bare ffmpeg failed: ${stderr || error.message}`)) : resolve()));
+  });
+  return performance.now() - started;
+}

@@ -1,0 +1,104 @@
+// Owns what a bench run leaves: each target checked against its reference from the same run, the printed
+// table, the raw results as JSON and the latency chart as SVG.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { latencyChartSvg } from './latency-chart.js';
+import { percentileAt } from './samples.js';
+
+export interface ScenarioResult {
+  id: string;
+  name: string;
+  /** A reference point (nginx static, bare ffmpeg, the naive server), not the product. */
+  reference: boolean;
+  requests: number;
+  errors: number;
+  requestsPerSecond?: number;
+  megabytesPerSecond?: number;
+  /** [percentile, ms] */
+  latency: [number, number][];
+  extra?: Record<string, number | string>;
+}
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  machine: string;
+  config: Record<string, number>;
+  results: ScenarioResult[];
+}
+
+export interface TargetCheck {
+  scenario: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+/** Every target of issue 5, as measured: ratios against the reference points of the same run. */
+export function checkTargets(report: BenchReport, cores: number): TargetCheck[] {
+  const by = (id: string) => report.results.find((result) => result.id === id);
+  const rps = (id: string) => by(id)?.requestsPerSecond ?? Number.NaN;
+  const p = (id: string, percentile: number) => percentileAt(by(id)?.latency ?? [], percentile);
+  const checks: TargetCheck[] = [];
+  const ratio = (scenario: string, target: string, value: number, needed: number, atMost = false) =>
+    checks.push({ scenario, target, measured: `${fixed(value, 2)} ×`, met: atMost ? value <= needed : value >= needed });
+
+  ratio('nginx HIT, 30 s segment, 64 connections', '≥ 0.9 × nginx static req/s', rps('nginx-hit') / rps('nginx-static'), 0.9);
+  ratio('API store hit, hot', '≥ 0.8 × nginx static req/s', rps('api-hot') / rps('nginx-static'), 0.8);
+  ratio('cold miss, copy, one at a time', 'median ≤ 1.25 × bare ffmpeg', p('miss-copy', 50) / p('bare-copy', 50), 1.25, true);
+  ratio('cold miss, exact, one at a time', 'median ≤ 1.15 × bare ffmpeg', p('miss-exact', 50) / p('bare-exact', 50), 1.15, true);
+  const ceiling = cores / (p('bare-copy', 50) / 1000);
+  ratio('distinct cold copy misses, 32 connections', `≥ 0.8 × cores ÷ bare time (${fixed(ceiling)} renders/s)`, rps('distinct-misses') / ceiling, 0.8);
+  const waiting = by('waiting');
+  const peak = Number(waiting?.extra?.peakRssMb ?? Number.NaN);
+  checks.push({
+    scenario: waiting?.name ?? 'requests waiting on renders',
+    target: 'all answered, 0 errors, API RSS ≤ 300 MB',
+    measured: `${waiting?.requests ?? 0} answered, ${waiting?.errors ?? 'n/a'} errors, peak RSS ${fixed(peak)} MB`,
+    met: waiting !== undefined && waiting.errors === 0 && peak <= 300,
+  });
+  const mixed = by('mixed');
+  ratio('mixed Zipf load', '≥ 10 × naive req/s', rps('mixed') / rps('naive-mixed'), 10);
+  checks.push({
+    scenario: 'mixed Zipf load',
+    target: '0 errors, p99 below the naive p50',
+    measured: `${mixed?.errors ?? 'n/a'} errors, p99 ${fixed(p('mixed', 99))} ms vs naive p50 ${fixed(p('naive-mixed', 50))} ms`,
+    met: mixed?.errors === 0 && p('mixed', 99) < p('naive-mixed', 50),
+  });
+  return checks;
+}
+
+export function formatTable(report: BenchReport, checks: TargetCheck[]): string {
+  const rows = report.results.map((result) => {
+    const rate = result.requestsPerSecond === undefined ? '' : fixed(result.requestsPerSecond);
+    const mbs = result.megabytesPerSecond === undefined ? '' : fixed(result.megabytesPerSecond);
+    return `| ${result.name} | ${result.requests} | ${rate} | ${mbs} | ${fixed(percentileAt(result.latency, 50))} | ${fixed(percentileAt(result.latency, 99))} | ${result.errors} |`;
+  });
+  const targets = checks.map((check) => `| ${check.scenario} | ${check.target} | ${check.measured} | ${check.met ? 'met' : '**missed**'} |`);
+  return [
+    '| scenario | requests | req/s | MB/s | p50 ms | p99 ms | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    '| target of | target | measured | |',
+    '| --- | --- | --- | --- |',
+    ...targets,
+  ].join('\n');
+}
+
+/** Prints the tables and writes `<base>.json`, `<base>.svg` and `<base>.md`; returns the files written. */
+export async function writeReport(report: BenchReport, base: string, cores: number): Promise<string[]> {
+  const checks = checkTargets(report, cores);
+  const table = formatTable(report, checks);
+  process.stdout.write(`\n${table}\n`);
+  await mkdir(path.dirname(base), { recursive: true });
+  const series = report.results.map((result) => ({ name: result.name, points: result.latency }));
+  const title = `Latency by percentile, ${report.quick ? 'quick' : 'full'} run, ${report.date.slice(0, 10)}, ${report.machine}`;
+  const files = [`${base}.json`, `${base}.svg`, `${base}.md`];
+  await writeFile(files[0]!, `${JSON.stringify({ ...report, targets: checks }, null, 2)}\n`);
+  await writeFile(files[1]!, latencyChartSvg(series, { title }));
+  await writeFile(files[2]!, `Bench run of ${report.date} on ${report.machine}\n\n${table}\n`);
+  return files;
+}

@@ -1,0 +1,180 @@
+// `npm run bench [-- --quick]`: the real stack (as `npm start` starts it, with its own DATA_DIR, media and
+// ports) measured beside its reference points in the same run: nginx serving the render as a static file,
+// the worker's ffmpeg command alone, and the naive one-ffmpeg-per-request server. Prints the table, writes
+// test/bench/results/bench-{full,quick}.{json,svg}, and stops every process it started, by pid.
+import { appendFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT, parseConfig } from '../../src/config.js';
+import { createMediaTools } from '../../src/media/ffmpeg.js';
+import { parseRenderOptions } from '../../src/segments/render-options.js';
+import { canonicalSegmentUrl } from '../../src/segments/segment-url.js';
+import { freePort } from '../../src/stack/free-port.js';
+import { ensurePrograms } from '../../src/stack/system-tools.js';
+import { startStack, type Stack } from '../../src/stack/stack.js';
+import { coldApi, crowdOfWaiters, hitRatioDuring, sequentialMisses } from './scenarios.js';
+import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
+import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
+import { percentilesOf } from './samples.js';
+import { distinctSegmentsScript, runWrk, zipfScript, type LoadResult } from './wrk.js';
+
+const quick = process.argv.includes('--quick');
+/** Durations and counts of the two versions: --quick is a smoke run (under 2 min), full is the record. */
+const PLAN = quick
+  ? { hitSeconds: 5, sequential: 5, distinctSeconds: 8, waiting: 2_000, mixedSeconds: 10 }
+  : { hitSeconds: 20, sequential: 21, distinctSeconds: 30, waiting: 10_000, mixedSeconds: 60 };
+const CORES = os.availableParallelism();
+const WRK_THREADS = 2;
+const HOUR = ['bench', 'hour'];
+const VBR = ['bench', 'vbr'];
+
+const segmentUrl = (source: string[], startMs: number, endMs: number, mode: 'copy' | 'exact' = 'copy') =>
+  canonicalSegmentUrl({ source, startMs, endMs, options: parseRenderOptions({ mode }), download: false });
+
+const root = await mkdtemp(path.join(os.tmpdir(), 'mp3-segments-bench-'));
+await chmod(root, 0o755);
+const logFile = path.join(root, 'processes.log');
+const sink = (name: string, line: string) => appendFileSync(logFile, `${name}: ${line}\n`);
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const started: { stop(): Promise<void> }[] = [];
+
+async function makeSources(mediaRoot: string): Promise<void> {
+  const script = path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh');
+  const run = promisify(execFile);
+  await mkdir(path.join(mediaRoot, 'bench'), { recursive: true });
+  // An hour (61 min) of 128 kbps CBR and 20 min of LAME -V 4 VBR: a few seconds each (one minute encoded,
+  // its frames repeated).
+  await Promise.all([
+    run('bash', [script, path.join(mediaRoot, 'bench', 'hour.mp3'), 'cbr', '61']),
+    run('bash', [script, path.join(mediaRoot, 'bench', 'vbr.mp3'), 'vbr', '20']),
+  ]);
+}
+
+/** 2,000 distinct segments (10.5-59.5 s, 3 in 4 of the hour file, 1 in 4 of the VBR file), ranked. */
+function mixedKeys(): string[] {
+  return Array.from({ length: 2_000 }, (_, i) => {
+    const lengthMs = 10_500 + ((i * 37) % 50) * 1_000;
+    if (i % 4 === 3) {
+      const startMs = 3_000 + ((i * 2_300) % 1_100_000);
+      return segmentUrl(VBR, startMs, startMs + lengthMs);
+    }
+    const startMs = 7_000 + i * 1_700;
+    return segmentUrl(HOUR, startMs, startMs + lengthMs);
+  });
+}
+
+async function fetchBytes(url: string): Promise<{ status: number; cache: string | null; bytes: Buffer }> {
+  const response = await fetch(url);
+  return { status: response.status, cache: response.headers.get('x-cache-status'), bytes: Buffer.from(await response.arrayBuffer()) };
+}
+
+function fromLoad(id: string, name: string, reference: boolean, load: LoadResult, extra: Record<string, number | string> = {}): ScenarioResult {
+  return { id, name, reference, requests: load.requests, errors: load.errors, requestsPerSecond: load.requestsPerSecond, megabytesPerSecond: load.megabytesPerSecond, latency: load.latency, extra: { ...extra, ...load.errorDetail } };
+}
+
+async function main(): Promise<BenchReport> {
+  const programs = ensurePrograms(['nginx', 'redis-server', 'wrk'], say);
+  const mediaRoot = path.join(root, 'media');
+  say(`bench (${quick ? 'quick' : 'full'}): ${CORES} cores, work in ${root}`);
+  await makeSources(mediaRoot);
+  const config = parseConfig({
+    PORT: String(await freePort()),
+    API_PORT: String(await freePort()),
+    DATA_DIR: path.join(root, 'data'),
+    MEDIA_ROOT: mediaRoot,
+    // The stack's defaults otherwise (WORKERS = cores); warn keeps per-request log lines out of the run.
+    LOG_LEVEL: 'warn',
+  });
+  const stack: Stack = await startStack(config, sink);
+  started.push(stack);
+  const media = await createMediaTools();
+  const results: ScenarioResult[] = [];
+  const record = (result: ScenarioResult) => {
+    results.push(result);
+    say(`  ${result.name}: ${result.requestsPerSecond !== undefined ? `${result.requestsPerSecond.toFixed(1)} req/s, ` : ''}median ${result.latency.find(([p]) => p >= 50)?.[1].toFixed(1)} ms, ${result.errors} errors`);
+  };
+
+  // The 30 s segment every hit scenario asks for, rendered once; nginx static serves the same bytes.
+  const hitPath = segmentUrl(HOUR, 1_800_000, 1_830_000);
+  const first = await fetchBytes(stack.url + hitPath);
+  const second = await fetchBytes(stack.url + hitPath);
+  if (first.status !== 200 || second.cache !== 'HIT' || !second.bytes.equals(first.bytes)) throw new Error(`the hit segment did not render and cache (${first.status}, ${second.cache})`);
+  const staticDir = path.join(root, 'static');
+  await mkdir(staticDir, { recursive: true });
+  await writeFile(path.join(staticDir, 'segment.mp3'), first.bytes);
+  await chmod(staticDir, 0o755);
+  const staticNginx: ReferenceServer = await startStaticNginx({ program: programs.nginx as string, dir: staticDir, work: path.join(root, 'static-nginx'), port: await freePort(), sink });
+  started.push({ stop: () => staticNginx.process.stop(4_000) });
+  const hitLoad = (url: string) => runWrk({ url, connections: 64, threads: WRK_THREADS, seconds: PLAN.hitSeconds });
+
+  say('hits: 64 connections');
+  record(fromLoad('nginx-static', 'nginx static file (reference)', true, await hitLoad(`${staticNginx.url}/segment.mp3`)));
+  record(fromLoad('nginx-hit', 'nginx HIT, 30 s segment', false, await hitLoad(stack.url + hitPath)));
+  record(fromLoad('api-hot', 'API store hit, hot (memory)', false, await hitLoad(stack.apiUrl + hitPath)));
+  const cold = await coldApi(stack, config, sink);
+  started.push(cold);
+  record(fromLoad('api-cold', 'API store hit, cold (file)', false, await hitLoad(cold.url + hitPath)));
+  await cold.stop();
+
+  say(`cold misses one at a time (${PLAN.sequential} each, alternating with bare ffmpeg)`);
+  const input = path.join(mediaRoot, 'bench', 'hour.mp3');
+  for (const mode of ['copy', 'exact'] as const) {
+    const { service, bare } = await sequentialMisses({ stack, ffmpegPath: media.ffmpegPath, input, workDir: root, count: PLAN.sequential, mode, urlFor: (startMs) => segmentUrl(HOUR, startMs, startMs + 30_000, mode) });
+    record({ id: `bare-${mode}`, name: `bare ffmpeg, ${mode}, 30 s (reference)`, reference: true, requests: bare.length, errors: 0, latency: percentilesOf(bare) });
+    record({ id: `miss-${mode}`, name: `cold miss, ${mode}, 30 s`, reference: false, requests: service.times.length, errors: service.errors, latency: percentilesOf(service.times) });
+  }
+
+  say(`distinct cold copy misses: 32 connections, ${PLAN.distinctSeconds} s`);
+  const distinct = await runWrk({
+    url: stack.url,
+    connections: 32,
+    threads: WRK_THREADS,
+    seconds: PLAN.distinctSeconds,
+    script: distinctSegmentsScript({ prefix: '/segments/bench/hour/', firstMs: 100_000, stepMs: 100, lengthMs: 30_000 }),
+  });
+  record(fromLoad('distinct-misses', 'distinct cold copy misses, 32 connections', false, distinct, { workers: config.workers }));
+
+  say(`${PLAN.waiting} requests waiting on renders at once (API direct)`);
+  // 200 distinct 5 s renders near the start of the file (cheap to seek to), 50 requests on each: the renders
+  // take seconds, well inside WAIT_TIMEOUT_MS, so this measures holding the crowd, not render throughput.
+  const crowdRenders = 200;
+  const crowdStart = (i: number) => 10_000 + (i % crowdRenders) * 1_300;
+  const crowd = await crowdOfWaiters({ stack, count: PLAN.waiting, urlFor: (i) => segmentUrl(HOUR, crowdStart(i), crowdStart(i) + 5_000) });
+  record({ id: 'waiting', name: `${PLAN.waiting} requests waiting on renders`, reference: false, requests: crowd.times.length, errors: crowd.errors, latency: percentilesOf(crowd.times), extra: { peakRssMb: crowd.peakRssMb, baselineRssMb: crowd.baselineRssMb, distinctRenders: crowdRenders } });
+
+  say(`mixed Zipf load over 2,000 keys: 64 connections, ${PLAN.mixedSeconds} s each`);
+  const keys = mixedKeys();
+  const mixedLoad = (url: string) => runWrk({ url, connections: 64, threads: WRK_THREADS, seconds: PLAN.mixedSeconds, script: zipfScript(keys, 42) });
+  // Measured in steady state: the same load first runs as long unmeasured, so nginx's cache holds what a
+  // running service's would (a cold start is the distinct-misses scenario's business).
+  await mixedLoad(stack.url);
+  const { load: mixed, hits } = await hitRatioDuring(stack, config, () => mixedLoad(stack.url));
+  record(fromLoad('mixed', 'mixed Zipf load, service (through nginx)', false, mixed, hits));
+  const naive = await startNaiveServer({ mediaRoot, ffmpegPath: media.ffmpegPath, port: await freePort(), sink });
+  started.push({ stop: () => naive.process.stop(4_000) });
+  record(fromLoad('naive-mixed', 'mixed Zipf load, naive server (baseline)', true, await mixedLoad(naive.url)));
+
+  return { date: new Date().toISOString(), quick, machine: machineFacts(), config: { workers: config.workers, hotCacheMaxBytes: config.hotCacheMaxBytes, wrkThreads: WRK_THREADS }, results };
+}
+
+function machineFacts(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${os.type()} ${os.release()}, ${CORES} cores (${cpu}), ${Math.round(os.totalmem() / 1024 ** 3)} GB, Node ${process.versions.node}`;
+}
+
+let failed = false;
+try {
+  const report = await main();
+  const files = await writeReport(report, path.join(PROJECT_ROOT, 'test', 'bench', 'results', `bench-${quick ? 'quick' : 'full'}`), CORES);
+  say(`\nwritten: ${files.join(', ')}`);
+} catch (error) {
+  failed = true;
+  process.stderr.write(`bench failed: ${(error as Error).stack}\nprocess log: ${logFile}\n`);
+} finally {
+  for (const owner of started.reverse()) await owner.stop().catch(() => undefined);
+  if (!failed) await rm(root, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

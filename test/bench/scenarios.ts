@@ -1,0 +1,115 @@
+// Owns the bench scenarios that wrk cannot drive alone: a second API process with no memory copy (for cold
+// store hits), misses one at a time beside the bare ffmpeg run, the crowd of requests waiting at once (with
+// the API's memory sampled), and the nginx hit ratio read from its access log.
+import { readFile, stat } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { configToEnv, type Config } from '../../src/config.js';
+import { logsDir } from '../../src/data-layout.js';
+import { parseRenderOptions } from '../../src/segments/render-options.js';
+import { freePort } from '../../src/stack/free-port.js';
+import { startProcess, type LineSink } from '../../src/stack/managed-process.js';
+import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
+import { timeBareFfmpeg } from './references.js';
+
+/** Another API process on the same Redis and store, with HOT_CACHE_MAX_BYTES=0: every hit reads the file. */
+export async function coldApi(stack: Stack, config: Config, sink: LineSink): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const api = startProcess({
+    name: 'api-cold',
+    command: process.execPath,
+    args: [API_ENTRY],
+    env: { ...process.env, ...configToEnv(config), REDIS_URL: stack.redisUrl, API_PORT: String(port), HOT_CACHE_MAX_BYTES: '0' },
+    ipc: true,
+    sink,
+  });
+  await api.ready;
+  return { url: `http://127.0.0.1:${port}`, stop: () => api.stop(4_000) };
+}
+
+/**
+ * `count` cold misses through nginx, one at a time, each followed by the same render as a bare ffmpeg run
+ * (alternating, so both see the same moment of a noisy machine). Segments start in the middle of the file.
+ */
+export async function sequentialMisses(options: {
+  stack: Stack;
+  ffmpegPath: string;
+  input: string;
+  workDir: string;
+  count: number;
+  mode: 'copy' | 'exact';
+  urlFor: (startMs: number) => string;
+}): Promise<{ service: { times: number[]; errors: number }; bare: number[] }> {
+  const service = { times: [] as number[], errors: 0 };
+  const bare: number[] = [];
+  const options_ = parseRenderOptions({ mode: options.mode });
+  for (let i = 0; i < options.count; i++) {
+    // Each a new key (never asked before), a few seconds apart around the middle of the hour.
+    const startMs = 1_700_000 + i * 1_370 + (options.mode === 'exact' ? 500 : 0);
+    const began = performance.now();
+    const response = await fetch(options.stack.url + options.urlFor(startMs));
+    await response.arrayBuffer();
+    if (response.status === 200 && response.headers.get('x-cache-status') === 'MISS') service.times.push(performance.now() - began);
+    else service.errors += 1;
+    const output = path.join(options.workDir, `bare-${options.mode}.mp3`);
+    bare.push(await timeBareFfmpeg(options.ffmpegPath, options.input, output, { startMs, endMs: startMs + 30_000, options: options_, sampleRate: 44_100 }));
+  }
+  return { service, bare };
+}
+
+/** Resident memory of a process in MB (VmRSS), or its peak so far (VmHWM). */
+async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+/**
+ * `count` requests sent at once, straight to the API (so every one of them waits there, not on nginx's cache
+ * lock), each for a segment being rendered. The API's RSS is sampled every 50 ms; the peak is reported.
+ */
+export async function crowdOfWaiters(options: { stack: Stack; count: number; urlFor: (i: number) => string }): Promise<{ times: number[]; errors: number; peakRssMb: number; baselineRssMb: number }> {
+  const pid = options.stack.api.processes[0]!.pid;
+  const baselineRssMb = await memoryMb(pid, 'VmRSS');
+  let peakRssMb = baselineRssMb;
+  const sampler = setInterval(() => {
+    void memoryMb(pid, 'VmRSS').then((mb) => (peakRssMb = Math.max(peakRssMb, mb)), () => undefined);
+  }, 50);
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+  const times: number[] = [];
+  let errors = 0;
+  const one = (url: string) =>
+    new Promise<void>((resolve) => {
+      const began = performance.now();
+      const request = http.get(url, { agent }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          if (response.statusCode === 200) times.push(performance.now() - began);
+          else errors += 1;
+          resolve();
+        });
+      });
+      request.on('error', () => {
+        errors += 1;
+        resolve();
+      });
+    });
+  try {
+    await Promise.all(Array.from({ length: options.count }, (_, i) => one(options.stack.apiUrl + options.urlFor(i))));
+  } finally {
+    clearInterval(sampler);
+    agent.destroy();
+  }
+  peakRssMb = Math.max(peakRssMb, await memoryMb(pid, 'VmRSS'));
+  return { times, errors, peakRssMb, baselineRssMb };
+}
+
+/** Runs `load` and reads what nginx logged meanwhile: the share of segment answers that were cache HITs. */
+export async function hitRatioDuring<T>(stack: Stack, config: Config, load: () => Promise<T>): Promise<{ load: T; hits: Record<string, number> }> {
+  const log = path.join(logsDir(config.dataDir), 'nginx', 'access.log');
+  const before = (await stat(log)).size;
+  const result = await load();
+  const lines = (await readFile(log)).subarray(before).toString('utf8').split('\n').filter((line) => line.includes('"GET /segments/'));
+  const count = (status: string) => lines.filter((line) => line.includes(` cache=${status} `)).length;
+  const hits = { nginxAnswers: lines.length, nginxHits: count('HIT'), nginxMisses: count('MISS'), hitRatio: lines.length ? count('HIT') / lines.length : 0 };
+  return { load: result, hits };
+}
