@@ -19,6 +19,7 @@ import { createRenderReader } from './store/render-reader.js';
 import { createRendersInUse } from './store/renders-in-use.js';
 import { storeDir } from './data-layout.js';
 
+const LISTEN_BACKLOG = 4_096;
 const config = loadConfigOrExit();
 const logger = createLogger('api', config.logLevel);
 if (!config.redisUrl) {
@@ -78,7 +79,9 @@ const app = await buildApp({
   cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
   signingKey: config.signingKey,
 });
-await app.listen({ host: '127.0.0.1', port: config.apiPort });
+// A deep accept queue: a burst of new connections (10,000 players at once, the bench's crowd) otherwise
+// overflows Node's default 511 and some clients see their connection reset.
+await app.listen({ host: '127.0.0.1', port: config.apiPort, backlog: LISTEN_BACKLOG });
 process.send?.({ type: 'ready', port: config.apiPort });
 
 let stopping = false;

@@ -67,7 +67,7 @@ async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> 
  * `count` requests sent at once, straight to the API (so every one of them waits there, not on nginx's cache
  * lock), each for a segment being rendered. The API's RSS is sampled every 50 ms; the peak is reported.
  */
-export async function crowdOfWaiters(options: { stack: Stack; count: number; urlFor: (i: number) => string }): Promise<{ times: number[]; errors: number; peakRssMb: number; baselineRssMb: number }> {
+export async function crowdOfWaiters(options: { stack: Stack; count: number; urlFor: (i: number) => string }): Promise<{ times: number[]; errors: number; errorKinds: Record<string, number>; peakRssMb: number; baselineRssMb: number }> {
   const pid = options.stack.api.processes[0]!.pid;
   const baselineRssMb = await memoryMb(pid, 'VmRSS');
   let peakRssMb = baselineRssMb;
@@ -76,7 +76,9 @@ export async function crowdOfWaiters(options: { stack: Stack; count: number; url
   }, 50);
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   const times: number[] = [];
-  let errors = 0;
+  // What went wrong, by HTTP status or socket error code: the report says which, not just how many.
+  const errorKinds: Record<string, number> = {};
+  const failed = (kind: string) => (errorKinds[kind] = (errorKinds[kind] ?? 0) + 1);
   const one = (url: string) =>
     new Promise<void>((resolve) => {
       const began = performance.now();
@@ -84,12 +86,12 @@ export async function crowdOfWaiters(options: { stack: Stack; count: number; url
         response.resume();
         response.on('end', () => {
           if (response.statusCode === 200) times.push(performance.now() - began);
-          else errors += 1;
+          else failed(`status ${response.statusCode}`);
           resolve();
         });
       });
-      request.on('error', () => {
-        errors += 1;
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        failed(error.code ?? error.message);
         resolve();
       });
     });
@@ -100,7 +102,8 @@ export async function crowdOfWaiters(options: { stack: Stack; count: number; url
     agent.destroy();
   }
   peakRssMb = Math.max(peakRssMb, await memoryMb(pid, 'VmRSS'));
-  return { times, errors, peakRssMb, baselineRssMb };
+  const errors = Object.values(errorKinds).reduce((sum, count) => sum + count, 0);
+  return { times, errors, errorKinds, peakRssMb, baselineRssMb };
 }
 
 /** Runs `load` and reads what nginx logged meanwhile: the share of segment answers that were cache HITs. */
