@@ -2,7 +2,7 @@
 // outcomes are this process's own.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
-export type SegmentOutcome = 'hit' | 'miss' | 'joined' | 'shed' | 'timeout' | 'failed';
+export type SegmentOutcome = 'hit' | 'memory_hit' | 'miss' | 'joined' | 'shed' | 'timeout' | 'failed';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -17,7 +17,7 @@ export function createMetrics(sources: {
   collectDefaultMetrics({ register: registry });
   const segments = new Counter({
     name: 'segment_requests_total',
-    help: 'Segment requests by outcome: hit (in the store), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed).',
+    help: 'Segment requests by outcome: hit (read from the store), memory_hit (in the API process\'s memory copy of hot renders), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed).',
     labelNames: ['outcome'],
     registers: [registry],
   });

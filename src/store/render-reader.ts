@@ -7,6 +7,8 @@ import type { RenderStore, StoredRender } from './render-store.js';
 /** A render's bytes, to be released once the answer no longer needs them. */
 export interface RenderBody {
   readonly size: number;
+  /** Where the bytes were when asked for: the API's memory copy, or only the store. */
+  readonly origin: 'memory' | 'store';
   /** True while the bytes are read from the store's file: eviction must then leave the file alone. */
   readonly readsStoreFile: boolean;
   /** Bytes `start`..`end` (inclusive), as something Fastify sends as it is. */
@@ -26,7 +28,7 @@ export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'to
       const hot = deps.hot.get(key);
       if (hot) {
         if (hot.touchStore) void deps.store.touch(key);
-        return memoryBody(hot.bytes);
+        return memoryBody(hot.bytes, 'memory');
       }
       const stored = await deps.store.open(key);
       if (!stored) return null;
@@ -38,14 +40,15 @@ export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'to
         await stored.handle.close();
       }
       deps.hot.remember(key, bytes);
-      return memoryBody(bytes);
+      return memoryBody(bytes, 'store');
     },
   };
 }
 
-function memoryBody(bytes: Buffer): RenderBody {
+function memoryBody(bytes: Buffer, origin: RenderBody['origin']): RenderBody {
   return {
     size: bytes.length,
+    origin,
     readsStoreFile: false,
     slice: (start, end) => bytes.subarray(start, end + 1),
     release: async () => {},
@@ -55,6 +58,7 @@ function memoryBody(bytes: Buffer): RenderBody {
 function fileBody(stored: StoredRender): RenderBody {
   return {
     size: stored.size,
+    origin: 'store',
     readsStoreFile: true,
     // The stream closes the handle when it ends or the client goes away.
     slice: (start, end) => stored.handle.createReadStream({ start, end }),

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RENDERER_VERSION } from '../../src/media/render-args.js';
+import { segmentOutcomes } from '../helpers/metrics.js';
 import { readMp3, type Mp3Summary } from '../helpers/mp3-frames.js';
 import { checkCopySegment, checkSegment } from '../helpers/segment-oracle.js';
 import { getBytes, rawGet, rendersTotal, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
@@ -46,6 +47,15 @@ describe('a segment through the nginx front', () => {
     const second = await getBytes(t.url + path);
     expect(second.response.headers.get('x-cache-status')).toBe('HIT');
     expect(second.body.equals(first.body)).toBe(true);
+  });
+
+  it('a rendered segment asked of the API again comes from its memory copy, with the same bytes', async () => {
+    const fromStore = await getBytes(t.apiUrl + '/segments/demo/tones/30-32.mp3');
+    const before = await segmentOutcomes(t.apiUrl, 'memory_hit');
+    const fromMemory = await getBytes(t.apiUrl + '/segments/demo/tones/30-32.mp3');
+    expect(fromMemory.response.status).toBe(200);
+    expect(fromMemory.body.equals(fromStore.body)).toBe(true);
+    expect(await segmentOutcomes(t.apiUrl, 'memory_hit')).toBe(before + 1);
   });
 
   it('a Range request gives the same bytes as that slice of the full body (nginx and API)', async () => {

@@ -52,8 +52,8 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
 
       const source = await deps.catalog.describe(segment.source);
       const plan = planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
-      let outcome: SegmentOutcome = 'hit';
       let body = await deps.renders.open(plan.key);
+      let outcome: SegmentOutcome = body?.origin === 'memory' ? 'memory_hit' : 'hit';
       if (!body) {
         const job: RenderJobData = {
           key: plan.key,

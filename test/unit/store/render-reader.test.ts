@@ -44,9 +44,11 @@ describe('render reader', () => {
     const reader = createRenderReader({ store, hot: createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 }) });
     const first = await reader.open(small);
     expect(first?.readsStoreFile).toBe(false);
+    expect(first?.origin).toBe('store');
     expect((await bytesOf(first!)).toString()).toBe('0123456789');
     await rm(store.pathOf(small));
     const again = await reader.open(small);
+    expect(again?.origin).toBe('memory');
     expect(again?.size).toBe(10);
     expect((await bytesOf(again!, 2, 4)).toString()).toBe('234');
     await put(small, Buffer.from('0123456789'));
