@@ -13,7 +13,9 @@ let dir: string;
 let store: RenderStore;
 const small = 'ab'.repeat(16);
 const large = 'cd'.repeat(16);
-const longAgo = new Date(Date.now() - 3_600_000);
+// Whole seconds: a file system keeps nanoseconds, and a millisecond time read back as mtimeMs can come out
+// a float hair away (1795558573846.999 for ...847 failed CI), so only a whole second compares exactly.
+const longAgo = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
 
 async function put(key: string, bytes: Buffer) {
   const temp = await store.tempPathFor(key);
