@@ -4,4 +4,6 @@ import path from 'node:path';
 export const storeDir = (dataDir: string) => path.join(dataDir, 'store');
 export const logsDir = (dataDir: string) => path.join(dataDir, 'logs');
 export const nginxDir = (dataDir: string) => path.join(dataDir, 'nginx');
+/** nginx.conf's proxy_cache_path ({{NGINX_DIR}}/cache). */
+export const nginxCacheDir = (dataDir: string) => path.join(nginxDir(dataDir), 'cache');
 export const redisDir = (dataDir: string) => path.join(dataDir, 'redis');

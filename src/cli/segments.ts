@@ -1,22 +1,28 @@
 #!/usr/bin/env node
 // The `segments` command line: dispatches to one file per command under commands/, prints --help, and turns
-// every failure into one line on stderr and an exit code (64: usage, 2: the input, 78: configuration).
+// every failure into one line on stderr and an exit code (EXIT in command.ts: 64 usage, 2 the input, 69 the
+// service unreachable or busy, 78 configuration, 70 unexpected, 1 some items of a batch failed).
 import { ConfigError, parseConfig, type Config } from '../config.js';
 import { CliError, type Command } from './command.js';
+import { nginxConfigCommand } from './commands/nginx-config.js';
+import { probeCommand } from './commands/probe.js';
+import { purgeCommand } from './commands/purge.js';
+import { renderCommand } from './commands/render.js';
 import { signCommand } from './commands/sign.js';
+import { warmCommand } from './commands/warm.js';
 
-const COMMANDS: Command[] = [signCommand];
+const COMMANDS: Command[] = [renderCommand, warmCommand, purgeCommand, probeCommand, signCommand, nginxConfigCommand];
 
 const USAGE = `Usage: segments <command> [arguments]
 
 Commands:
-${COMMANDS.map((command) => `  ${command.name.padEnd(8)} ${command.summary}`).join('\n')}
+${COMMANDS.map((command) => `  ${command.name.padEnd(13)} ${command.summary}`).join('\n')}
 
 Run 'segments <command> --help' for a command's own help.`;
 
-function loadConfig(): Config {
+function loadConfig(overrides: Record<string, string> = {}): Config {
   try {
-    return parseConfig(process.env);
+    return parseConfig({ ...process.env, ...overrides });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message, 78);
     throw error;

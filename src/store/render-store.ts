@@ -3,8 +3,9 @@
 // render as used: its mtime is its last use), listing and removing renders, and temp clean-up.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import type { RenderOptions } from '../segments/render-options.js';
 
 export interface StoredRender {
   /** Open handle: the bytes stay readable even if the file is evicted while streaming. */
@@ -19,6 +20,8 @@ export interface RenderMetadata {
   startMs: number;
   endMs: number;
   mode: string;
+  /** The render's parameters, so its canonical URL can be written again (absent in renders from before). */
+  options?: RenderOptions;
   bytes: number;
   durationSeconds: number;
   renderedAt: string;
@@ -40,10 +43,17 @@ export interface RenderStore {
   open(key: string): Promise<StoredRender | null>;
   /** Marks a render as used now (best effort: a render that cannot be marked is only evicted earlier). */
   touch(key: string): Promise<void>;
+  /** The facts beside a complete render (its audio there too), or null. */
+  metadata(key: string): Promise<RenderMetadata | null>;
   /** Every render in the store (temp files excluded). */
   list(): Promise<StoredEntry[]>;
   /** Removes a render (audio first: its presence is what marks a render as complete). */
   remove(key: string): Promise<void>;
+  /**
+   * Removes every render of one source (its canonical, percent-encoded path, as in the metadata's `source`),
+   * found by the .json beside each render; returns how many and their audio bytes.
+   */
+  removeSource(source: string): Promise<{ removed: number; bytes: number }>;
   /**
    * A fresh temp path in the store's own folder, named <key>.<pid>.<host>.<random>.mp3: the pid and host let
    * a supervisor, or the next worker on that machine, clean up after a crash, even on a store shared by
@@ -98,6 +108,26 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
     await utimes(pathOf(key), now, now).catch(() => undefined);
   }
 
+  /** The store's files with this extension, named by a render key, in every shard (temp files excluded). */
+  async function storedFiles(extension: '.mp3' | '.json'): Promise<{ key: string; file: string }[]> {
+    const found: { key: string; file: string }[] = [];
+    const shards = (await readdir(dir).catch(() => [] as string[])).filter((name) => SHARD_PATTERN.test(name));
+    for (const shard of shards) {
+      for (const name of await readdir(path.join(dir, shard)).catch(() => [] as string[])) {
+        const key = name.slice(0, -extension.length);
+        if (name.endsWith(extension) && KEY_PATTERN.test(key)) found.push({ key, file: path.join(dir, shard, name) });
+      }
+    }
+    return found;
+  }
+
+  /** Audio first: its presence is what marks a render as complete. */
+  async function remove(key: string): Promise<void> {
+    const audio = pathOf(key);
+    await rm(audio, { force: true });
+    await rm(audio.replace(/\.mp3$/, '.json'), { force: true });
+  }
+
   return {
     dir,
     pathOf,
@@ -125,23 +155,43 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
         throw error;
       }
     },
+    async metadata(key) {
+      const audio = pathOf(key);
+      const [complete, text] = await Promise.all([
+        stat(audio).then(() => true, () => false),
+        readFile(audio.replace(/\.mp3$/, '.json'), 'utf8').catch(() => null),
+      ]);
+      if (!complete || text === null) return null;
+      try {
+        return JSON.parse(text) as RenderMetadata;
+      } catch {
+        return null;
+      }
+    },
     async list() {
       const entries: StoredEntry[] = [];
-      const shards = (await readdir(dir).catch(() => [] as string[])).filter((name) => SHARD_PATTERN.test(name));
-      for (const shard of shards) {
-        for (const name of await readdir(path.join(dir, shard)).catch(() => [] as string[])) {
-          const key = name.slice(0, -'.mp3'.length);
-          if (!name.endsWith('.mp3') || !KEY_PATTERN.test(key)) continue;
-          const facts = await stat(path.join(dir, shard, name)).catch(() => null);
-          if (facts) entries.push({ key, bytes: facts.size, lastUsedMs: facts.mtimeMs });
-        }
+      for (const { key, file } of await storedFiles('.mp3')) {
+        const facts = await stat(file).catch(() => null);
+        if (facts) entries.push({ key, bytes: facts.size, lastUsedMs: facts.mtimeMs });
       }
       return entries;
     },
-    async remove(key) {
-      const audio = pathOf(key);
-      await rm(audio, { force: true });
-      await rm(audio.replace(/\.mp3$/, '.json'), { force: true });
+    remove,
+    async removeSource(source) {
+      let removed = 0;
+      let bytes = 0;
+      for (const { key, file } of await storedFiles('.json')) {
+        const metadata = await readFile(file, 'utf8').then((text) => JSON.parse(text) as RenderMetadata, () => null);
+        if (metadata?.source !== source) continue;
+        const facts = await stat(pathOf(key)).catch(() => null);
+        await remove(key);
+        // A .json left without its audio (a crash between the two renames) is tidied, not counted.
+        if (facts) {
+          removed += 1;
+          bytes += facts.size;
+        }
+      }
+      return { removed, bytes };
     },
     async tempPathFor(key) {
       await mkdir(tempDir, { recursive: true });

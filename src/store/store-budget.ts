@@ -30,8 +30,15 @@ export interface StoreBudget {
   published(bytes: number): Promise<EvictionPass | null>;
   /** Lists the store, sets the true total, prunes if past the budget. Null when another pass is running. */
   reconcile(): Promise<EvictionPass | null>;
+  /** Renders of `bytes` were removed outside a pass (a purge): uncount them. */
+  removed(bytes: number): Promise<void>;
   /** The store's total as last counted. */
   totalBytes(): Promise<number>;
+}
+
+/** The store's total as last counted by every worker; the API reads it for /metrics without a budget of its own. */
+export async function readStoreBytes(redis: Redis): Promise<number> {
+  return Number((await redis.get(TOTAL_KEY)) ?? 0);
 }
 
 /** Pure: which renders to remove, least recently used first, to bring `entries` down to `targetBytes`. */
@@ -87,8 +94,10 @@ export function createStoreBudget(deps: { store: RenderStore; redis: Redis; maxB
       return total > deps.maxBytes ? reconcile() : null;
     },
     reconcile,
-    async totalBytes() {
-      return Number((await deps.redis.get(TOTAL_KEY)) ?? 0);
+    async removed(bytes) {
+      // A pass running at the same time may count these bytes out as well; the next pass corrects it.
+      if (bytes > 0) await deps.redis.decrby(TOTAL_KEY, bytes);
     },
+    totalBytes: () => readStoreBytes(deps.redis),
   };
 }

@@ -2,25 +2,13 @@
 // GET /sources/{source} (what the catalog knows of one source).
 import type { FastifyInstance } from 'fastify';
 import { parseSourcePath } from '../../segments/segment-url.js';
-import type { Catalog, SourceFacts } from '../../sources/catalog.js';
+import type { Catalog } from '../../sources/catalog.js';
+import { describeSource } from '../../sources/source-description.js';
 import type { SourceList } from '../../sources/source-list.js';
 
 export interface SourceRouteDeps {
   catalog: Catalog;
   sourceList: SourceList;
-}
-
-/** One source as JSON; `source` is its decoded path, `segments` the URL template with it encoded. */
-function describeSource(facts: SourceFacts) {
-  return {
-    source: decodeURIComponent(facts.name),
-    durationSeconds: facts.durationMs / 1000,
-    sampleRate: facts.sampleRate,
-    channels: facts.channels,
-    bitRate: facts.bitRate,
-    size: facts.size,
-    segments: `/segments/${facts.name}/{start}-{end}.mp3`,
-  };
 }
 
 export async function sourceRoutes(app: FastifyInstance, deps: SourceRouteDeps) {

@@ -28,6 +28,14 @@ describe('segments', () => {
     expect(err).not.toMatch(/\n\s+at /);
   });
 
+  it.each(['render', 'warm', 'purge', 'probe', 'sign', 'nginx-config'])('%s --help prints its usage and exits 0', (name) => {
+    const { code, out, err } = segments([name, '--help']);
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    expect(out).toMatch(new RegExp(`^Usage: segments ${name}`));
+    expect(segments(['--help']).out).toMatch(new RegExp(`\\n  ${name} +\\S`));
+  });
+
   it('sign --help explains the command', () => {
     const { code, out } = segments(['sign', '--help']);
     expect(code).toBe(0);

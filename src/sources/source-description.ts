@@ -1,0 +1,27 @@
+// Owns the public description of one source, the same wherever it is shown: GET /sources, GET
+// /sources/{source} and `segments probe`.
+import type { SourceFacts } from './catalog.js';
+
+export interface SourceDescription {
+  /** The decoded source path (as on disk below MEDIA_ROOT, without .mp3). */
+  source: string;
+  durationSeconds: number;
+  sampleRate: number;
+  channels: number;
+  bitRate: number;
+  size: number;
+  /** The segment URL template, with the source percent-encoded. */
+  segments: string;
+}
+
+export function describeSource(facts: SourceFacts): SourceDescription {
+  return {
+    source: decodeURIComponent(facts.name),
+    durationSeconds: facts.durationMs / 1000,
+    sampleRate: facts.sampleRate,
+    channels: facts.channels,
+    bitRate: facts.bitRate,
+    size: facts.size,
+    segments: `/segments/${facts.name}/{start}-{end}.mp3`,
+  };
+}
