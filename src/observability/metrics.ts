@@ -1,24 +1,61 @@
-// Owns the Prometheus metrics of an API process. Render counts come from Redis (all workers); request
-// outcomes are this process's own.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+// Owns the Prometheus metrics of an API process. Figures of the whole cluster (renders, worker restarts,
+// store bytes, queue depth) are read from Redis at scrape time, so every API process reports the same;
+// request counts and outcomes are this process's own.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RenderMode } from '../segments/render-options.js';
 
-export type SegmentOutcome = 'hit' | 'memory_hit' | 'miss' | 'joined' | 'shed' | 'timeout' | 'failed';
+const SEGMENT_OUTCOMES = ['hit', 'memory_hit', 'miss', 'joined', 'shed', 'timeout', 'failed'] as const;
+export type SegmentOutcome = (typeof SEGMENT_OUTCOMES)[number];
+const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];
 
 export interface Metrics {
   readonly registry: Registry;
   countSegment(outcome: SegmentOutcome): void;
+  /** `route` is the route pattern (bounded), never the raw URL. */
+  countRequest(route: string, method: string, status: number): void;
+  observeRender(mode: RenderMode, seconds: number): void;
 }
 
-export function createMetrics(sources: {
+export interface MetricSources {
   renderCounts: () => Promise<Record<string, number>>;
   waitingRequests: () => number;
-}): Metrics {
+  queueDepth: () => Promise<number>;
+  workerRestarts: () => Promise<number>;
+  storeBytes: () => Promise<number>;
+}
+
+/** From a 36 ms short copy to a long exact re-encode near RENDER_TIMEOUT_MS's 120 s default. */
+const RENDER_SECONDS_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/**
+ * A figure read at scrape time. When Redis cannot be read the last figure stays rather than the scrape
+ * failing; Redis's own health shows on /readyz.
+ */
+async function readOrKeep(read: () => Promise<number>, write: (value: number) => void): Promise<void> {
+  const value = await read().catch(() => null);
+  if (value !== null) write(value);
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const segments = new Counter({
     name: 'segment_requests_total',
     help: 'Segment requests by outcome: hit (read from the store), memory_hit (in the API process\'s memory copy of hot renders), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed).',
     labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests answered by this API process, by route pattern (unmatched: no route), method and status. nginx cache HITs never reach the API and are not counted here (see nginx\'s access log).',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
+  const renderSeconds = new Histogram({
+    name: 'segment_render_duration_seconds',
+    help: 'Render time in the workers (ffmpeg to publish), by mode, from the queue\'s completion events. Every API process sees every render: with several API processes, read one of them (or do not sum across them).',
+    labelNames: ['mode'],
+    buckets: RENDER_SECONDS_BUCKETS,
     registers: [registry],
   });
   new Counter({
@@ -30,7 +67,34 @@ export function createMetrics(sources: {
       const counts = await sources.renderCounts().catch(() => null);
       if (!counts) return; // Redis unreachable: leave the last figures rather than fail the scrape.
       this.reset();
-      for (const mode of ['copy', 'exact']) this.inc({ mode }, counts[mode] ?? 0);
+      for (const mode of RENDER_MODES) this.inc({ mode }, counts[mode] ?? 0);
+    },
+  });
+  new Counter({
+    name: 'segment_worker_restarts_total',
+    help: 'Worker processes restarted after dying (all machines, counted in Redis by whoever restarted them).',
+    registers: [registry],
+    async collect() {
+      await readOrKeep(sources.workerRestarts, (value) => {
+        this.reset();
+        this.inc(value);
+      });
+    },
+  });
+  new Gauge({
+    name: 'segment_queue_depth',
+    help: 'Render jobs waiting for a worker (all API processes together; the reading the miss path sheds on).',
+    registers: [registry],
+    async collect() {
+      await readOrKeep(sources.queueDepth, (value) => this.set(value));
+    },
+  });
+  new Gauge({
+    name: 'segment_store_bytes',
+    help: 'Bytes in the render store as counted by the workers (Redis); compare with STORE_MAX_BYTES.',
+    registers: [registry],
+    async collect() {
+      await readOrKeep(sources.storeBytes, (value) => this.set(value));
     },
   });
   new Gauge({
@@ -41,5 +105,13 @@ export function createMetrics(sources: {
       this.set(sources.waitingRequests());
     },
   });
-  return { registry, countSegment: (outcome) => segments.inc({ outcome }) };
+  // Every series from the start (0), so a rate() or an alert on one sees it before its first event.
+  for (const outcome of SEGMENT_OUTCOMES) segments.inc({ outcome }, 0);
+  for (const mode of RENDER_MODES) renderSeconds.zero({ mode });
+  return {
+    registry,
+    countSegment: (outcome) => segments.inc({ outcome }),
+    countRequest: (route, method, status) => requests.inc({ route, method, status: String(status) }),
+    observeRender: (mode, seconds) => renderSeconds.observe({ mode }, seconds),
+  };
 }

@@ -3,8 +3,11 @@
 // tests both start the stack through this one function.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { configToEnv, PROJECT_ROOT, type Config } from '../config.js';
 import { storeDir } from '../data-layout.js';
+import { countWorkerRestart } from '../observability/worker-restarts.js';
+import { connectRedis } from '../queue/redis-connection.js';
 import { createRenderStore } from '../store/render-store.js';
 import type { LineSink, ManagedProcess } from './managed-process.js';
 import { startNginx } from './nginx-front.js';
@@ -36,9 +39,11 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
   const pools: SupervisedPool[] = [];
   let nginx: ManagedProcess | null = null;
   let redisProcess: ManagedProcess | null = null;
+  let restartCounter: Redis | null = null;
   const stopAll = async () => {
     // Everything that uses Redis first (the API answers its waiting requests with 503), Redis last.
     await Promise.all([nginx?.stop(STOP_GRACE_MS), ...pools.map((pool) => pool.stop(STOP_GRACE_MS))]);
+    await restartCounter?.quit().catch(() => undefined);
     await redisProcess?.stop(STOP_GRACE_MS);
   };
   try {
@@ -50,6 +55,10 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
     }
     const env = { ...process.env, ...configToEnv(config), REDIS_URL: redisUrl };
     const store = createRenderStore({ dir: storeDir(config.dataDir) });
+    // This process restarts workers, but /metrics is the API's: the count goes to Redis. Fail-fast: a
+    // restart while Redis is down goes uncounted rather than queued.
+    const counter = (restartCounter = connectRedis(redisUrl, 'fail-fast', 'stack'));
+    counter.on('error', () => undefined); // its outages are the API's and workers' to report
     const workers = startSupervisedPool({
       name: 'worker',
       count: config.workers,
@@ -58,6 +67,7 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
       sink,
       // A worker killed mid-render leaves its temp file: nothing partial may stay in the store.
       cleanUpAfter: async (pid) => `removed ${await store.removeTemps(pid)} temp file(s)`,
+      onRestart: () => void countWorkerRestart(counter).catch((error: Error) => sink('stack', `worker restart not counted: ${error.message}`)),
     });
     const api = startSupervisedPool({ name: 'api', count: 1, entry: API_ENTRY, env, sink });
     pools.push(workers, api);

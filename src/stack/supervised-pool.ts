@@ -31,6 +31,8 @@ export function startSupervisedPool(options: {
   sink: LineSink;
   /** After a process died, before it is restarted: remove what it left behind. Returns a line for the log. */
   cleanUpAfter?: (pid: number) => Promise<string>;
+  /** A process died and is being restarted (the stack counts it for /metrics). */
+  onRestart?: () => void;
 }): SupervisedPool {
   const processes: ManagedProcess[] = [];
   /** Each launched process's end, clean-up included: a stop is over when all of them are. */
@@ -54,6 +56,7 @@ export function startSupervisedPool(options: {
       delays[slot] = delay;
       options.sink(name, `exited unexpectedly (${code}); ${cleaned}${cleaned ? '; ' : ''}restarting in ${delay} ms`);
       restarts += 1;
+      options.onRestart?.();
       setTimeout(() => {
         if (!stopping) launch(slot);
       }, delay).unref();

@@ -1,0 +1,21 @@
+// Owns how an API process learns how long renders took: from the 'completed' events its one QueueEvents
+// subscription already receives (the worker's return value carries mode and milliseconds), so timing a
+// render costs no Redis round trip. Every API process receives every completion, so each one's histogram
+// covers all renders of the cluster (sum over processes counts each render once per API process).
+import type { QueueEvents } from 'bullmq';
+import type { RenderResult } from '../queue/render-job.js';
+import type { RenderMode } from '../segments/render-options.js';
+
+const MODES: readonly string[] = ['copy', 'exact'] satisfies RenderMode[];
+
+/** Calls `observe` for each render a worker ran (not for a duplicate job that found the store filled). */
+export function observeRenderDurations(events: QueueEvents, observe: (mode: RenderMode, seconds: number) => void): () => void {
+  const onCompleted = ({ returnvalue }: { returnvalue: unknown }) => {
+    // Read defensively: a worker of an older release returns no timing, and the stream is outside input.
+    const result = returnvalue as Partial<RenderResult> | null;
+    if (!result?.rendered || typeof result.renderMs !== 'number' || !MODES.includes(result.mode as string)) return;
+    observe(result.mode as RenderMode, result.renderMs / 1000);
+  };
+  events.on('completed', onCompleted);
+  return () => events.off('completed', onCompleted);
+}
