@@ -50,10 +50,14 @@ export interface Config {
   probeTimeoutMs: number;
   /** HMAC key for signed segment URLs; undefined means URLs are not signed. */
   signingKey: string | undefined;
+  /** Token that opens the queue dashboard at /admin/queues; undefined means no dashboard (404). */
+  adminToken: string | undefined;
   /** BullMQ lock on an active job; a dead worker's job is taken up again within about this long. */
   jobLockMs: number;
   /** nginx proxy_cache max_size, in bytes. */
   nginxCacheMaxBytes: number;
+  /** The `segments` CLI: base URL of a running service (its nginx front); undefined means render and probe locally. */
+  segmentsUrl: string | undefined;
   logLevel: string;
 }
 
@@ -81,9 +85,10 @@ function text(env: Env, name: string): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 }
 
-function signingKey(env: Env): string | undefined {
-  const raw = text(env, 'SIGNING_KEY');
-  if (raw !== undefined && raw.length < 16) throw new ConfigError('SIGNING_KEY', 'must be at least 16 characters (use a long random string)', '<hidden>');
+/** A secret (signing key, admin token): long enough not to be guessed, never echoed in the error. */
+function secret(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && raw.length < 16) throw new ConfigError(name, 'must be at least 16 characters (use a long random string)', '<hidden>');
   return raw;
 }
 
@@ -100,6 +105,26 @@ function redisUrl(env: Env): string | undefined {
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://', raw);
   }
   return raw;
+}
+
+/** An http(s) base URL without query or fragment, trailing slashes dropped; undefined when it is not one. */
+export function serviceBaseUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) return undefined;
+  return raw.replace(/\/+$/, '');
+}
+
+function segmentsUrl(env: Env): string | undefined {
+  const raw = text(env, 'SEGMENTS_URL');
+  if (raw === undefined) return undefined;
+  const url = serviceBaseUrl(raw);
+  if (!url) throw new ConfigError('SEGMENTS_URL', 'must be the base URL of the service, such as http://127.0.0.1:8080', raw);
+  return url;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -130,11 +155,13 @@ export function parseConfig(env: Env): Config {
     hotCacheMaxBytes: integer(env, 'HOT_CACHE_MAX_BYTES', 64 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     storeEvictGraceMs: integer(env, 'STORE_EVICT_GRACE_MS', 60_000, 0, 86_400_000),
     probeTimeoutMs: integer(env, 'PROBE_TIMEOUT_MS', 10_000, 500, 600_000),
-    signingKey: signingKey(env),
+    signingKey: secret(env, 'SIGNING_KEY'),
+    adminToken: secret(env, 'ADMIN_TOKEN'),
     // Lock 5 s, stalled check every 2.5 s: a dead worker's job runs again within about 7.5 s (BullMQ's
     // 30 s defaults leave it for 30-90 s).
     jobLockMs: integer(env, 'JOB_LOCK_MS', 5_000, 1_000, 600_000),
     nginxCacheMaxBytes: integer(env, 'NGINX_CACHE_MAX_BYTES', 1_073_741_824, 1_048_576, Number.MAX_SAFE_INTEGER),
+    segmentsUrl: segmentsUrl(env),
     logLevel,
   });
 }
@@ -179,5 +206,6 @@ export function configToEnv(config: Config): Record<string, string> {
   if (config.ffmpegPath) env.FFMPEG_PATH = config.ffmpegPath;
   if (config.ffprobePath) env.FFPROBE_PATH = config.ffprobePath;
   if (config.signingKey) env.SIGNING_KEY = config.signingKey;
+  if (config.adminToken) env.ADMIN_TOKEN = config.adminToken;
   return env;
 }

@@ -6,17 +6,22 @@ import { createMediaTools } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { readRenderCounts } from './observability/render-counter.js';
+import { observeRenderDurations } from './observability/render-durations.js';
+import { readWorkerRestarts } from './observability/worker-restarts.js';
 import { connectRedis } from './queue/redis-connection.js';
 import { QUEUE_NAME, type RenderJobData, type RenderResult } from './queue/render-job.js';
 import { createQueueDepth } from './queue/queue-depth.js';
 import { createRenderRequester } from './queue/render-requester.js';
 import { createRenderWaiter } from './queue/render-waiter.js';
+import { createRenderEvents } from './queue/render-events.js';
+import { createRenderStatus } from './queue/render-status.js';
 import { createCatalog } from './sources/catalog.js';
 import { createSourceList } from './sources/source-list.js';
 import { createRenderStore } from './store/render-store.js';
 import { createHotRenders } from './store/hot-renders.js';
 import { createRenderReader } from './store/render-reader.js';
 import { createRendersInUse } from './store/renders-in-use.js';
+import { readStoreBytes } from './store/store-budget.js';
 import { storeDir } from './data-layout.js';
 
 const LISTEN_BACKLOG = 4_096;
@@ -39,17 +44,28 @@ events.on('error', (error) => logger.warn({ err: error.message }, 'queue events 
 // Completions are read from the stream from the moment this resolves; only then may requests wait.
 await events.waitUntilReady();
 const waiter = createRenderWaiter(events);
+// The events streams of /renders/{id}/events follow renders through the same subscription.
+const renderEvents = createRenderEvents(events);
+// Read from Redis at most every 200 ms however many misses (and scrapes) arrive: one round trip shared by all.
+const queueDepth = createQueueDepth(queue, { maxAgeMs: 200 });
 const requester = createRenderRequester({
   queue,
   waiter,
   store,
-  // Read from Redis at most every 200 ms however many misses arrive: one round trip shared by all of them.
-  queueDepth: createQueueDepth(queue, { maxAgeMs: 200 }),
+  queueDepth,
   waitTimeoutMs: config.waitTimeoutMs,
   maxWaitingRequests: config.maxWaitingRequests,
   maxQueueDepth: config.maxQueueDepth,
 });
-const metrics = createMetrics({ renderCounts: () => readRenderCounts(commands), waitingRequests: () => waiter.waiting });
+const metrics = createMetrics({
+  renderCounts: () => readRenderCounts(commands),
+  waitingRequests: () => waiter.waiting,
+  queueDepth: () => queueDepth.current(),
+  workerRestarts: () => readWorkerRestarts(commands),
+  storeBytes: () => readStoreBytes(commands),
+});
+// From the completions the waiter's subscription already receives: no Redis round trip per render.
+observeRenderDurations(events, metrics.observeRender);
 
 async function missingForReadiness(): Promise<string[]> {
   try {
@@ -78,6 +94,9 @@ const app = await buildApp({
   maxSegmentSeconds: config.maxSegmentSeconds,
   cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
   signingKey: config.signingKey,
+  renderStatus: createRenderStatus({ queue, store, redis: commands }),
+  renderEvents,
+  admin: config.adminToken ? { token: config.adminToken, queues: [queue] } : undefined,
 });
 // A deep accept queue: a burst of new connections (10,000 players at once, the bench's crowd) otherwise
 // overflows Node's default 511 and some clients see their connection reset.
@@ -91,6 +110,7 @@ async function shutdown(signal: string) {
   logger.info({ signal, waiting: waiter.waiting }, 'stopping: waiting requests get 503 + Retry-After, renders go on in the workers');
   waiter.close();
   await app.close();
+  renderEvents.close();
   await events.close();
   await queue.close();
   process.exit(0);

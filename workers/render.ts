@@ -17,6 +17,7 @@ import { decodeFailure, encodeFailure, type RenderJobData, type RenderResult } f
 import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
 import type { RenderStore } from '../src/store/render-store.js';
 import type { StoreBudget } from '../src/store/store-budget.js';
+import { throttledPercent } from './render-progress.js';
 
 export interface RenderDeps {
   media: MediaTools;
@@ -68,9 +69,9 @@ async function checkOutput(temp: string, spec: RenderSpec): Promise<number> {
   return got;
 }
 
-async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger): Promise<void> {
+async function runFfmpeg(deps: Pick<RenderDeps, 'media' | 'renderTimeoutMs'>, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<void> {
   try {
-    await deps.media.render(source.file, temp, buildRenderArguments(spec), { timeoutMs: deps.renderTimeoutMs });
+    await deps.media.render(source.file, temp, buildRenderArguments(spec), { timeoutMs: deps.renderTimeoutMs, onProgress });
   } catch (error) {
     if (error instanceof FfmpegTimedOut) {
       // Not retried: a render that hung once would most likely hang again and hold a worker each time.
@@ -95,6 +96,21 @@ async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string,
   }
 }
 
+/**
+ * The steps that make the bytes, without the queue or the store: run ffmpeg into `temp`, post-process,
+ * check. Returns the output's duration. Exported so `segments render` renders locally exactly as a worker
+ * does; failures are UnrecoverableErrors carrying an encoded RenderFailure, or plain errors (passing faults).
+ */
+export async function renderChecked(deps: Pick<RenderDeps, 'media' | 'renderTimeoutMs'>, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<number> {
+  await runFfmpeg(deps, source, temp, spec, log, onProgress);
+  if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
+  else {
+    await removeJunkBetweenFrames(temp);
+    await clearGaplessTrim(temp);
+  }
+  return checkOutput(temp, spec);
+}
+
 /** Counts the new render against STORE_MAX_BYTES; past it, the least recently used renders go. */
 async function keepWithinBudget(deps: RenderDeps, bytes: number, log: Logger): Promise<void> {
   // The render is published either way: a failed count or pass is logged, and the next pass catches up.
@@ -109,6 +125,16 @@ class RecentFailure extends UnrecoverableError {}
 async function refuseRecentFailure(deps: RenderDeps, key: string): Promise<void> {
   const failure = await recentFailure(deps.redis, key);
   if (failure) throw new RecentFailure(encodeFailure(failure));
+}
+
+/** ffmpeg's progress as the job's (GET /renders/{id}, its events): a rising percent, at most every 250 ms. */
+function reportProgress(job: Job<RenderJobData, RenderResult>, spec: RenderSpec, log: Logger): (seconds: number) => void {
+  return throttledPercent({
+    totalMs: spec.endMs - spec.startMs,
+    minIntervalMs: 250,
+    // Progress is only informative: a failed write must not fail the render.
+    report: (percent) => void job.updateProgress(percent).catch((error: Error) => log.debug({ err: error.message }, 'progress not recorded')),
+  });
 }
 
 export function createRenderProcessor(deps: RenderDeps) {
@@ -138,13 +164,7 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
   const started = performance.now();
   let bytes = 0;
   try {
-    await runFfmpeg(deps, source, temp, spec, log);
-    if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
-    else {
-      await removeJunkBetweenFrames(temp);
-      await clearGaplessTrim(temp);
-    }
-    const durationSeconds = await checkOutput(temp, spec);
+    const durationSeconds = await renderChecked(deps, source, temp, spec, log, reportProgress(job, spec, log));
     bytes = (await stat(temp)).size;
     await deps.store.publish(temp, {
       key: data.key,
@@ -152,6 +172,7 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
       startMs: spec.startMs,
       endMs: spec.endMs,
       mode: spec.options.mode,
+      options: spec.options,
       bytes,
       durationSeconds,
       renderedAt: new Date().toISOString(),
@@ -161,7 +182,9 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
     throw error;
   }
   await countRender(deps.redis, spec.options.mode);
-  log.info({ mode: spec.options.mode, source: source.name, bytes, ms: Math.round(performance.now() - started) }, 'rendered');
+  const renderMs = Math.round(performance.now() - started);
+  log.info({ mode: spec.options.mode, source: source.name, bytes, ms: renderMs }, 'rendered');
   await keepWithinBudget(deps, bytes, log);
-  return { rendered: true, bytes };
+  // Mode and time travel in the 'completed' event to every API process's histogram (render-durations.ts).
+  return { rendered: true, bytes, mode: spec.options.mode, renderMs };
 }

@@ -3,6 +3,8 @@
 // request id and answered without internals.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RangeNotSatisfiable, ServiceError, Unavailable } from '../errors.js';
+import { RENDER_BODY_FIELDS } from '../segments/render-body.js';
+import { RENDER_ID_DESCRIPTION } from '../segments/render-key.js';
 import { QUERY_PARAMETERS } from '../segments/render-options.js';
 
 export interface Problem {
@@ -15,6 +17,11 @@ export interface Problem {
 
 export function problemType(slug: string): string {
   return `urn:mp3-segments:problem:${slug}`;
+}
+
+/** A domain error as a problem (without `instance`): also the `problem` of a failed render's status. */
+export function problemOf(error: ServiceError): Problem {
+  return { type: problemType(error.slug), title: error.title, status: error.status, detail: error.detail };
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem) {
@@ -31,8 +38,20 @@ interface SchemaIssue {
   params: Record<string, unknown>;
 }
 
-function describeValidation(issues: SchemaIssue[]): string {
+/** POST /renders' JSON body and /renders/{id}'s id, in the words of their own fields. */
+function describeBodyOrPath(issue: SchemaIssue, context: string): string {
+  if (context === 'params') return `The URL's render id is malformed: it is ${RENDER_ID_DESCRIPTION}.`;
+  const fields = Object.keys(RENDER_BODY_FIELDS).join(', ');
+  if (issue.keyword === 'additionalProperties') return `Unknown field '${String(issue.params.additionalProperty)}'; the JSON body takes only: ${fields}.`;
+  const name = (issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.replace(/^\//, '')) as keyof typeof RENDER_BODY_FIELDS;
+  const takes = RENDER_BODY_FIELDS[name];
+  if (!takes) return `The body must be a JSON object with the fields: ${fields} (source, start and end required).`;
+  return `${issue.keyword === 'required' ? 'Missing field' : 'Field'} '${name}': it takes ${takes}.`;
+}
+
+function describeValidation(issues: SchemaIssue[], context = 'querystring'): string {
   const issue = issues[0];
+  if (issue && context !== 'querystring') return describeBodyOrPath(issue, context);
   const allowed = Object.keys(QUERY_PARAMETERS).join(', ');
   if (!issue) return 'The request does not match what this route takes.';
   if (issue.keyword === 'additionalProperties') {
@@ -48,11 +67,12 @@ function toProblem(error: FastifyError | Error, request: FastifyRequest): { prob
   if (error instanceof ServiceError) {
     if (error instanceof Unavailable) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error instanceof RangeNotSatisfiable) headers['content-range'] = `bytes */${error.size}`;
-    return { problem: { type: problemType(error.slug), title: error.title, status: error.status, detail: error.detail }, headers };
+    return { problem: problemOf(error), headers };
   }
   const fastifyError = error as FastifyError & { validation?: SchemaIssue[] };
   if (fastifyError.validation) {
-    return { problem: { type: problemType('bad-request'), title: 'Malformed request', status: 400, detail: describeValidation(fastifyError.validation) }, headers };
+    const detail = describeValidation(fastifyError.validation, fastifyError.validationContext);
+    return { problem: { type: problemType('bad-request'), title: 'Malformed request', status: 400, detail }, headers };
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {

@@ -7,6 +7,7 @@ import { access, chmod, constants } from 'node:fs/promises';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import ffmpeg from 'fluent-ffmpeg';
+import { progressSeconds } from './ffmpeg-progress.js';
 import type { FfmpegArguments } from './render-args.js';
 
 export interface AudioProbe {
@@ -53,10 +54,17 @@ export class FfmpegTimedOut extends Error {
   }
 }
 
+export interface RenderLimits {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Seconds of output written so far, from ffmpeg's own stats lines (about every 0.5 s, and at its end). */
+  onProgress?: (seconds: number) => void;
+}
+
 export interface MediaTools {
   readonly ffmpegPath: string;
   probe(file: string): Promise<AudioProbe>;
-  render(input: string, output: string, args: FfmpegArguments, limits: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  render(input: string, output: string, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
 }
 
 const STDERR_TAIL_LINES = 12;
@@ -143,6 +151,9 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
           .on('stderr', (line: string) => {
             stderr.push(line);
             if (stderr.length > STDERR_TAIL_LINES) stderr.shift();
+            // Not fluent-ffmpeg's 'progress' event: listening to it makes fluent-ffmpeg ffprobe the input first.
+            const seconds = limits.onProgress ? progressSeconds(line) : null;
+            if (seconds !== null) limits.onProgress?.(seconds);
           })
           .on('error', (error: Error) => {
             settle();

@@ -2,6 +2,7 @@
 // imported by both sides), the job options, and how a failure travels back as an HTTP status.
 import type { JobsOptions } from 'bullmq';
 import type { RenderOptions } from '../segments/render-options.js';
+import type { SegmentPlan } from '../segments/segment-plan.js';
 
 export const QUEUE_NAME = 'segment-renders';
 export const JOB_NAME = 'render';
@@ -22,10 +23,36 @@ export interface RenderJobData {
   requestId: string;
 }
 
+/** The job for a planned segment of a source with this identity, caused by this request. */
+export function renderJobFor(plan: SegmentPlan, source: string[], identity: { size: number; mtimeMs: number }, requestId: string): RenderJobData {
+  return {
+    key: plan.key,
+    source,
+    sourceSize: identity.size,
+    sourceMtimeMs: identity.mtimeMs,
+    sampleRate: plan.spec.sampleRate,
+    startMs: plan.spec.startMs,
+    endMs: plan.spec.endMs,
+    options: plan.spec.options,
+    requestId,
+  };
+}
+
+/**
+ * A job's progress (job.updateProgress, the 'progress' event) is a whole percent of the segment's length
+ * written by ffmpeg, 0-99; anything else there (nothing reported yet) reads as no percent.
+ */
+export function progressPercent(progress: unknown): number | undefined {
+  return typeof progress === 'number' && Number.isInteger(progress) && progress >= 0 && progress <= 100 ? progress : undefined;
+}
+
 export interface RenderResult {
   /** False when the store already held the key (a duplicate job after a race): no ffmpeg ran. */
   rendered: boolean;
   bytes: number;
+  /** When rendered: its mode and how long it took (ffmpeg to publish), for the API's duration histogram. */
+  mode?: RenderOptions['mode'];
+  renderMs?: number;
 }
 
 /**

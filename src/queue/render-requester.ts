@@ -12,6 +12,13 @@ import type { RenderWaiter } from './render-waiter.js';
 /** Too many requests already wait, or too many jobs are queued: a new miss is refused at once. */
 export class Overloaded extends Unavailable {}
 
+/** Redis cannot be reached from the request path (the connection fails fast): 503 at once. */
+export class QueueUnreachable extends Unavailable {
+  constructor(cause: unknown) {
+    super('The render queue (Redis) cannot be reached; retry shortly.', 5, { cause });
+  }
+}
+
 /** Seconds a shed request is told to wait: long enough for a few renders to drain. */
 const SHED_RETRY_AFTER_SECONDS = 2;
 
@@ -20,6 +27,11 @@ export type MissOutcome = 'miss' | 'joined';
 export interface RenderRequester {
   /** Resolves once the key is in the store. Rejects with a ServiceError (422/503) or WaitAbandoned. */
   request(data: RenderJobData, signal: AbortSignal): Promise<MissOutcome>;
+  /**
+   * Adds the job without waiting on it (an asynchronous render: its status is read later). Rejects with
+   * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached.
+   */
+  submit(data: RenderJobData): Promise<void>;
 }
 
 export function createRenderRequester(deps: {
@@ -33,21 +45,26 @@ export function createRenderRequester(deps: {
 }): RenderRequester {
   const { queue, waiter, store, queueDepth } = deps;
 
-  /** Adds the job unless the queue is full; a failure ends the wait of this key's requests. */
-  async function enqueue(data: RenderJobData): Promise<void> {
+  /** Adds the job unless the queue is full (the job id is the key: an existing job is joined). */
+  async function submit(data: RenderJobData): Promise<void> {
+    let depth: number;
     try {
-      if ((await queueDepth.current()) >= deps.maxQueueDepth) {
-        waiter.settle(data.key, new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, SHED_RETRY_AFTER_SECONDS));
-        return;
-      }
-      await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
-      queueDepth.added();
+      depth = await queueDepth.current();
+      if (depth < deps.maxQueueDepth) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
     } catch (error) {
-      waiter.settle(data.key, new Unavailable('The render queue (Redis) cannot be reached; retry shortly.', 5, { cause: error }));
+      throw new QueueUnreachable(error);
     }
+    if (depth >= deps.maxQueueDepth) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, SHED_RETRY_AFTER_SECONDS);
+    queueDepth.added();
+  }
+
+  /** Adds the job; a failure ends the wait of this key's requests. */
+  async function enqueue(data: RenderJobData): Promise<void> {
+    await submit(data).catch((error: Unavailable) => waiter.settle(data.key, error));
   }
 
   return {
+    submit,
     async request(data, signal) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
         throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, SHED_RETRY_AFTER_SECONDS);

@@ -9,6 +9,10 @@ export interface SourceIdentity {
   mtimeMs: number;
 }
 
+/** A render key as written: also a render's id in /renders/{id}. */
+export const RENDER_KEY_PATTERN = '^[0-9a-f]{32}$';
+export const RENDER_ID_DESCRIPTION = '32 lowercase hex characters, as in the Location of a 202 answer';
+
 export function renderKey(source: SourceIdentity, spec: RenderSpec): string {
   // Fields in a fixed order (not JSON of the options object, whose key order is incidental).
   const { options } = spec;

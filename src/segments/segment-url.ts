@@ -33,10 +33,15 @@ export function parseSegmentPath(rawPath: string): SegmentPath {
   if (!times || parts.length === 0) {
     throw new BadRequest('Expected /segments/{source}/{start}-{end}.mp3, for example /segments/shows/ep42/754.5-812.mp3.');
   }
-  const startMs = parseSeconds(times[1] ?? '', 'start');
-  const endMs = parseSeconds(times[2] ?? '', 'end');
+  return { source: parts.map(decodeSourceName), ...parseTimes(times[1] ?? '', times[2] ?? '') };
+}
+
+/** The {start}-{end} pair: two numbers of seconds, `start < end`. */
+export function parseTimes(startText: string, endText: string): { startMs: number; endMs: number } {
+  const startMs = parseSeconds(startText, 'start');
+  const endMs = parseSeconds(endText, 'end');
   if (endMs <= startMs) throw new BadRequest(`'end' (${formatSeconds(endMs)}) must be greater than 'start' (${formatSeconds(startMs)}).`);
-  return { source: parts.map(decodeSourceName), startMs, endMs };
+  return { startMs, endMs };
 }
 
 /** Parses a bare source path (as in /sources/{source}): its raw, percent-encoded segments. */
@@ -55,9 +60,23 @@ function decodePart(part: string): string {
   }
 }
 
+/**
+ * A source path as GET /sources lists it and POST /renders takes it: decoded, segments separated by '/'
+ * ("My Show (2024)/épisode 1"). The same checks as a URL's segments, without the percent-decoding.
+ */
+export function parseDecodedSourcePath(sourcePath: string): string[] {
+  if (sourcePath.length > MAX_PATH_LENGTH) throw new BadRequest(`The source path is longer than ${MAX_PATH_LENGTH} characters.`);
+  const parts = sourcePath.split('/').filter((part) => part !== '');
+  if (parts.length === 0) throw new BadRequest("Name a source by its path below the media root, for example 'demo/tones'.");
+  return parts.map(checkSourceName);
+}
+
 /** One decoded source path segment; anything that could step outside MEDIA_ROOT is refused here already. */
 function decodeSourceName(part: string): string {
-  const name = decodePart(part);
+  return checkSourceName(decodePart(part));
+}
+
+function checkSourceName(name: string): string {
   if (name === '.' || name === '..') throw new BadRequest("Source paths may not contain '.' or '..' segments.");
   if (name.includes('/') || name.includes('\\')) throw new BadRequest('A source path segment may not contain an encoded slash or backslash.');
   // eslint-disable-next-line no-control-regex
@@ -69,6 +88,19 @@ function decodeSourceName(part: string): string {
 /** The canonical path of a source (no leading slash): each segment percent-encoded on its own. */
 export function sourcePathFor(source: readonly string[]): string {
   return source.map(encodeURIComponent).join('/');
+}
+
+/**
+ * The canonical URL of a stored render, from the facts written beside it (its source as the canonical,
+ * percent-encoded path): how a render known only by its key is named again.
+ */
+export function canonicalRenderUrl(render: { source: string; startMs: number; endMs: number; options: RenderOptions }, download: boolean): string {
+  return canonicalSegmentUrl({ ...render, source: render.source.split('/').map((part) => decodeURIComponent(part)), download });
+}
+
+/** The readable file name of a segment (Content-Disposition, `segments render`): tones_10-20.5.mp3. */
+export function segmentFileName(source: readonly string[], startMs: number, endMs: number): string {
+  return `${source[source.length - 1] ?? 'segment'}_${formatSeconds(startMs)}-${formatSeconds(endMs)}.mp3`;
 }
 
 export function canonicalSegmentUrl(request: SegmentRequest): string {

@@ -53,6 +53,10 @@ describe('parseConfig defaults (DESIGN.md)', () => {
     expect(config.signingKey).toBeUndefined();
   });
 
+  it('has no queue dashboard unless ADMIN_TOKEN is set', () => {
+    expect(config.adminToken).toBeUndefined();
+  });
+
   it('takes up a dead worker\'s job within about 7.5 s (lock 5 s), not BullMQ\'s 30-90 s', () => {
     expect(config.jobLockMs).toBe(5_000);
   });
@@ -82,6 +86,7 @@ describe('parseConfig values', () => {
       STORE_EVICT_GRACE_MS: '0',
       PROBE_TIMEOUT_MS: '2000',
       SIGNING_KEY: 'a-long-enough-secret',
+      ADMIN_TOKEN: 'another-long-secret',
     });
     expect(config).toMatchObject({
       port: 9090,
@@ -97,6 +102,7 @@ describe('parseConfig values', () => {
       storeEvictGraceMs: 0,
       probeTimeoutMs: 2_000,
       signingKey: 'a-long-enough-secret',
+      adminToken: 'another-long-secret',
     });
   });
 
@@ -127,11 +133,23 @@ describe('parseConfig refusals name the variable', () => {
     [{ STORE_MAX_BYTES: '10G' }, 'Invalid STORE_MAX_BYTES="10G": must be a whole number from 1048576 to 9007199254740991'],
     [{ PROBE_TIMEOUT_MS: '100' }, 'Invalid PROBE_TIMEOUT_MS="100": must be a whole number from 500 to 600000'],
     [{ SIGNING_KEY: 'short' }, 'Invalid SIGNING_KEY="<hidden>": must be at least 16 characters (use a long random string)'],
+    [{ ADMIN_TOKEN: 'short' }, 'Invalid ADMIN_TOKEN="<hidden>": must be at least 16 characters (use a long random string)'],
     [{ PORT: '4000', API_PORT: '4000' }, 'Invalid API_PORT="4000": must differ from PORT'],
     [{ PORT: '3000' }, 'Invalid API_PORT="3000": must differ from PORT'],
   ])('refuses %j', (env, message) => {
     const error = configError(env);
     expect(error.message).toBe(message);
     expect(error.name).toBe('ConfigError');
+  });
+});
+
+describe('SEGMENTS_URL (the segments CLI)', () => {
+  it('is unset by default (render and probe work locally) and drops a trailing slash', () => {
+    expect(parseConfig({}).segmentsUrl).toBeUndefined();
+    expect(parseConfig({ SEGMENTS_URL: 'https://clips.example.com:8443/' }).segmentsUrl).toBe('https://clips.example.com:8443');
+  });
+
+  it.each(['localhost:8080', 'ftp://host', 'http://host/?x=1', 'not a url'])('refuses %j naming the variable', (value) => {
+    expect(configError({ SEGMENTS_URL: value }).message).toBe(`Invalid SEGMENTS_URL=${JSON.stringify(value)}: must be the base URL of the service, such as http://127.0.0.1:8080`);
   });
 });

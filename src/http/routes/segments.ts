@@ -8,15 +8,16 @@ import { Overloaded, type RenderRequester } from '../../queue/render-requester.j
 import { WaitAbandoned, WaitTimedOut } from '../../queue/render-waiter.js';
 import { planSegment } from '../../segments/segment-plan.js';
 import { parseRenderOptions, segmentQuerySchema, type SegmentQuery } from '../../segments/render-options.js';
-import { formatSeconds } from '../../segments/seconds.js';
-import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest } from '../../segments/segment-url.js';
+import { canonicalSegmentUrl, parseSegmentPath, segmentFileName, type SegmentRequest } from '../../segments/segment-url.js';
 import { requireSignature, signedUrl } from '../../segments/url-signature.js';
 import type { Catalog } from '../../sources/catalog.js';
 import type { RenderReader } from '../../store/render-reader.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
+import { prefersAsync } from '../render-status-answer.js';
 import { segmentCacheControl, sendRender } from '../send-render.js';
+import { acceptSegment, type RenderRouteDeps } from './renders.js';
 
-export interface SegmentRouteDeps {
+export interface SegmentRouteDeps extends RenderRouteDeps {
   catalog: Catalog;
   /** The render's bytes: from memory when hot, else from the store. */
   renders: RenderReader;
@@ -50,6 +51,11 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         return reply.code(308).header('location', expected).header('cache-control', segmentCacheControl(deps.cacheMaxAgeSeconds)).send();
       }
 
+      // Prefer: respond-async (RFC 7240): 202 with the render's status at once, never the bytes (README).
+      if (prefersAsync(request.headers.prefer)) {
+        return acceptSegment(deps, segment, String(request.id), reply.header('preference-applied', 'respond-async'));
+      }
+
       const source = await deps.catalog.describe(segment.source);
       const plan = planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
       let body = await deps.renders.open(plan.key);
@@ -75,10 +81,9 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       deps.metrics.countSegment(outcome);
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
       if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
-      const baseName = segment.source[segment.source.length - 1] ?? 'segment';
       return sendRender(request, reply, body, {
         key: plan.key,
-        fileName: `${baseName}_${formatSeconds(plan.spec.startMs)}-${formatSeconds(plan.spec.endMs)}.mp3`,
+        fileName: segmentFileName(segment.source, plan.spec.startMs, plan.spec.endMs),
         download: segment.download,
         cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds,
       });

@@ -1,0 +1,70 @@
+// Owns following renders as they happen, for the events streams: the process's one QueueEvents
+// subscription (shared with the waiter), with one listener per event name, fanned out through a map from
+// job id to the streams following it. A stream costs a map entry, never a listener on the shared emitter.
+import type { QueueEvents } from 'bullmq';
+import { decodeFailure, progressPercent, type RenderFailure } from './render-job.js';
+
+export type RenderEvent =
+  | { type: 'active' }
+  | { type: 'progress'; percent: number }
+  | { type: 'completed' }
+  | { type: 'failed'; failure: RenderFailure };
+
+export interface RenderEvents {
+  /** Calls `listener` with every event of this job id until the returned function is called. */
+  subscribe(id: string, listener: (event: RenderEvent) => void): () => void;
+  /** Streams following renders now. */
+  readonly following: number;
+  close(): void;
+}
+
+export function createRenderEvents(events: QueueEvents): RenderEvents {
+  const byId = new Map<string, Set<(event: RenderEvent) => void>>();
+  let following = 0;
+
+  function emit(id: string, event: RenderEvent): void {
+    for (const listener of byId.get(id) ?? []) listener(event);
+  }
+
+  const handlers = {
+    active: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'active' }),
+    progress: ({ jobId, data }: { jobId: string; data: unknown }) => {
+      const percent = progressPercent(data);
+      if (percent !== undefined) emit(jobId, { type: 'progress', percent });
+    },
+    completed: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'completed' }),
+    failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) => emit(jobId, { type: 'failed', failure: decodeFailure(failedReason) }),
+  };
+  events.on('active', handlers.active);
+  events.on('progress', handlers.progress);
+  events.on('completed', handlers.completed);
+  events.on('failed', handlers.failed);
+
+  return {
+    get following() {
+      return following;
+    },
+    subscribe(id, listener) {
+      let set = byId.get(id);
+      if (!set) byId.set(id, (set = new Set()));
+      const listeners = set;
+      listeners.add(listener);
+      following += 1;
+      let subscribed = true;
+      return () => {
+        if (!subscribed) return;
+        subscribed = false;
+        following -= 1;
+        listeners.delete(listener);
+        if (listeners.size === 0 && byId.get(id) === listeners) byId.delete(id);
+      };
+    },
+    close() {
+      events.off('active', handlers.active);
+      events.off('progress', handlers.progress);
+      events.off('completed', handlers.completed);
+      events.off('failed', handlers.failed);
+      byId.clear();
+    },
+  };
+}
