@@ -10,13 +10,14 @@ import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
 import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
 import { clearGaplessTrim, mp3FrameSeconds, readFrameChain, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
-import { buildRenderArguments, exactSampleCount, type RenderSpec } from '../src/media/render-args.js';
+import { buildRenderArguments, exactSampleCount, type RenderInput, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { recentFailure, rememberFailure } from '../src/queue/failure-memory.js';
 import { decodeFailure, encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
 import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
 import type { RenderStore } from '../src/store/render-store.js';
 import type { StoreBudget } from '../src/store/store-budget.js';
+import type { FrameIndexes } from './frame-indexes.js';
 
 export interface RenderDeps {
   media: MediaTools;
@@ -25,6 +26,7 @@ export interface RenderDeps {
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
   redis: Redis;
+  frameIndexes: FrameIndexes;
   renderTimeoutMs: number;
   logger: Logger;
 }
@@ -68,9 +70,9 @@ async function checkOutput(temp: string, spec: RenderSpec): Promise<number> {
   return got;
 }
 
-async function runFfmpeg(deps: RenderDeps, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger): Promise<void> {
+async function runFfmpeg(deps: RenderDeps, input: RenderInput, temp: string, spec: RenderSpec, log: Logger): Promise<void> {
   try {
-    await deps.media.render(source.file, temp, buildRenderArguments(spec), { timeoutMs: deps.renderTimeoutMs });
+    await deps.media.render(temp, buildRenderArguments(spec, input), { timeoutMs: deps.renderTimeoutMs });
   } catch (error) {
     if (error instanceof FfmpegTimedOut) {
       // Not retried: a render that hung once would most likely hang again and hold a worker each time.
@@ -136,9 +138,11 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
   const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options, sampleRate: data.sampleRate };
   const temp = await deps.store.tempPathFor(data.key);
   const started = performance.now();
+  // A copy cuts by byte offset when the source's frame index is known (built here on its first copy).
+  const input: RenderInput = { file: source.file, cut: spec.options.mode === 'copy' ? await deps.frameIndexes.cutFor(source, spec) : null };
   let bytes = 0;
   try {
-    await runFfmpeg(deps, source, temp, spec, log);
+    await runFfmpeg(deps, input, temp, spec, log);
     if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
     else {
       await removeJunkBetweenFrames(temp);
