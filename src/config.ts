@@ -44,6 +44,8 @@ export interface Config {
   storeMaxBytes: number;
   /** The API's memory copy of hot renders, in bytes (0: none); a render over 1/16 of it is streamed instead. */
   hotCacheMaxBytes: number;
+  /** Each worker's memory for source frame indexes, in bytes; an index that does not fit is rebuilt per copy. */
+  frameIndexMaxBytes: number;
   /** A render used (written or opened) this recently is never evicted, even past the budget. */
   storeEvictGraceMs: number;
   /** An ffprobe run longer than this is killed and the source refused (503). */
@@ -153,6 +155,7 @@ export function parseConfig(env: Env): Config {
     maxQueueDepth: integer(env, 'MAX_QUEUE_DEPTH', 10_000, 1, 10_000_000),
     storeMaxBytes: integer(env, 'STORE_MAX_BYTES', 10 * 1024 ** 3, 1_048_576, Number.MAX_SAFE_INTEGER),
     hotCacheMaxBytes: integer(env, 'HOT_CACHE_MAX_BYTES', 64 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    frameIndexMaxBytes: integer(env, 'FRAME_INDEX_MAX_BYTES', 64 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     storeEvictGraceMs: integer(env, 'STORE_EVICT_GRACE_MS', 60_000, 0, 86_400_000),
     probeTimeoutMs: integer(env, 'PROBE_TIMEOUT_MS', 10_000, 500, 600_000),
     signingKey: secret(env, 'SIGNING_KEY'),
@@ -196,6 +199,7 @@ export function configToEnv(config: Config): Record<string, string> {
     MAX_QUEUE_DEPTH: String(config.maxQueueDepth),
     STORE_MAX_BYTES: String(config.storeMaxBytes),
     HOT_CACHE_MAX_BYTES: String(config.hotCacheMaxBytes),
+    FRAME_INDEX_MAX_BYTES: String(config.frameIndexMaxBytes),
     STORE_EVICT_GRACE_MS: String(config.storeEvictGraceMs),
     PROBE_TIMEOUT_MS: String(config.probeTimeoutMs),
     JOB_LOCK_MS: String(config.jobLockMs),

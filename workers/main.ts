@@ -10,6 +10,7 @@ import { QUEUE_NAME, type RenderJobData, type RenderResult } from '../src/queue/
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
 import { createStoreBudget } from '../src/store/store-budget.js';
+import { createFrameIndexes } from './frame-indexes.js';
 import { createRenderProcessor } from './render.js';
 
 const config = loadConfigOrExit();
@@ -30,6 +31,7 @@ const render = createRenderProcessor({
   budget,
   mediaRoot: await realMediaRoot(config.mediaRoot),
   redis,
+  frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,
 });

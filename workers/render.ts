@@ -10,13 +10,14 @@ import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
 import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
 import { clearGaplessTrim, mp3FrameSeconds, readFrameChain, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
-import { buildRenderArguments, exactSampleCount, type RenderSpec } from '../src/media/render-args.js';
+import { buildRenderArguments, exactSampleCount, type RenderInput, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { recentFailure, rememberFailure } from '../src/queue/failure-memory.js';
 import { decodeFailure, encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
 import { resolveSource, type ResolvedSource } from '../src/sources/resolve-source.js';
 import type { RenderStore } from '../src/store/render-store.js';
 import type { StoreBudget } from '../src/store/store-budget.js';
+import type { FrameIndexes } from './frame-indexes.js';
 import { throttledPercent } from './render-progress.js';
 
 export interface RenderDeps {
@@ -26,6 +27,7 @@ export interface RenderDeps {
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
   redis: Redis;
+  frameIndexes: FrameIndexes;
   renderTimeoutMs: number;
   logger: Logger;
 }
@@ -69,9 +71,12 @@ async function checkOutput(temp: string, spec: RenderSpec): Promise<number> {
   return got;
 }
 
-async function runFfmpeg(deps: Pick<RenderDeps, 'media' | 'renderTimeoutMs'>, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<void> {
+/** What the steps that make the bytes need: no queue, store or Redis. */
+export type RenderTools = Pick<RenderDeps, 'media' | 'renderTimeoutMs' | 'frameIndexes'>;
+
+async function runFfmpeg(deps: RenderTools, input: RenderInput, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<void> {
   try {
-    await deps.media.render(source.file, temp, buildRenderArguments(spec), { timeoutMs: deps.renderTimeoutMs, onProgress });
+    await deps.media.render(temp, buildRenderArguments(spec, input), { timeoutMs: deps.renderTimeoutMs, onProgress });
   } catch (error) {
     if (error instanceof FfmpegTimedOut) {
       // Not retried: a render that hung once would most likely hang again and hold a worker each time.
@@ -101,8 +106,10 @@ async function runFfmpeg(deps: Pick<RenderDeps, 'media' | 'renderTimeoutMs'>, so
  * check. Returns the output's duration. Exported so `segments render` renders locally exactly as a worker
  * does; failures are UnrecoverableErrors carrying an encoded RenderFailure, or plain errors (passing faults).
  */
-export async function renderChecked(deps: Pick<RenderDeps, 'media' | 'renderTimeoutMs'>, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<number> {
-  await runFfmpeg(deps, source, temp, spec, log, onProgress);
+export async function renderChecked(deps: RenderTools, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<number> {
+  // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
+  const input: RenderInput = { file: source.file, cut: spec.options.mode === 'copy' ? await deps.frameIndexes.cutFor(source, spec) : null };
+  await runFfmpeg(deps, input, temp, spec, log, onProgress);
   if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
   else {
     await removeJunkBetweenFrames(temp);

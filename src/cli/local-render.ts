@@ -7,6 +7,7 @@ import { decodeFailure, encodeFailure } from '../queue/render-job.js';
 import { planSegment, type SegmentPlan } from '../segments/segment-plan.js';
 import type { SegmentRequest } from '../segments/segment-url.js';
 import type { SourceFacts } from '../sources/catalog.js';
+import { createFrameIndexes } from '../../workers/frame-indexes.js';
 import { renderChecked } from '../../workers/render.js';
 import { asCliErrors, CliError, EXIT } from './command.js';
 import { openLocalMedia } from './local-media.js';
@@ -22,6 +23,7 @@ export async function createLocalRenderer(config: Config): Promise<LocalRenderer
   const { media, catalog } = await openLocalMedia(config);
   // The worker's steps log for operators; here the outcome is the one line the command prints.
   const log = pino({ level: 'silent' });
+  const frameIndexes = createFrameIndexes({ maxBytes: config.frameIndexMaxBytes });
   return {
     plan: (segment) =>
       asCliErrors(async () => {
@@ -30,7 +32,7 @@ export async function createLocalRenderer(config: Config): Promise<LocalRenderer
       }),
     async render(source, plan, file) {
       try {
-        return await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs }, source, file, plan.spec, log);
+        return await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs, frameIndexes }, source, file, plan.spec, log);
       } catch (error) {
         // The worker's failures carry an encoded status and detail; anything else (ffmpeg killed) its message.
         const message = (error as Error).message;

@@ -64,7 +64,7 @@ export interface RenderLimits {
 export interface MediaTools {
   readonly ffmpegPath: string;
   probe(file: string): Promise<AudioProbe>;
-  render(input: string, output: string, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
+  render(output: string, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
 }
 
 const STDERR_TAIL_LINES = 12;
@@ -128,13 +128,13 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
     ffmpegPath,
     probe: (file) => runProbe(ffprobePath, file, paths.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS),
 
-    render: (input, output, args, limits) =>
+    render: (output, args, limits) =>
       new Promise((resolve, reject) => {
         const stderr: string[] = [];
         let timedOut = false;
-        const command = ffmpeg({ stdoutLines: 0 })
-          .input(input)
-          .inputOptions(args.inputOptions)
+        const command = ffmpeg({ stdoutLines: 0 });
+        for (const input of args.inputs) command.input(input.url).inputOptions(input.options);
+        command
           .output(output)
           .outputOptions(args.outputOptions);
         const kill = () => command.kill('SIGKILL');

@@ -21,7 +21,7 @@ const BITRATES: Record<'v1' | 'v2', number[]> = {
   v2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 };
 
-interface FrameHeader {
+export interface FrameHeader {
   length: number;
   sampleRate: number;
   samplesPerFrame: number;
@@ -29,7 +29,7 @@ interface FrameHeader {
   xingAt: number;
 }
 
-function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
+export function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1]! & 0xe0) !== 0xe0) return null;
   const version = (bytes[at + 1]! >> 3) & 0x03;
   const layer = (bytes[at + 1]! >> 1) & 0x03;
@@ -46,14 +46,14 @@ function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   return { length: Math.floor((samplesPerFrame / 8) * bitrate / sampleRate) + padding, sampleRate, samplesPerFrame, xingAt: at + 4 + (crc ? 2 : 0) + sideInfo };
 }
 
-interface XingLayout {
+export interface XingLayout {
   frames: number | null;
   /** Offsets of the byte-count field and of the LAME extension (-1 when absent). */
   bytesAt: number;
   lameAt: number;
 }
 
-function readXing(bytes: Buffer, header: FrameHeader): XingLayout | null {
+export function readXing(bytes: Buffer, header: FrameHeader): XingLayout | null {
   const at = header.xingAt;
   const tag = bytes.toString('latin1', at, at + 4);
   if ((tag !== 'Xing' && tag !== 'Info') || at + 8 > bytes.length) return null;
@@ -90,7 +90,7 @@ export function parseGaplessInfo(bytes: Buffer, at = 0): GaplessInfo | null {
   return { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, frames: xing.frames, delay, padding, durationSeconds: samples / header.sampleRate };
 }
 
-function id3v2Length(head: Buffer): number {
+export function id3v2Length(head: Buffer): number {
   if (head.length < 10 || head.toString('latin1', 0, 3) !== 'ID3') return 0;
   return 10 + (((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f)) + (head[5]! & 0x10 ? 10 : 0);
 }
@@ -138,7 +138,7 @@ export interface FrameChain {
 }
 
 /** The longest MPEG audio layer III frame (MPEG-1, 320 kbps, 32 kHz, padded). */
-const MAX_FRAME_BYTES = 1441;
+export const MAX_FRAME_BYTES = 1441;
 const CHAIN_CHUNK_BYTES = 1 << 20;
 
 /**

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.js';
-import type { RenderSpec } from '../../src/media/render-args.js';
+import type { RenderInput, RenderSpec } from '../../src/media/render-args.js';
 import { buildRenderArguments } from '../../src/media/render-args.js';
 import { startProcess, type LineSink, type ManagedProcess } from '../../src/stack/managed-process.js';
 import { unprivilegedIds } from '../../src/stack/nginx-front.js';
@@ -88,9 +88,9 @@ async function untilAnswering(url: string, owner: ManagedProcess): Promise<void>
  * The worker's ffmpeg command for `spec`, run alone (no Node work around it): its wall time in ms. The
  * arguments are the worker's own (buildRenderArguments), in the order fluent-ffmpeg gives them.
  */
-export async function timeBareFfmpeg(ffmpegPath: string, input: string, output: string, spec: RenderSpec): Promise<number> {
-  const { inputOptions, outputOptions } = buildRenderArguments(spec);
-  const args = [...inputOptions, '-i', input, '-y', ...outputOptions, output];
+export async function timeBareFfmpeg(ffmpegPath: string, input: RenderInput, output: string, spec: RenderSpec): Promise<number> {
+  const { inputs, outputOptions } = buildRenderArguments(spec, input);
+  const args = [...inputs.flatMap(({ url, options }) => [...options, '-i', url]), '-y', ...outputOptions, output];
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     execFile(ffmpegPath, args, (error, _out, stderr) => (error ? reject(new Error(`bare ffmpeg failed: ${stderr || error.message}`)) : resolve()));

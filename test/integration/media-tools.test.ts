@@ -35,7 +35,7 @@ describe('media tools', () => {
 
   it('a render writes a checked MP3 file (with its Xing header: ffmpeg needs a seekable output)', async () => {
     const output = path.join(dir, 'copy.mp3');
-    await media.render(tones, output, buildRenderArguments({ startMs: 1000, endMs: 4000, sampleRate: 44100, options: { mode: 'copy' } }), { timeoutMs: 30_000 });
+    await media.render(output, buildRenderArguments({ startMs: 1000, endMs: 4000, sampleRate: 44100, options: { mode: 'copy' } }, { file: tones }), { timeoutMs: 30_000 });
     const mp3 = readMp3(await readFile(output));
     expect(mp3.info?.kind).toBe('Info');
     expect(mp3.info?.frames).toBe(mp3.audioFrames.length);
@@ -43,22 +43,22 @@ describe('media tools', () => {
   });
 
   it('the same render twice gives the same bytes (bit-exact output)', async () => {
-    const args = buildRenderArguments({ startMs: 2000, endMs: 5000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 96, channels: null, fadeInMs: 500, fadeOutMs: 0 } });
+    const args = buildRenderArguments({ startMs: 2000, endMs: 5000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 96, channels: null, fadeInMs: 500, fadeOutMs: 0 } }, { file: tones });
     const [a, b] = [path.join(dir, 'a.mp3'), path.join(dir, 'b.mp3')];
-    await media.render(tones, a, args, { timeoutMs: 30_000 });
-    await media.render(tones, b, args, { timeoutMs: 30_000 });
+    await media.render(a, args, { timeoutMs: 30_000 });
+    await media.render(b, args, { timeoutMs: 30_000 });
     expect((await readFile(a)).equals(await readFile(b))).toBe(true);
   });
 
   it('an ffmpeg past its time limit is killed and rejects with FfmpegTimedOut', async () => {
     const output = path.join(dir, 'slow.mp3');
-    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } });
-    await expect(media.render(tones, output, args, { timeoutMs: 50 })).rejects.toBeInstanceOf(FfmpegTimedOut);
+    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
+    await expect(media.render(output, args, { timeoutMs: 50 })).rejects.toBeInstanceOf(FfmpegTimedOut);
   });
 
   it('an ffmpeg stopped by SIGTERM (it exits 255 by itself) rejects with FfmpegKilled, not as a bad source', async () => {
-    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } });
-    const rendering = media.render(tones, path.join(dir, 'stopped.mp3'), args, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
+    const rendering = media.render(path.join(dir, 'stopped.mp3'), args, { timeoutMs: 30_000 }).catch((e: unknown) => e);
     const ffmpegPid = await eventually(async () => (await descendantsOf(process.pid))[0], 'ffmpeg to start');
     process.kill(ffmpegPid, 'SIGTERM');
     expect(await rendering).toBeInstanceOf(FfmpegKilled);
@@ -67,7 +67,7 @@ describe('media tools', () => {
   it('ffmpeg failing on its input rejects with FfmpegFailed carrying stderr', async () => {
     const text = path.join(dir, 'junk.mp3');
     await writeFile(text, Buffer.alloc(5000, 7));
-    const error = await media.render(text, path.join(dir, 'junk-out.mp3'), buildRenderArguments({ startMs: 0, endMs: 1000, sampleRate: 44100, options: { mode: 'copy' } }), { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const error = await media.render(path.join(dir, 'junk-out.mp3'), buildRenderArguments({ startMs: 0, endMs: 1000, sampleRate: 44100, options: { mode: 'copy' } }, { file: text }), { timeoutMs: 30_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FfmpegFailed);
     expect((error as FfmpegFailed).stderrTail.length).toBeGreaterThan(0);
   });

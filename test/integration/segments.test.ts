@@ -142,7 +142,15 @@ describe('the renderer version names the bytes', () => {
       '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',
       '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5': '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
     },
+    // 3 cuts copies by byte offset: a CBR source without replay gain keeps its bytes (VBR info frames change).
+    3: {
+      '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',
+      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5': '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
+    },
   };
+  it('has bytes recorded for the current renderer version (a bump must record them)', () => {
+    expect(Object.keys(recorded[RENDERER_VERSION] ?? {})).toHaveLength(2);
+  });
   it.each(Object.keys(recorded[RENDERER_VERSION] ?? {}))('%s has the bytes recorded for this renderer version', async (url) => {
     const { response, body } = await getBytes(t.url + url);
     expect(response.status).toBe(200);

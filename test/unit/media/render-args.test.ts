@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRenderArguments } from '../../../src/media/render-args.js';
 import type { RenderOptions } from '../../../src/segments/render-options.js';
 
+const input = { file: 'in.mp3' };
 const tail = ['-map', '0:a:0', '-map_metadata', '0', '-id3v2_version', '3', '-write_xing', '1', '-fflags', '+bitexact', '-f', 'mp3'];
 
 function exact(change: Partial<Extract<RenderOptions, { mode: 'exact' }>> = {}): RenderOptions {
@@ -10,63 +11,63 @@ function exact(change: Partial<Extract<RenderOptions, { mode: 'exact' }>> = {}):
 
 describe('buildRenderArguments', () => {
   it('copies frames in copy mode, seeking in the input and cutting the length in the output', () => {
-    expect(buildRenderArguments({ startMs: 754_500, endMs: 812_000, sampleRate: 44100, options: { mode: 'copy' } })).toEqual({
-      inputOptions: ['-nostdin', '-hide_banner', '-ss', '754.500'],
+    expect(buildRenderArguments({ startMs: 754_500, endMs: 812_000, sampleRate: 44100, options: { mode: 'copy' } }, input)).toEqual({
+      inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '754.500'] }],
       outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', '57.500', ...tail],
     });
   });
 
   it('writes times as whole milliseconds without float noise', () => {
-    expect(buildRenderArguments({ startMs: 100, endMs: 400, sampleRate: 44100, options: { mode: 'copy' } })).toEqual({
-      inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.100'],
+    expect(buildRenderArguments({ startMs: 100, endMs: 400, sampleRate: 44100, options: { mode: 'copy' } }, input)).toEqual({
+      inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '0.100'] }],
       outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', '0.300', ...tail],
     });
   });
 
   it('asks a copy for at least two frames, since ffmpeg copies no frame at all for less', () => {
     // Two 1152-sample frames at 44.1 kHz are 52.25 ms; at 22.05 kHz two 576-sample frames are the same.
-    expect(buildRenderArguments({ startMs: 50_000, endMs: 50_001, sampleRate: 44100, options: { mode: 'copy' } }).outputOptions.slice(0, 6)).toEqual([
+    expect(buildRenderArguments({ startMs: 50_000, endMs: 50_001, sampleRate: 44100, options: { mode: 'copy' } }, input).outputOptions.slice(0, 6)).toEqual([
       '-c:a', 'copy', '-copypriorss', '0', '-t', '0.053',
     ]);
-    expect(buildRenderArguments({ startMs: 0, endMs: 10, sampleRate: 8000, options: { mode: 'copy' } }).outputOptions.slice(4, 6)).toEqual(['-t', '0.144']);
+    expect(buildRenderArguments({ startMs: 0, endMs: 10, sampleRate: 8000, options: { mode: 'copy' } }, input).outputOptions.slice(4, 6)).toEqual(['-t', '0.144']);
   });
 
   it('counts an exact render in samples at the source rate, to the nearest sample', () => {
-    expect(buildRenderArguments({ startMs: 0, endMs: 915, sampleRate: 22050, options: exact() }).outputOptions).toContain('atrim=end_sample=20176');
-    expect(buildRenderArguments({ startMs: 5, endMs: 6, sampleRate: 8000, options: exact() }).outputOptions).toContain('atrim=end_sample=8');
+    expect(buildRenderArguments({ startMs: 0, endMs: 915, sampleRate: 22050, options: exact() }, input).outputOptions).toContain('atrim=end_sample=20176');
+    expect(buildRenderArguments({ startMs: 5, endMs: 6, sampleRate: 8000, options: exact() }, input).outputOptions).toContain('atrim=end_sample=8');
   });
 
   it('re-encodes with libmp3lame at the default bit rate in exact mode', () => {
-    expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() })).toEqual({
-      inputOptions: ['-nostdin', '-hide_banner', '-ss', '0.000'],
+    expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, input)).toEqual({
+      inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '0.000'] }],
       outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=1323000', '-flags:a', '+bitexact', ...tail],
     });
   });
 
   it('sets the bit rate and the channel count when asked', () => {
-    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) })).toEqual({
-      inputOptions: ['-nostdin', '-hide_banner', '-ss', '1.000'],
+    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) }, input)).toEqual({
+      inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '1.000'] }],
       outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-af', 'atrim=end_sample=44100', '-flags:a', '+bitexact', ...tail],
     });
   });
 
   it('fades in from the segment start', () => {
-    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeInMs: 1_500 }) }).outputOptions).toEqual([
+    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeInMs: 1_500 }) }, input).outputOptions).toEqual([
       '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=441000,afade=t=in:st=0:d=1.500', '-flags:a', '+bitexact', ...tail,
     ]);
   });
 
   it('fades out so that the fade ends with the segment', () => {
-    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeOutMs: 2_250 }) }).outputOptions).toEqual([
+    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeOutMs: 2_250 }) }, input).outputOptions).toEqual([
       '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=441000,afade=t=out:st=7.750:d=2.250', '-flags:a', '+bitexact', ...tail,
     ]);
   });
 
   it('chains both fades in one filter, with every exact option', () => {
     expect(
-      buildRenderArguments({ startMs: 60_000, endMs: 90_500, sampleRate: 44100, options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }) }),
+      buildRenderArguments({ startMs: 60_000, endMs: 90_500, sampleRate: 44100, options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }) }, input),
     ).toEqual({
-      inputOptions: ['-nostdin', '-hide_banner', '-ss', '60.000'],
+      inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '60.000'] }],
       outputOptions: [
         '-c:a', 'libmp3lame',
         '-b:a', '320k',
@@ -77,5 +78,23 @@ describe('buildRenderArguments', () => {
         ...tail,
       ],
     });
+  });
+
+  it('copies a byte range of the source when its frame index gives the cut: no seek, no length, tags from the whole file', () => {
+    const cut = { firstFrame: 10, endFrame: 20, startByte: 4_180, endByte: 8_360 };
+    expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/media/a,b:c.mp3', cut })).toEqual({
+      inputs: [
+        { url: '/media/a,b:c.mp3', options: ['-nostdin', '-hide_banner'] },
+        { url: 'subfile,,start,4180,end,8360,,:file:/media/a,b:c.mp3', options: [] },
+      ],
+      outputOptions: ['-c:a', 'copy', '-map', '1:a:0', ...tail.slice(2)],
+    });
+  });
+
+  it('ignores a cut in exact mode, which decodes from an accurate seek', () => {
+    const cut = { firstFrame: 10, endFrame: 20, startByte: 4_180, endByte: 8_360 };
+    expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, { file: 'in.mp3', cut })).toEqual(
+      buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, input),
+    );
   });
 });
