@@ -158,13 +158,18 @@ export function createRenderProcessor(deps: RenderDeps) {
 async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>): Promise<RenderResult> {
   const { data } = job;
   const log = deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
+  // Both asked at once: one wait instead of two on every miss.
+  const refusing = refuseRecentFailure(deps, data.key);
+  // Handled from the start: it may reject while the store is asked, and an unhandled rejection ends the process.
+  refusing.catch(() => undefined);
   const existing = await deps.store.open(data.key);
   if (existing) {
     // A duplicate job after a race (the first one finished and was removed): nothing to do.
     await existing.handle.close();
+    await refusing.catch(() => undefined);
     return { rendered: false, bytes: existing.size };
   }
-  await refuseRecentFailure(deps, data.key);
+  await refusing;
   const source = await resolveUnchanged(deps, data);
   const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options, sampleRate: data.sampleRate };
   const temp = await deps.store.tempPathFor(data.key);
@@ -188,10 +193,10 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
     await deps.store.discard(temp);
     throw error;
   }
-  await countRender(deps.redis, spec.options.mode);
   const renderMs = Math.round(performance.now() - started);
   log.info({ mode: spec.options.mode, source: source.name, bytes, ms: renderMs }, 'rendered');
-  await keepWithinBudget(deps, bytes, log);
+  // The bookkeeping of a published render, in one round trip: its waiters are answered only after it.
+  await Promise.all([countRender(deps.redis, spec.options.mode), keepWithinBudget(deps, bytes, log)]);
   // Mode and time travel in the 'completed' event to every API process's histogram (render-durations.ts).
   return { rendered: true, bytes, mode: spec.options.mode, renderMs };
 }

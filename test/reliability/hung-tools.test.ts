@@ -32,7 +32,10 @@ beforeAll(async () => {
   flags = await mkdtemp(path.join(os.tmpdir(), 'mp3seg-hung-'));
   const ffmpeg = path.join(flags, 'ffmpeg');
   const ffprobe = path.join(flags, 'ffprobe');
-  await writeWrapper(ffmpeg, `case "$*" in *"/stall.mp3"*) [ -e '${ffmpegFlag()}' ] && exec '${ffmpegInstaller.path}' -re "$@";; esac\nexec '${ffmpegInstaller.path}' "$@"`);
+  // Stalling: every input read at its playing speed (-re before each -i; a copy reads the source twice, for
+  // its tags and for its byte range).
+  const stalled = `for arg do shift; [ "$arg" = -i ] && set -- "$@" -re; set -- "$@" "$arg"; done; exec '${ffmpegInstaller.path}' "$@"`;
+  await writeWrapper(ffmpeg, `case "$*" in *"/stall.mp3"*) [ -e '${ffmpegFlag()}' ] && { ${stalled}; };; esac\nexec '${ffmpegInstaller.path}' "$@"`);
   await writeWrapper(ffprobe, `case "$*" in *"/probe-stall.mp3"*) [ -e '${ffprobeFlag()}' ] && kill -STOP $$;; esac\nexec '${ffprobeInstaller.path}' "$@"`);
   t = await startTestStack({
     WORKERS: '1',
