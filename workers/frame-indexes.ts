@@ -28,6 +28,8 @@ export function createFrameIndexes(options: { maxBytes: number }): FrameIndexes 
   });
   return {
     async cutFor(source, spec) {
+      // ffmpeg's concat protocol splits its list on '|' (render-args.ts): such a path is cut by ffmpeg's seek.
+      if (source.file.includes('|')) return null;
       const id = `${source.file}\0${source.size}\0${source.mtimeMs}`;
       let index = indexes.get(id);
       if (!index) {

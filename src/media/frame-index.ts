@@ -20,14 +20,22 @@ export interface FrameIndex {
   readonly frames: number;
   /** Byte offset of audio frame k, for k = 0..frames; entry `frames` is where the last frame ends. */
   readonly offsets: Float64Array;
+  /** Bytes of the ID3v2 tag before the frames (0 without one), and of the whole file (tags after the frames). */
+  readonly headTagBytes: number;
+  readonly fileBytes: number;
 }
 
-/** Frames [first, end) of a source, and their bytes [start, end). */
+/** Frames [first, end) of a source, and the byte ranges [start, end) ffmpeg reads for them, in order. */
 export interface FrameCut {
   firstFrame: number;
   endFrame: number;
-  startByte: number;
-  endByte: number;
+  /** The ID3v2 tag before the frames (if any), then the frames. */
+  ranges: Array<[number, number]>;
+  /**
+   * The source has tags after its frames (ID3v1, APE), which ffmpeg reads only from the end of a whole file:
+   * its tags must then come from the file itself, as a second input.
+   */
+  tailTags: boolean;
 }
 
 /** ffmpeg's delay samples beyond the LAME tag's own (mp3dec.c: start_pad + 528 + 1). */
@@ -49,7 +57,8 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
     const size = (await handle.stat()).size;
     const chunk = Buffer.alloc(Math.max(16, Math.min(CHUNK_BYTES, size)));
     await handle.read(chunk, 0, 10, 0);
-    let offset = id3v2Length(chunk);
+    const headTagBytes = Math.min(size, id3v2Length(chunk));
+    let offset = headTagBytes;
     // At most one frame per 24 bytes (the shortest: 8 kbps MPEG-2.5); grown when a guess falls short.
     let offsets: Float64Array = new Float64Array(Math.max(64, Math.ceil(size / 400)));
     let frames = 0;
@@ -83,7 +92,7 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
     if (!format || frames === 0) return null;
     if (offset < size && !(await tailIsTags(handle, offset, size))) return null;
     offsets[frames] = offset;
-    return { ...format, frames, offsets: offsets.slice(0, frames + 1) };
+    return { ...format, frames, offsets: offsets.slice(0, frames + 1), headTagBytes, fileBytes: size };
   } finally {
     await handle.close();
   }
@@ -114,5 +123,6 @@ export function cutFrames(index: FrameIndex, startMs: number, lengthMs: number):
   const firstFrame = firstAtOrAfter(startMs);
   const endFrame = Math.min(index.frames, firstAtOrAfter(startMs + lengthMs));
   if (firstFrame >= endFrame) return null;
-  return { firstFrame, endFrame, startByte: index.offsets[firstFrame]!, endByte: index.offsets[endFrame]! };
+  const ranges: Array<[number, number]> = [[0, index.headTagBytes], [index.offsets[firstFrame]!, index.offsets[endFrame]!]];
+  return { firstFrame, endFrame, ranges: ranges.filter(([start, end]) => end > start), tailTags: index.fileBytes > index.offsets[index.frames]! };
 }

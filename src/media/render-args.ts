@@ -36,11 +36,23 @@ export interface RenderInput {
 }
 
 /**
- * ffmpeg's subfile protocol reads bytes [start, end) of a file as if they were the whole input. The path
- * after `,,:` is taken as it is (commas and all); `file:` keeps a colon in it from reading as a protocol.
+ * The cut's byte ranges as one input: ffmpeg's subfile protocol reads bytes [start, end) of a file as if
+ * they were all of it, and concat joins several. The source's ID3v2 tag comes along, so ffmpeg reads the
+ * same metadata as from the whole file without opening it as a second input (that cost 2.5 ms of a 12 ms
+ * copy). The path after `,,:` is taken as it is, commas and all; `file:` keeps a colon in it from reading
+ * as a protocol; concat splits on `|`, so such paths get no cut (frame-indexes.ts).
  */
-function byteRangeUrl(file: string, cut: FrameCut): string {
-  return `subfile,,start,${cut.startByte},end,${cut.endByte},,:file:${file}`;
+function byteRangesUrl(file: string, cut: FrameCut): string {
+  const parts = cut.ranges.map(([start, end]) => `subfile,,start,${start},end,${end},,:file:${file}`);
+  return parts.length === 1 ? parts[0]! : `concat:${parts.join('|')}`;
+}
+
+/** A copy of the cut's frames: one input, or the whole file beside it when tags follow the frames. */
+function copyByIndex(file: string, cut: FrameCut, common: (audioInput: number) => string[]): FfmpegArguments {
+  const frames = { url: byteRangesUrl(file, cut), options: [] as string[] };
+  if (!cut.tailTags) return { inputs: [{ ...frames, options: GLOBAL_OPTIONS }], outputOptions: ['-c:a', 'copy', ...common(0)] };
+  // ID3v1/APE tags are read from a file's end only: the whole source is input 0, for its tags.
+  return { inputs: [{ url: file, options: GLOBAL_OPTIONS }, frames], outputOptions: ['-c:a', 'copy', ...common(1)] };
 }
 
 /** Seconds as ffmpeg reads them, from whole milliseconds (no float noise). */
@@ -62,9 +74,9 @@ const GLOBAL_OPTIONS = ['-nostdin', '-hide_banner'];
 
 export function buildRenderArguments(spec: RenderSpec, input: RenderInput): FfmpegArguments {
   const durationMs = spec.endMs - spec.startMs;
-  const common = (audioFrom: number) => [
-    '-map', `${audioFrom}:a:0`,
-    // Tags come from the whole source (input 0), also when the audio is a byte range of it.
+  const common = (audioInput = 0) => [
+    '-map', `${audioInput}:a:0`,
+    // Tags from input 0: the source itself, or the byte ranges that hold its tag.
     '-map_metadata', '0',
     '-id3v2_version', '3',
     // The Xing/Info + LAME header is written only into a seekable output: render to a file, not a pipe.
@@ -74,11 +86,8 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
     '-f', 'mp3',
   ];
   if (spec.options.mode === 'copy' && input.cut) {
-    // The frames to keep, as bytes: no seek at all (see frame-index.ts). Input 0 gives the tags only.
-    return {
-      inputs: [{ url: input.file, options: GLOBAL_OPTIONS }, { url: byteRangeUrl(input.file, input.cut), options: [] }],
-      outputOptions: ['-c:a', 'copy', ...common(1)],
-    };
+    // The frames to keep, as bytes, with the source's tags: no seek at all (see frame-index.ts).
+    return copyByIndex(input.file, input.cut, common);
   }
   // Input seeking: the mp3 demuxer reads forward to the frame holding `start` without decoding what comes
   // before. The length is an output option, so it counts from the first frame written.
@@ -86,7 +95,7 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
   if (spec.options.mode === 'copy') {
     // -copypriorss 0: drop the frames before `start` that the seek lands on (kept by default), so the
     // copy starts within a frame of the asked start.
-    return { inputs, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', seconds(copyLengthMs(spec)), ...common(0)] };
+    return { inputs, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', seconds(copyLengthMs(spec)), ...common()] };
   }
   const { bitrateKbps, channels, fadeInMs, fadeOutMs } = spec.options;
   // atrim counts samples (after the input seek, which is sample-accurate when decoding): -t would cut on
@@ -102,7 +111,7 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
       ...(channels === null ? [] : ['-ac', String(channels)]),
       '-af', filters.join(','),
       '-flags:a', '+bitexact',
-      ...common(0),
+      ...common(),
     ],
   };
 }

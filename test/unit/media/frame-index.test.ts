@@ -10,13 +10,13 @@ const corpus = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'corpus', n
 /** `frames` frames of 418 bytes after a 1,000-byte header. */
 function index(change: Partial<FrameIndex> & { frames: number }): FrameIndex {
   const offsets = Float64Array.from({ length: change.frames + 1 }, (_, k) => 1_000 + 418 * k);
-  return { sampleRate: 44_100, samplesPerFrame: 1152, skipSamples: 0, offsets, ...change };
+  return { sampleRate: 44_100, samplesPerFrame: 1152, skipSamples: 0, offsets, headTagBytes: 0, fileBytes: offsets[change.frames]!, ...change };
 }
 
 describe('cutFrames', () => {
   it('keeps the frames from the first that starts at or after the start, while they start before the end', () => {
     // A frame is 1152 / 44100 s = 26.12 ms: frame 1 starts at 26.12 ms, frame 4 at 104.49 ms.
-    expect(cutFrames(index({ frames: 100 }), 20, 80)).toEqual({ firstFrame: 1, endFrame: 4, startByte: 1_418, endByte: 2_672 });
+    expect(cutFrames(index({ frames: 100 }), 20, 80)).toEqual({ firstFrame: 1, endFrame: 4, ranges: [[1_418, 2_672]], tailTags: false });
   });
 
   it('shifts the timeline by the samples ffmpeg skips at the start (LAME delay + 529)', () => {
@@ -34,15 +34,21 @@ describe('cutFrames', () => {
 
   it('ends at the last frame when the cut runs past it, and finds nothing past the end', () => {
     const short = index({ frames: 10 });
-    expect(cutFrames(short, 100, 10_000)).toMatchObject({ firstFrame: 4, endFrame: 10, endByte: 1_000 + 418 * 10 });
+    expect(cutFrames(short, 100, 10_000)).toMatchObject({ firstFrame: 4, endFrame: 10, ranges: [[1_000 + 418 * 4, 1_000 + 418 * 10]] });
     expect(cutFrames(short, 10_000, 1_000)).toBeNull();
+  });
+
+  it('reads the ID3v2 tag before the frames too, and says when tags follow them', () => {
+    const tagged = index({ frames: 10, headTagBytes: 1_000, fileBytes: 1_000 + 418 * 10 + 128 });
+    expect(cutFrames(tagged, 100, 52)).toMatchObject({ ranges: [[0, 1_000], [1_000 + 418 * 4, 1_000 + 418 * 6]], tailTags: true });
+    expect(cutFrames(index({ frames: 10, headTagBytes: 1_000 }), 100, 52)).toMatchObject({ tailTags: false });
   });
 });
 
 describe('readFrameIndex', () => {
   it('indexes a clean source: every audio frame, the info frame left out, its LAME delay read', async () => {
     const built = await readFrameIndex(corpus('cbr-44k-128-stereo.mp3'));
-    expect(built).toMatchObject({ sampleRate: 44_100, samplesPerFrame: 1152, skipSamples: 576 + 529, frames: 384 });
+    expect(built).toMatchObject({ sampleRate: 44_100, samplesPerFrame: 1152, skipSamples: 576 + 529, frames: 384, headTagBytes: 81 });
     // 128 kbps frames are 417 or 418 bytes.
     const sizes = new Set(Array.from({ length: built!.frames }, (_, k) => built!.offsets[k + 1]! - built!.offsets[k]!));
     expect([...sizes].sort()).toEqual([417, 418]);

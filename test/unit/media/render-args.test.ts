@@ -80,19 +80,34 @@ describe('buildRenderArguments', () => {
     });
   });
 
-  it('copies a byte range of the source when its frame index gives the cut: no seek, no length, tags from the whole file', () => {
-    const cut = { firstFrame: 10, endFrame: 20, startByte: 4_180, endByte: 8_360 };
+  it('copies byte ranges of the source when its frame index gives the cut: no seek, no length, its ID3v2 tag read from the ranges', () => {
+    const cut = { firstFrame: 10, endFrame: 20, ranges: [[0, 300], [4_180, 8_360]] as Array<[number, number]>, tailTags: false };
     expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/media/a,b:c.mp3', cut })).toEqual({
+      inputs: [{ url: 'concat:subfile,,start,0,end,300,,:file:/media/a,b:c.mp3|subfile,,start,4180,end,8360,,:file:/media/a,b:c.mp3', options: ['-nostdin', '-hide_banner'] }],
+      outputOptions: ['-c:a', 'copy', ...tail],
+    });
+  });
+
+  it('reads a single byte range without concat', () => {
+    const cut = { firstFrame: 10, endFrame: 20, ranges: [[4_180, 8_360]] as Array<[number, number]>, tailTags: false };
+    expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/m/a.mp3', cut }).inputs).toEqual([
+      { url: 'subfile,,start,4180,end,8360,,:file:/m/a.mp3', options: ['-nostdin', '-hide_banner'] },
+    ]);
+  });
+
+  it('takes the tags from the whole file (input 0) when tags follow the frames, which ffmpeg reads only at a file\'s end', () => {
+    const cut = { firstFrame: 10, endFrame: 20, ranges: [[4_180, 8_360]] as Array<[number, number]>, tailTags: true };
+    expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/m/a.mp3', cut })).toEqual({
       inputs: [
-        { url: '/media/a,b:c.mp3', options: ['-nostdin', '-hide_banner'] },
-        { url: 'subfile,,start,4180,end,8360,,:file:/media/a,b:c.mp3', options: [] },
+        { url: '/m/a.mp3', options: ['-nostdin', '-hide_banner'] },
+        { url: 'subfile,,start,4180,end,8360,,:file:/m/a.mp3', options: [] },
       ],
       outputOptions: ['-c:a', 'copy', '-map', '1:a:0', ...tail.slice(2)],
     });
   });
 
   it('ignores a cut in exact mode, which decodes from an accurate seek', () => {
-    const cut = { firstFrame: 10, endFrame: 20, startByte: 4_180, endByte: 8_360 };
+    const cut = { firstFrame: 10, endFrame: 20, ranges: [[4_180, 8_360]] as Array<[number, number]>, tailTags: false };
     expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, { file: 'in.mp3', cut })).toEqual(
       buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, input),
     );
