@@ -2,7 +2,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { buildApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
-import { createMediaTools } from './media/ffmpeg.js';
+import { createMediaToolsOrExit } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { readRenderCounts } from './observability/render-counter.js';
@@ -32,7 +32,7 @@ if (!config.redisUrl) {
   process.exit(78);
 }
 
-const media = await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs });
+const media = await createMediaToolsOrExit({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs });
 const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
 const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
 const store = createRenderStore({ dir: storeDir(config.dataDir) });

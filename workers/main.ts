@@ -3,7 +3,7 @@
 import { Worker } from 'bullmq';
 import { loadConfigOrExit } from '../src/config.js';
 import { storeDir } from '../src/data-layout.js';
-import { createMediaTools } from '../src/media/ffmpeg.js';
+import { createMediaToolsOrExit } from '../src/media/ffmpeg.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
 import { QUEUE_NAME, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
@@ -26,7 +26,7 @@ const store = createRenderStore({ dir: storeDir(config.dataDir) });
 await store.removeOrphanTemps();
 const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
 const render = createRenderProcessor({
-  media: await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }),
+  media: await createMediaToolsOrExit({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }),
   store,
   budget,
   mediaRoot: await realMediaRoot(config.mediaRoot),

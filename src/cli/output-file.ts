@@ -24,7 +24,10 @@ export async function deliver(target: string, fill: (tempFile: string) => Promis
     try {
       const temp = path.join(dir, 'segment.mp3');
       await fill(temp);
-      await pipeline(createReadStream(temp), process.stdout, { end: false });
+      await pipeline(createReadStream(temp), process.stdout, { end: false }).catch((error: NodeJS.ErrnoException) => {
+        // The reader went away (`-o - | head`): it took what it wanted, which is not a failure.
+        if (error.code !== 'EPIPE') throw error;
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

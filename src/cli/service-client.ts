@@ -60,15 +60,35 @@ export async function answerError(response: Response): Promise<ServiceAnswerErro
   return new ServiceAnswerError(message, response.status, retry);
 }
 
+/** What fetch's TypeError ("fetch failed", "terminated") wraps: the socket's code (ECONNREFUSED, UND_ERR_SOCKET). */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
 /** GET with redirects (308 to the canonical URL) followed; rejects with a CliError unless the answer is 2xx. */
 export async function fetchOk(url: string, init: RequestInit = {}): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(url, { redirect: 'follow', ...init });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach the service at ${new URL(url).origin} (${cause?.code ?? cause?.message ?? (error as Error).message}); is it running? (--url or SEGMENTS_URL)`, EXIT.unavailable);
+    throw new CliError(`cannot reach the service at ${new URL(url).origin} (${networkReason(error)}); is it running? (--url or SEGMENTS_URL)`, EXIT.unavailable);
   }
   if (!response.ok) throw await answerError(response);
   return response;
+}
+
+/**
+ * Runs `read` on a 2xx answer's body: a body that breaks off (undici's `TypeError: terminated`, the connection
+ * dropped) or is not the JSON asked for is the service's fault, one line and exit 69. A file system error
+ * (writing the body somewhere) passes through as it is.
+ */
+export async function readAnswer<T>(url: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof CliError || (error as NodeJS.ErrnoException).syscall) throw error;
+    const what = error instanceof SyntaxError ? 'a body that is not JSON' : `a body that broke off (${networkReason(error)})`;
+    throw new CliError(`the service at ${new URL(url).origin} answered ${what}`, EXIT.unavailable);
+  }
 }

@@ -1,8 +1,9 @@
 // Owns the JSON status of an asynchronous render (GET /renders/{id}, each event of its stream, the body of
 // a 202) and the 202 answer itself: queue the render unless it is known already, then say where to follow it.
 import type { FastifyReply } from 'fastify';
+import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
 import type { RenderJobData } from '../queue/render-job.js';
-import type { RenderRequester } from '../queue/render-requester.js';
+import { Overloaded, type RenderRequester } from '../queue/render-requester.js';
 import type { RenderState, RenderStatus } from '../queue/render-status.js';
 import { failureToError } from '../queue/render-waiter.js';
 import type { RenderOptions } from '../segments/render-options.js';
@@ -59,21 +60,31 @@ export function statusLocation(id: string, download: boolean): string {
   return `/renders/${id}${download ? '?download=1' : ''}`;
 }
 
+/** An asynchronous ask for a render already known, as segment_requests_total counts it. */
+const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', failed: 'failed' } as const satisfies Record<RenderState['status'], SegmentOutcome>;
+
 /**
  * Answers 202 with the render's status at once, queueing the render unless it is known already: a render
  * in the store is `done`, one queued or rendering is joined, a failure still remembered is `failed` (a new
  * job would fail at once the same way). Never cached: the next look may say something else.
  */
 export async function acceptRender(
-  deps: { requester: RenderRequester; renderStatus: RenderStatus; signingKey: string | undefined },
+  deps: { requester: RenderRequester; renderStatus: RenderStatus; metrics: Pick<Metrics, 'countSegment'>; signingKey: string | undefined },
   job: RenderJobData,
   download: boolean,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   let state = await deps.renderStatus.read(job.key);
   if (!state) {
-    await deps.requester.submit(job);
+    // Counted as a waiting request would be (README "Observability"): the ask that queued it is the miss.
+    await deps.requester.submit(job).catch((error: unknown) => {
+      deps.metrics.countSegment(error instanceof Overloaded ? 'shed' : 'failed');
+      throw error;
+    });
     state = { status: 'queued' };
+    deps.metrics.countSegment('miss');
+  } else {
+    deps.metrics.countSegment(ASKED_OUTCOME[state.status]);
   }
   return reply
     .code(202)

@@ -105,23 +105,46 @@ function runProbe(ffprobePath: string, file: string, timeoutMs: number): Promise
   });
 }
 
+/** A bundled ffmpeg/ffprobe this user cannot run nor make runnable (root-owned after `sudo npm ci`): a setup fault. */
+export class ToolNotExecutable extends Error {
+  constructor(file: string, variable: 'FFMPEG_PATH' | 'FFPROBE_PATH', reason: string) {
+    super(`${file} cannot be run by this user and cannot be made executable (${reason}): run \`sudo chmod 755 ${file}\`, or set ${variable} to one it can run`);
+    this.name = 'ToolNotExecutable';
+  }
+}
+
 /**
  * npm 11 may skip the installer packages' postinstall (`chmod u+x`), so make sure the bundled binaries
  * can run before first use.
  */
-async function ensureExecutable(file: string): Promise<void> {
+export async function ensureExecutable(file: string, variable: 'FFMPEG_PATH' | 'FFPROBE_PATH'): Promise<void> {
   try {
     await access(file, constants.X_OK);
   } catch {
-    await chmod(file, 0o755);
+    await chmod(file, 0o755).catch((error: NodeJS.ErrnoException) => {
+      throw new ToolNotExecutable(file, variable, error.code ?? error.message);
+    });
+  }
+}
+
+/** For process entries (API, worker): the tools, or the one line of a ToolNotExecutable and exit 78, as loadConfigOrExit. */
+export async function createMediaToolsOrExit(paths: Parameters<typeof createMediaTools>[0]): Promise<MediaTools> {
+  try {
+    return await createMediaTools(paths);
+  } catch (error) {
+    if (error instanceof ToolNotExecutable) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
   }
 }
 
 export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath?: string; probeTimeoutMs?: number } = {}): Promise<MediaTools> {
   const ffmpegPath = paths.ffmpegPath ?? ffmpegInstaller.path;
   const ffprobePath = paths.ffprobePath ?? ffprobeInstaller.path;
-  if (!paths.ffmpegPath) await ensureExecutable(ffmpegPath);
-  if (!paths.ffprobePath) await ensureExecutable(ffprobePath);
+  if (!paths.ffmpegPath) await ensureExecutable(ffmpegPath, 'FFMPEG_PATH');
+  if (!paths.ffprobePath) await ensureExecutable(ffprobePath, 'FFPROBE_PATH');
   ffmpeg.setFfmpegPath(ffmpegPath);
 
   return {

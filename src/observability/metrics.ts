@@ -41,7 +41,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   collectDefaultMetrics({ register: registry });
   const segments = new Counter({
     name: 'segment_requests_total',
-    help: 'Segment requests by outcome: hit (read from the store), memory_hit (in the API process\'s memory copy of hot renders), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed).',
+    help: 'Segment requests by outcome: hit (read from the store), memory_hit (in the API process\'s memory copy of hot renders), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed). Asynchronous asks (POST /renders, Prefer: respond-async) count as hit (already stored), miss (queued by this ask), joined (already queued or rendering), shed, or failed.',
     labelNames: ['outcome'],
     registers: [registry],
   });

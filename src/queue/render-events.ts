@@ -5,6 +5,7 @@ import type { QueueEvents } from 'bullmq';
 import { decodeFailure, progressPercent, type RenderFailure } from './render-job.js';
 
 export type RenderEvent =
+  | { type: 'queued' }
   | { type: 'active' }
   | { type: 'progress'; percent: number }
   | { type: 'completed' }
@@ -27,6 +28,9 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
   }
 
   const handlers = {
+    // waiting: added, or back in line after a stalled worker; delayed: a retry's backoff after a passing fault.
+    waiting: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'queued' }),
+    delayed: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'queued' }),
     active: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'active' }),
     progress: ({ jobId, data }: { jobId: string; data: unknown }) => {
       const percent = progressPercent(data);
@@ -35,6 +39,8 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
     completed: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'completed' }),
     failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) => emit(jobId, { type: 'failed', failure: decodeFailure(failedReason) }),
   };
+  events.on('waiting', handlers.waiting);
+  events.on('delayed', handlers.delayed);
   events.on('active', handlers.active);
   events.on('progress', handlers.progress);
   events.on('completed', handlers.completed);
@@ -60,6 +66,8 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
       };
     },
     close() {
+      events.off('waiting', handlers.waiting);
+      events.off('delayed', handlers.delayed);
       events.off('active', handlers.active);
       events.off('progress', handlers.progress);
       events.off('completed', handlers.completed);

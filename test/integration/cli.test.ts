@@ -1,6 +1,7 @@
 // The built `segments` CLI against the real stack (Redis, workers, API, nginx on free ports, a temp
 // DATA_DIR and MEDIA_ROOT): render through the service and locally, warm, purge, probe, their errors.
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { copyFile, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,13 +18,19 @@ let work: string;
 /** A port nothing listens on: a service that is not running. */
 let closedPort: number;
 
-/** Runs the CLI with the stack's configuration (and `env` on top), in the temp working folder. */
-function segments(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<{ code: number | null; out: string; err: string; bytes: Buffer }> {
+/**
+ * Runs the CLI with the stack's configuration (and `env` on top), in the temp working folder; with
+ * `closeStdout`, its stdout is closed after the first chunk, as `| head` does.
+ */
+function segments(args: string[], env: Record<string, string> = {}, stdin?: string, closeStdout = false): Promise<{ code: number | null; out: string; err: string; bytes: Buffer }> {
   const { SIGNING_KEY: _key, SEGMENTS_URL: _url, ...rest } = process.env;
   const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { ...rest, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl, ...env } });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out.push(chunk);
+    if (closeStdout) child.stdout.destroy();
+  });
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
   child.stdin.end(stdin ?? '');
   return new Promise((resolve, reject) => {
@@ -258,5 +265,49 @@ describe('segments nginx-config', () => {
     const bad = await segments(['nginx-config', '--port', 'eighty']);
     expect([bad.code, bad.err]).toEqual([78, 'segments: Invalid PORT="eighty": must be a whole number from 1 to 65535\n']);
     expect((await segments(['nginx-config', 'extra'])).code).toBe(64);
+  });
+});
+
+describe('against a service that misbehaves (a local server)', () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      if (request.url === '/healthz') return response.end('ok');
+      if (request.url === '/sources/demo/tones') return response.writeHead(200, { 'content-type': 'text/html' }).end('<html>a proxy page</html>');
+      if (request.url === '/segments/demo/tones/0-1.mp3') return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(Buffer.alloc(1000));
+      // The connection drops mid-body: undici's `TypeError: terminated` in the CLI.
+      if (request.url === '/segments/demo/tones/1-2.mp3') {
+        response.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': '100000' });
+        return response.write(Buffer.alloc(1000), () => response.socket?.destroy());
+      }
+      if (request.url === '/segments/demo/tones/2-3.mp3') return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(Buffer.alloc(4 * 1024 * 1024));
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('warm: a body that breaks off is one failed segment, the rest go on, a summary and exit 1', async () => {
+    const { code, out, err } = await segments(['warm', '-', '--url', url], {}, 'source,start,end\ndemo/tones,0,1\ndemo/tones,1,2\n');
+    expect(out).toMatch(/^warmed 1 of 2 segment\(s\) in [\d.]+ s \(X-Cache-Status: 1 none\); 1 failed\n$/);
+    expect(err).toMatch(/^failed: \/segments\/demo\/tones\/1-2\.mp3: the service at http:\/\/127\.0\.0\.1:\d+ answered a body that broke off \(/m);
+    expect(code).toBe(1);
+    noStackTrace(err);
+  });
+
+  it('render -o - into a reader that goes away (`| head`) exits 0 quietly', async () => {
+    const { code, err } = await segments(['render', 'demo/tones', '2', '3', '--url', url, '-o', '-'], {}, undefined, true);
+    expect([code, err]).toEqual([0, '']);
+  });
+
+  it('probe: a 200 answer that is not JSON is one line, exit 69', async () => {
+    const { code, err } = await segments(['probe', 'demo/tones', '--url', url]);
+    expect(err).toMatch(/^segments: the service at http:\/\/127\.0\.0\.1:\d+ answered a body that is not JSON\n$/);
+    expect(code).toBe(69);
   });
 });

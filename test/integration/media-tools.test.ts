@@ -1,12 +1,16 @@
 // The one module that runs ffmpeg, on the real bundled binaries: its failures are typed, never crashes.
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.js';
-import { createMediaTools, FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../../src/media/ffmpeg.js';
+import { createMediaTools, ensureExecutable, FfmpegFailed, FfmpegKilled, FfmpegTimedOut, ToolNotExecutable, type MediaTools } from '../../src/media/ffmpeg.js';
 import { buildRenderArguments } from '../../src/media/render-args.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
+import { API_ENTRY } from '../../src/stack/stack.js';
 import { descendantsOf, eventually } from '../helpers/test-stack.js';
 
 const tones = path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo', 'tones.mp3');
@@ -70,5 +74,24 @@ describe('media tools', () => {
     const error = await media.render(path.join(dir, 'junk-out.mp3'), buildRenderArguments({ startMs: 0, endMs: 1000, sampleRate: 44100, options: { mode: 'copy' } }, { file: text }), { timeoutMs: 30_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FfmpegFailed);
     expect((error as FfmpegFailed).stderrTail.length).toBeGreaterThan(0);
+  });
+
+  it('a bundled tool that cannot be made executable is a ToolNotExecutable naming its variable and the chmod to run', async () => {
+    const missing = path.join(dir, 'no-such-ffprobe');
+    const error = await ensureExecutable(missing, 'FFPROBE_PATH').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolNotExecutable);
+    expect((error as Error).message).toContain(`sudo chmod 755 ${missing}`);
+    expect((error as Error).message).toContain('FFPROBE_PATH');
+  });
+
+  // As after `sudo npm ci`: the bundled ffprobe root-owned and not executable by others, the API run as another user.
+  const rootOwnedProbe = process.getuid?.() === 0 && (statSync(ffprobeInstaller.path).mode & 0o001) === 0;
+  it.skipIf(!rootOwnedProbe)('the API started as a user who cannot run the bundled ffprobe exits 78 with one line, no stack trace', async () => {
+    const env = { PATH: process.env.PATH ?? '', REDIS_URL: 'redis://127.0.0.1:1', DATA_DIR: dir };
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [API_ENTRY], { env, uid: 65534, gid: 65534, timeout: 20_000 }, (_, __, err) => resolve({ code: child.exitCode, stderr: err }));
+    });
+    expect(code).toBe(78);
+    expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(`run \`sudo chmod 755 ${ffprobeInstaller.path}\`, or set FFPROBE_PATH`)]);
   });
 });

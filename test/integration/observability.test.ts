@@ -9,9 +9,11 @@ import { metricValue, segmentOutcomes } from '../helpers/metrics.js';
 import { eventually, getBytes, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 let t: TestStack;
+const MAX_QUEUE_DEPTH = 2;
 beforeAll(async () => {
   // info: the request and render log lines are the subject of one test here.
-  t = await startTestStack({ LOG_LEVEL: 'info' });
+  // A queue of 2: a few long renders asked at once wait behind the busy workers, and past 2 an ask is shed.
+  t = await startTestStack({ LOG_LEVEL: 'info', MAX_QUEUE_DEPTH: String(MAX_QUEUE_DEPTH) });
 });
 afterAll(async () => {
   await t?.stop();
@@ -76,6 +78,43 @@ describe('/metrics', () => {
     // The same segment again is served from this process's memory: no new render.
     expect((await getBytes(t.apiUrl + segment)).response.status).toBe(200);
     expect(await value('segment_render_duration_seconds_count', { mode })).toBe(renders + 1);
+  });
+
+  it('a repeat request straight at the API counts one memory_hit', async () => {
+    // Rendered above, so no new job meets the small queue limit.
+    const segment = `${t.apiUrl}/segments/demo/tones/1-2.5.mp3`;
+    expect((await getBytes(segment)).response.status).toBe(200);
+    const memoryHits = await segmentOutcomes(t.apiUrl, 'memory_hit');
+    expect((await getBytes(segment)).response.status).toBe(200);
+    expect(await segmentOutcomes(t.apiUrl, 'memory_hit')).toBe(memoryHits + 1);
+  });
+
+  it('asynchronous asks count as miss, joined and shed; segment_queue_depth reads the jobs waiting behind the busy workers', async () => {
+    // The depth reading includes this process's own recent adds for up to 200 ms: start from an empty queue.
+    await eventually(async () => ((await value('segment_queue_depth')) === 0 ? true : undefined), 'an empty queue');
+    const before = Object.fromEntries(await Promise.all(['miss', 'joined', 'shed'].map(async (o) => [o, await segmentOutcomes(t.apiUrl, o)] as const)));
+    // Whole-source exact renders, asked faster than the workers take them.
+    const ask = (fadeOut: number) =>
+      fetch(`${t.apiUrl}/renders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: 'demo/tones', start: 0, end: 90, mode: 'exact', bitrate: 320, fade_out: fadeOut }),
+      });
+    const statuses: number[] = [];
+    for (const fadeOut of [1, 2, 3, 4, 5]) statuses.push((await ask(fadeOut)).status);
+    const accepted = statuses.filter((status) => status === 202).length;
+    const shed = statuses.filter((status) => status === 503).length;
+    expect(accepted + shed).toBe(5);
+    expect(accepted).toBeGreaterThanOrEqual(MAX_QUEUE_DEPTH);
+    expect(shed).toBeGreaterThan(0);
+    expect(await eventually(async () => ((await value('segment_queue_depth')) > 0 ? true : undefined), 'a job waiting for the worker')).toBe(true);
+    // The last accepted one is still queued or rendering: asking again joins it.
+    expect((await ask(statuses.lastIndexOf(202) + 1)).status).toBe(202);
+    expect(await segmentOutcomes(t.apiUrl, 'miss')).toBe(before.miss! + accepted);
+    expect(await segmentOutcomes(t.apiUrl, 'shed')).toBe(before.shed! + shed);
+    expect(await segmentOutcomes(t.apiUrl, 'joined')).toBe(before.joined! + 1);
+    // The tests after this one must find room in the queue.
+    await eventually(async () => ((await value('segment_queue_depth')) === 0 ? true : undefined), 'the queue to drain');
   });
 
   it('counts answers by route pattern, method and status, not by raw URL', async () => {

@@ -6,7 +6,7 @@ import { asCliErrors, type Command } from '../command.js';
 import { openLocalMedia } from '../local-media.js';
 import { readArgs } from '../parse-args.js';
 import { parseCliSource } from '../segment-args.js';
-import { fetchOk, serviceFrom } from '../service-client.js';
+import { fetchOk, readAnswer, serviceFrom } from '../service-client.js';
 
 const USAGE = `Usage: segments probe <source> [--json] [--url URL]
 
@@ -42,8 +42,9 @@ export const probeCommand: Command = {
     const { values, positionals } = readArgs(args, { name: 'probe', options: OPTIONS, positionals: [1, 1] });
     const source = await asCliErrors(() => parseCliSource(positionals[0]!));
     const service = serviceFrom(values.url, context.config());
-    const facts = service
-      ? ((await (await fetchOk(`${service.baseUrl}/sources/${sourcePathFor(source)}`)).json()) as SourceDescription)
+    const url = service && `${service.baseUrl}/sources/${sourcePathFor(source)}`;
+    const facts = url
+      ? await fetchOk(url).then((response) => readAnswer(url, () => response.json() as Promise<SourceDescription>))
       : await asCliErrors(async () => describeSource(await (await openLocalMedia(context.config())).catalog.describe(source)));
     if (values.json) context.print(JSON.stringify(facts, null, 2));
     else lines(facts).forEach((line) => context.print(line));

@@ -14,7 +14,7 @@ import { createLocalRenderer } from '../local-render.js';
 import { deliver, STDOUT } from '../output-file.js';
 import { readArgs } from '../parse-args.js';
 import { segmentFrom } from '../segment-args.js';
-import { fetchOk, segmentUrl, serviceFrom, type Service } from '../service-client.js';
+import { fetchOk, readAnswer, segmentUrl, serviceFrom, type Service } from '../service-client.js';
 
 const USAGE = `Usage: segments render <source> <start> <end> [options]
 
@@ -62,9 +62,10 @@ function servedFileName(response: Response): string | undefined {
 }
 
 async function fromService(service: Service, segment: SegmentRequest, output: string | undefined): Promise<{ target: string; detail: string }> {
-  const response = await fetchOk(segmentUrl(service, segment));
+  const url = segmentUrl(service, segment);
+  const response = await fetchOk(url);
   const target = output ?? servedFileName(response) ?? segmentFileName(segment.source, segment.startMs, segment.endMs);
-  await deliver(target, (temp) => pipeline(Readable.fromWeb(response.body as ReadableStream), createWriteStream(temp)));
+  await deliver(target, (temp) => readAnswer(url, () => pipeline(Readable.fromWeb(response.body as ReadableStream), createWriteStream(temp))));
   return { target, detail: `from ${service.baseUrl}, X-Cache-Status ${response.headers.get('x-cache-status') ?? 'none'}` };
 }
 

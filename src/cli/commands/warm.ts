@@ -9,7 +9,7 @@ import { CliError, EXIT, type Command } from '../command.js';
 import { readArgs } from '../parse-args.js';
 import { createProgress, type ProgressState } from '../progress.js';
 import { parseSegmentList } from '../segment-list.js';
-import { fetchOk, localFrontUrl, segmentUrl, serviceFrom, ServiceAnswerError } from '../service-client.js';
+import { fetchOk, localFrontUrl, readAnswer, segmentUrl, serviceFrom, ServiceAnswerError } from '../service-client.js';
 
 const USAGE = `Usage: segments warm <list.csv|list.json|-> [--concurrency N] [--url URL]
 
@@ -53,9 +53,11 @@ async function fetchSegment(url: string): Promise<string> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const response = await fetchOk(url);
-      for await (const _chunk of response.body ?? []) {
-        // dropped: only the render and the cache entry are wanted
-      }
+      await readAnswer(url, async () => {
+        for await (const _chunk of response.body ?? []) {
+          // dropped: only the render and the cache entry are wanted
+        }
+      });
       return response.headers.get('x-cache-status') ?? 'none';
     } catch (error) {
       const retryAfter = error instanceof ServiceAnswerError && error.status === 503 ? error.retryAfterSeconds : undefined;

@@ -3,6 +3,7 @@
 // Events until the render ends. The id is the render key, which is also the job id.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SourceNotFound } from '../../errors.js';
+import type { Metrics } from '../../observability/metrics.js';
 import type { RenderEvent, RenderEvents } from '../../queue/render-events.js';
 import { renderJobFor } from '../../queue/render-job.js';
 import type { RenderRequester } from '../../queue/render-requester.js';
@@ -18,6 +19,8 @@ import { acceptRender, statusBody, type RenderStatusBody, type StatusContext } f
 export interface RenderRouteDeps {
   catalog: Catalog;
   requester: RenderRequester;
+  /** segment_requests_total counts asynchronous asks too. */
+  metrics: Metrics;
   renderStatus: RenderStatus;
   renderEvents: RenderEvents;
   maxSegmentSeconds: number;
@@ -27,6 +30,8 @@ export interface RenderRouteDeps {
 }
 
 const DEFAULT_HEARTBEAT_MS = 15_000;
+/** The events stream's `retry:`: how long an EventSource waits before reconnecting to an ended stream. */
+export const EVENTS_RETRY_MS = 86_400_000;
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: RENDER_KEY_PATTERN } } } as const;
 const statusQuery = { type: 'object', additionalProperties: false, properties: { download: { type: 'string', enum: ['1'] } } } as const;
@@ -74,7 +79,7 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
     let chain = new Promise<void>((resolve) => (opened = resolve));
     const apply = (event: RenderEvent) => {
       chain = chain.then(() => stateAfter(event)).then(
-        (state) => send(statusBody(id, state, context)),
+        (state) => send(statusBody(id, state, context), event.type === 'active'),
         () => end(),
       );
     };
@@ -100,6 +105,9 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
     });
+    // A browser's EventSource reconnects whenever a stream ends, by default after about 3 s; the stream
+    // ends after done or failed, so the client closes it then (README), and a day stands in for never.
+    response.write(`retry: ${EVENTS_RETRY_MS}\n\n`);
     let last: RenderStatusBody | null = null;
     let ended = false;
     const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), heartbeatMs);
@@ -111,10 +119,12 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
       openStreams.delete(end);
       response.end();
     }
-    function send(body: RenderStatusBody) {
+    /** `attempt`: the job (re)started ('active'), so its percent starts again from nothing. */
+    function send(body: RenderStatusBody, attempt = false) {
       if (ended) return;
-      // Percent never goes back (a late event after a newer reading), and an unchanged status is not repeated.
-      if (last && body.status === 'rendering' && last.status === 'rendering' && (body.percent ?? -1) <= (last.percent ?? -1)) return;
+      // Percent never goes back within an attempt (a late event after a newer reading), and an unchanged
+      // status is not repeated.
+      if (!attempt && last && body.status === 'rendering' && last.status === 'rendering' && (body.percent ?? -1) <= (last.percent ?? -1)) return;
       if (last && JSON.stringify(last) === JSON.stringify(body)) return;
       last = body;
       response.write(`data: ${JSON.stringify(body)}\n\n`);
@@ -122,8 +132,10 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
     }
     async function stateAfter(event: RenderEvent): Promise<RenderState> {
       switch (event.type) {
+        case 'queued':
+          return { status: 'queued' };
         case 'active':
-          return { status: 'rendering', percent: last?.percent };
+          return { status: 'rendering' };
         case 'progress':
           return { status: 'rendering', percent: event.percent };
         case 'failed':

@@ -23,7 +23,6 @@ export interface SegmentRouteDeps extends RenderRouteDeps {
   renders: RenderReader;
   rendersInUse: RendersInUse;
   requester: RenderRequester;
-  metrics: Metrics;
   maxSegmentSeconds: number;
   cacheMaxAgeSeconds: number;
   /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */

@@ -4,13 +4,16 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../../src/config.js';
+import { PROJECT_ROOT, parseConfig } from '../../../src/config.js';
 import { WORKER_RESTARTS_KEY } from '../../../src/observability/worker-restarts.js';
+import { NGINX_TEMPLATE, nginxValues, renderNginxConfig } from '../../../src/stack/nginx-front.js';
 import { API_ENTRY, WORKER_ENTRY } from '../../../src/stack/stack.js';
 
 const UNITS = path.join(PROJECT_ROOT, 'src', 'stack', 'systemd');
 /** Where the README installs the checkout; the units name it. */
 const INSTALL_ROOT = '/opt/mp3-segments';
+/** The units' DATA_DIR (StateDirectory=mp3-segments). */
+const STATE_DIR = '/var/lib/mp3-segments';
 
 async function directive(unit: string, name: string): Promise<string[]> {
   const text = await readFile(path.join(UNITS, unit), 'utf8');
@@ -48,6 +51,7 @@ describe('the shipped systemd units', () => {
       expect(await directive(unit, 'WorkingDirectory')).toEqual([INSTALL_ROOT]);
       expect(await directive(unit, 'EnvironmentFile')).toEqual(['/etc/mp3-segments.env']);
       expect(await directive(unit, 'Restart')).toEqual(['always']);
+      expect(await directive(unit, 'RestartPreventExitStatus')).toEqual(['78']);
     }
   });
 
@@ -68,6 +72,17 @@ describe('the shipped systemd units', () => {
     expect((await directive(unit, 'ExecStartPre')).some((line) => line.startsWith('/usr/sbin/nginx -t '))).toBe(true);
     const text = await readFile(path.join(UNITS, unit), 'utf8');
     expect(text).toContain('segments nginx-config --host 0.0.0.0 --port 80 --data-dir /var/lib/mp3-segments > /etc/nginx/mp3-segments.conf');
+  });
+
+  it('create, before nginx starts, the parent of every folder and file the rendered nginx.conf writes (nginx makes only the last level)', async () => {
+    const made = (await directive('mp3-segments-nginx.service', 'ExecStartPre'))
+      .filter((line) => line.startsWith('/bin/mkdir -p '))
+      .flatMap((line) => line.split(' ').slice(2));
+    const exists = (folder: string) => folder === STATE_DIR || made.some((dir) => dir === folder || dir.startsWith(`${folder}/`));
+    const config = renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), nginxValues(parseConfig({ DATA_DIR: STATE_DIR })));
+    const written = [...config.matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path|proxy_cache_path) (\/\S+?);?(?:\s|$)/gm)].map((m) => m[1] ?? '');
+    expect(written).toContain(`${STATE_DIR}/nginx/temp/client_body`);
+    for (const target of written) expect(exists(path.dirname(target)), target).toBe(true);
   });
 
   it('are where the README says they are', async () => {
