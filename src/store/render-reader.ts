@@ -23,6 +23,25 @@ export interface RenderReader {
 }
 
 export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'touch'>; hot: HotRenders }): RenderReader {
+  // Reads of a render into memory now under way. A render that just completed has all its waiters asking at
+  // once (50 per key in the bench's crowd): they share one read and one Buffer instead of each reading its
+  // own copy, which a slow client would then hold for as long as its answer takes.
+  const reading = new Map<string, Promise<RenderBody | null>>();
+
+  async function readFromStore(key: string): Promise<RenderBody | null> {
+    const stored = await deps.store.open(key);
+    if (!stored) return null;
+    if (!deps.hot.accepts(stored.size)) return fileBody(stored);
+    let bytes: Buffer;
+    try {
+      bytes = await stored.handle.readFile();
+    } finally {
+      await stored.handle.close();
+    }
+    deps.hot.remember(key, bytes);
+    return memoryBody(bytes, 'store');
+  }
+
   return {
     async open(key) {
       const hot = deps.hot.get(key);
@@ -30,17 +49,19 @@ export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'to
         if (hot.touchStore) void deps.store.touch(key);
         return memoryBody(hot.bytes, 'memory');
       }
-      const stored = await deps.store.open(key);
-      if (!stored) return null;
-      if (!deps.hot.accepts(stored.size)) return fileBody(stored);
-      let bytes: Buffer;
-      try {
-        bytes = await stored.handle.readFile();
-      } finally {
-        await stored.handle.close();
+      const shared = reading.get(key);
+      if (shared) {
+        // A body read into memory can be shared; a streamed one (too large to keep) is each request's own.
+        const body = await shared;
+        return body === null || !body.readsStoreFile ? body : readFromStore(key);
       }
-      deps.hot.remember(key, bytes);
-      return memoryBody(bytes, 'store');
+      const read = readFromStore(key);
+      reading.set(key, read);
+      try {
+        return await read;
+      } finally {
+        reading.delete(key);
+      }
     },
   };
 }

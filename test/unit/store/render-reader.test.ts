@@ -110,4 +110,22 @@ describe('render reader', () => {
     expect((await stat(store.pathOf(small))).mtimeMs).toBeGreaterThan(longAgo.getTime());
     expect((await readFile(store.pathOf(small))).toString()).toBe('0123456789');
   });
+
+  it('reads a render asked for by many requests at once from the store once, and hands them all the same bytes', async () => {
+    const hot = createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 });
+    let opens = 0;
+    const reader = createRenderReader({ store: { open: (key) => ((opens += 1), store.open(key)), touch: (key) => store.touch(key) }, hot });
+    const bodies = await Promise.all(Array.from({ length: 5 }, () => reader.open(small)));
+    expect(opens).toBe(1);
+    const first = bodies[0]!.slice(0, 9) as Buffer;
+    for (const body of bodies) expect((body!.slice(0, 9) as Buffer).buffer).toBe(first.buffer);
+    expect(first.toString()).toBe('0123456789');
+  });
+
+  it('streams a render too large to keep to each of many requests at once, each from its own file handle', async () => {
+    const hot = createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 });
+    const reader = createRenderReader({ store, hot });
+    const bodies = await Promise.all(Array.from({ length: 3 }, () => reader.open(large)));
+    for (const body of bodies) expect(await bytesOf(body!, 0, 99)).toEqual(Buffer.alloc(100, 7));
+  });
 });
