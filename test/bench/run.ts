@@ -19,13 +19,13 @@ import { coldApi, crowdOfWaiters, hitRatioDuring, sequentialMisses } from './sce
 import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
 import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import { percentilesOf } from './samples.js';
-import { distinctSegmentsScript, runWrk, zipfScript, type LoadResult } from './wrk.js';
+import { distinctSegmentsScript, runInterleaved, runWrk, zipfScript, type LoadResult } from './wrk.js';
 
 const quick = process.argv.includes('--quick');
 /** Durations and counts of the two versions: --quick is a smoke run (under 2 min), full is the record. */
 const PLAN = quick
-  ? { hitSeconds: 5, sequential: 5, distinctSeconds: 8, waiting: 2_000, mixedSeconds: 10 }
-  : { hitSeconds: 20, sequential: 21, distinctSeconds: 30, waiting: 10_000, mixedSeconds: 60 };
+  ? { hitRounds: 2, hitSeconds: 3, sequential: 5, distinctSeconds: 8, waiting: 2_000, mixedSeconds: 10 }
+  : { hitRounds: 8, hitSeconds: 3, sequential: 21, distinctSeconds: 30, waiting: 10_000, mixedSeconds: 60 };
 const CORES = os.availableParallelism();
 const WRK_THREADS = 2;
 const HOUR = ['bench', 'hour'];
@@ -118,15 +118,22 @@ async function main(): Promise<BenchReport> {
   await chmod(staticDir, 0o755);
   const staticNginx: ReferenceServer = await startStaticNginx({ program: programs.nginx as string, dir: staticDir, work: path.join(root, 'static-nginx'), port: await freePort(), sink });
   started.push({ stop: () => staticNginx.process.stop(4_000) });
-  const hitLoad = (url: string) => runWrk({ url, connections: 64, threads: WRK_THREADS, seconds: PLAN.hitSeconds });
-
-  say('hits: 64 connections');
-  record(fromLoad('nginx-static', 'nginx static file (reference)', true, await hitLoad(`${staticNginx.url}/segment.mp3`)));
-  record(fromLoad('nginx-hit', 'nginx HIT, 30 s segment', false, await hitLoad(stack.url + hitPath)));
-  record(fromLoad('api-hot', 'API store hit, hot (memory)', false, await hitLoad(stack.apiUrl + hitPath)));
+  say(`hits: 64 connections, ${PLAN.hitRounds} interleaved rounds of ${PLAN.hitSeconds} s each`);
   const cold = await coldApi(stack, config, sink);
   started.push(cold);
-  record(fromLoad('api-cold', 'API store hit, cold (file)', false, await hitLoad(cold.url + hitPath)));
+  const hitLoads = await runInterleaved(
+    [
+      { id: 'nginx-static', url: `${staticNginx.url}/segment.mp3` },
+      { id: 'nginx-hit', url: stack.url + hitPath },
+      { id: 'api-hot', url: stack.apiUrl + hitPath },
+      { id: 'api-cold', url: cold.url + hitPath },
+    ],
+    { rounds: PLAN.hitRounds, seconds: PLAN.hitSeconds, connections: 64, threads: WRK_THREADS },
+  );
+  record(fromLoad('nginx-static', 'nginx static file (reference)', true, hitLoads.get('nginx-static')!, { rounds: PLAN.hitRounds }));
+  record(fromLoad('nginx-hit', 'nginx HIT, 30 s segment', false, hitLoads.get('nginx-hit')!, { rounds: PLAN.hitRounds }));
+  record(fromLoad('api-hot', 'API store hit, hot (memory)', false, hitLoads.get('api-hot')!, { rounds: PLAN.hitRounds }));
+  record(fromLoad('api-cold', 'API store hit, cold (file)', false, hitLoads.get('api-cold')!, { rounds: PLAN.hitRounds }));
   await cold.stop();
 
   say(`cold misses one at a time (${PLAN.sequential} each, alternating with bare ffmpeg)`);

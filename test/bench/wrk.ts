@@ -130,3 +130,34 @@ export async function runWrk(options: { url: string; connections: number; thread
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Runs each of `loads` for `rounds` rounds of `seconds`, in turn (A B C A B C ...), and adds each one's
+ * rounds up. This machine's speed drifts by a quarter over a minute (other tenants): one 20 s run of a
+ * reference and then one of the product would compare two different machines; interleaved short rounds
+ * give both the same mix of fast and slow moments. Latency percentiles are the median of the rounds'.
+ */
+export async function runInterleaved(loads: Array<{ id: string; url: string }>, options: { rounds: number; seconds: number; connections: number; threads: number }): Promise<Map<string, LoadResult>> {
+  const rounds = new Map<string, LoadResult[]>(loads.map(({ id }) => [id, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (const { id, url } of loads) rounds.get(id)!.push(await runWrk({ url, connections: options.connections, threads: options.threads, seconds: options.seconds }));
+  }
+  return new Map([...rounds].map(([id, results]) => [id, combined(results)]));
+}
+
+function combined(results: LoadResult[]): LoadResult {
+  const sum = (pick: (result: LoadResult) => number) => results.reduce((total, result) => total + pick(result), 0);
+  const seconds = sum((result) => result.seconds);
+  const errorDetail: Record<string, number> = {};
+  for (const result of results) for (const [kind, count] of Object.entries(result.errorDetail)) errorDetail[kind] = (errorDetail[kind] ?? 0) + count;
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return {
+    requests: sum((result) => result.requests),
+    seconds,
+    requestsPerSecond: sum((result) => result.requests) / seconds,
+    megabytesPerSecond: sum((result) => result.megabytesPerSecond * result.seconds) / seconds,
+    errors: sum((result) => result.errors),
+    errorDetail,
+    latency: results[0]!.latency.map(([percentile], i) => [percentile, median(results.map((result) => result.latency[i]![1]))]),
+  };
+}
