@@ -39,12 +39,9 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
     completed: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'completed' }),
     failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) => emit(jobId, { type: 'failed', failure: decodeFailure(failedReason) }),
   };
-  events.on('waiting', handlers.waiting);
-  events.on('delayed', handlers.delayed);
-  events.on('active', handlers.active);
-  events.on('progress', handlers.progress);
-  events.on('completed', handlers.completed);
-  events.on('failed', handlers.failed);
+  // Each handler under its event's name: the same list to listen with and to stop listening with.
+  const names = Object.keys(handlers) as Array<keyof typeof handlers>;
+  for (const name of names) events.on(name, handlers[name] as never);
 
   return {
     get following() {
@@ -66,12 +63,7 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
       };
     },
     close() {
-      events.off('waiting', handlers.waiting);
-      events.off('delayed', handlers.delayed);
-      events.off('active', handlers.active);
-      events.off('progress', handlers.progress);
-      events.off('completed', handlers.completed);
-      events.off('failed', handlers.failed);
+      for (const name of names) events.off(name, handlers[name] as never);
       byId.clear();
     },
   };

@@ -1,6 +1,7 @@
 // The bench's baseline: what a team builds first. Each GET /segments/<source>/<start>-<end>.mp3 runs ffmpeg
 // inside the request and pipes its output to the client: no queue, no store, no cache, no limit. Honest,
-// not crippled: the same stream copy the product's copy mode does, the bundled ffmpeg, keep-alive on.
+// not crippled: a stream copy with ffmpeg's own seek (what the product did before its frame index), the
+// bundled ffmpeg, keep-alive on.
 //   PORT=8090 MEDIA_ROOT=fixtures/media node dist/test/bench/naive-server.js
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { spawn } from 'node:child_process';
