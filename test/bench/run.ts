@@ -176,6 +176,18 @@ function machineFacts(): string {
   return `${os.type()} ${os.release()}, ${CORES} cores (${cpu}), ${Math.round(os.totalmem() / 1024 ** 3)} GB, Node ${process.versions.node}`;
 }
 
+/** Stops what the bench started, newest first, once: on its end, or on Ctrl-C / SIGTERM mid-run. */
+let stopping: Promise<void> | null = null;
+const stopStarted = () => (stopping ??= (async () => {
+  for (const owner of started.reverse()) await owner.stop().catch(() => undefined);
+})());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    say(`\n${signal}: stopping what the bench started`);
+    void stopStarted().then(() => process.exit(130));
+  });
+}
+
 let failed = false;
 try {
   const report = await main();
@@ -185,7 +197,7 @@ try {
   failed = true;
   process.stderr.write(`bench failed: ${(error as Error).stack}\nprocess log: ${logFile}\n`);
 } finally {
-  for (const owner of started.reverse()) await owner.stop().catch(() => undefined);
+  await stopStarted();
   if (!failed) await rm(root, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
