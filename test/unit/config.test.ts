@@ -53,6 +53,11 @@ describe('parseConfig defaults (DESIGN.md)', () => {
     expect(config.signingKey).toBeUndefined();
   });
 
+  it('keeps 64 MiB of source frame indexes in each worker, like the API\'s memory copy of hot renders', () => {
+    expect(config.frameIndexMaxBytes).toBe(64 * 1024 ** 2);
+    expect(config.hotCacheMaxBytes).toBe(64 * 1024 ** 2);
+  });
+
   it('has no queue dashboard unless ADMIN_TOKEN is set', () => {
     expect(config.adminToken).toBeUndefined();
   });
@@ -87,6 +92,7 @@ describe('parseConfig values', () => {
       PROBE_TIMEOUT_MS: '2000',
       SIGNING_KEY: 'a-long-enough-secret',
       ADMIN_TOKEN: 'another-long-secret',
+      FRAME_INDEX_MAX_BYTES: '0',
     });
     expect(config).toMatchObject({
       port: 9090,
@@ -103,6 +109,7 @@ describe('parseConfig values', () => {
       probeTimeoutMs: 2_000,
       signingKey: 'a-long-enough-secret',
       adminToken: 'another-long-secret',
+      frameIndexMaxBytes: 0,
     });
   });
 
