@@ -105,24 +105,27 @@ function runProbe(ffprobePath: string, file: string, timeoutMs: number): Promise
   });
 }
 
-/** A bundled ffmpeg/ffprobe this user cannot run nor make runnable (root-owned after `sudo npm ci`): a setup fault. */
+/** An ffmpeg/ffprobe this user cannot run (a bundled one root-owned after `sudo npm ci`, a wrong path set): a setup fault. */
 export class ToolNotExecutable extends Error {
   constructor(file: string, variable: 'FFMPEG_PATH' | 'FFPROBE_PATH', reason: string) {
-    super(`${file} cannot be run by this user and cannot be made executable (${reason}): run \`sudo chmod 755 ${file}\`, or set ${variable} to one it can run`);
+    super(`${file} cannot be run by this user (${reason}): run \`sudo chmod 755 ${file}\`, or set ${variable} to one it can run`);
     this.name = 'ToolNotExecutable';
   }
 }
 
 /**
- * npm 11 may skip the installer packages' postinstall (`chmod u+x`), so make sure the bundled binaries
- * can run before first use.
+ * Checked at start, so a tool that cannot run stops the process with one line instead of failing every
+ * render. A bundled binary may be made executable here: npm 11 may skip the installer packages' postinstall
+ * (`chmod u+x`). A configured one (`FFMPEG_PATH`, `FFPROBE_PATH`) is the operator's file, never changed.
  */
-export async function ensureExecutable(file: string, variable: 'FFMPEG_PATH' | 'FFPROBE_PATH'): Promise<void> {
+export async function ensureExecutable(file: string, variable: 'FFMPEG_PATH' | 'FFPROBE_PATH', options: { bundled: boolean }): Promise<void> {
+  const cannotRun = (error: NodeJS.ErrnoException) => new ToolNotExecutable(file, variable, error.code ?? error.message);
   try {
     await access(file, constants.X_OK);
-  } catch {
-    await chmod(file, 0o755).catch((error: NodeJS.ErrnoException) => {
-      throw new ToolNotExecutable(file, variable, error.code ?? error.message);
+  } catch (error) {
+    if (!options.bundled) throw cannotRun(error as NodeJS.ErrnoException);
+    await chmod(file, 0o755).catch((chmodError: NodeJS.ErrnoException) => {
+      throw cannotRun(chmodError);
     });
   }
 }
@@ -143,8 +146,8 @@ export async function createMediaToolsOrExit(paths: Parameters<typeof createMedi
 export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath?: string; probeTimeoutMs?: number } = {}): Promise<MediaTools> {
   const ffmpegPath = paths.ffmpegPath ?? ffmpegInstaller.path;
   const ffprobePath = paths.ffprobePath ?? ffprobeInstaller.path;
-  if (!paths.ffmpegPath) await ensureExecutable(ffmpegPath, 'FFMPEG_PATH');
-  if (!paths.ffprobePath) await ensureExecutable(ffprobePath, 'FFPROBE_PATH');
+  await ensureExecutable(ffmpegPath, 'FFMPEG_PATH', { bundled: !paths.ffmpegPath });
+  await ensureExecutable(ffprobePath, 'FFPROBE_PATH', { bundled: !paths.ffprobePath });
   ffmpeg.setFfmpegPath(ffmpegPath);
 
   return {

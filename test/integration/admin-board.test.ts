@@ -85,7 +85,7 @@ describe('with ADMIN_TOKEN', () => {
     expect(page.status).toBe(200);
     // Its assets are relative to <base href="/admin/queues/">.
     const asset = /src="(static\/js\/[^"]+\.js)"/.exec(await page.text())?.[1];
-    expect(asset).toBeDefined();
+    expect(asset).toMatch(/^static\/js\/[\w.-]+\.js$/);
     expect((await fetch(`${t.apiUrl}/admin/queues/${asset}`, { headers: cookie })).status).toBe(200);
     expect((await fetch(`${t.apiUrl}/admin/queues/${asset}`)).status).toBe(401);
     expect((await fetch(`${t.apiUrl}/admin/queues/api/queues`, { headers: cookie })).status).toBe(200);

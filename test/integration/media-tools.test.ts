@@ -1,7 +1,7 @@
 // The one module that runs ffmpeg, on the real bundled binaries: its failures are typed, never crashes.
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
@@ -78,20 +78,31 @@ describe('media tools', () => {
 
   it('a bundled tool that cannot be made executable is a ToolNotExecutable naming its variable and the chmod to run', async () => {
     const missing = path.join(dir, 'no-such-ffprobe');
-    const error = await ensureExecutable(missing, 'FFPROBE_PATH').catch((e: unknown) => e);
+    const error = await ensureExecutable(missing, 'FFPROBE_PATH', { bundled: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ToolNotExecutable);
     expect((error as Error).message).toContain(`sudo chmod 755 ${missing}`);
     expect((error as Error).message).toContain('FFPROBE_PATH');
   });
 
-  // As after `sudo npm ci`: the bundled ffprobe root-owned and not executable by others, the API run as another user.
-  const rootOwnedProbe = process.getuid?.() === 0 && (statSync(ffprobeInstaller.path).mode & 0o001) === 0;
-  it.skipIf(!rootOwnedProbe)('the API started as a user who cannot run the bundled ffprobe exits 78 with one line, no stack trace', async () => {
-    const env = { PATH: process.env.PATH ?? '', REDIS_URL: 'redis://127.0.0.1:1', DATA_DIR: dir };
+  it('a configured tool this user cannot run is refused as it is, never made executable', async () => {
+    const configured = path.join(dir, 'configured-ffprobe');
+    await writeFile(configured, '#!/bin/sh\n', { mode: 0o644 });
+    const error = await ensureExecutable(configured, 'FFPROBE_PATH', { bundled: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolNotExecutable);
+    expect((error as Error).message).toContain('(EACCES)');
+    expect(statSync(configured).mode & 0o777).toBe(0o644);
+  });
+
+  it('the API started with an ffprobe it cannot run exits 78 with one line naming the chmod and the variable, no stack trace', async () => {
+    // As after `sudo npm ci` with the API run as another user: here, as any user, an FFPROBE_PATH without the x bit.
+    const unrunnable = path.join(dir, 'unrunnable-ffprobe');
+    await copyFile(ffprobeInstaller.path, unrunnable);
+    await chmod(unrunnable, 0o644);
+    const env = { PATH: process.env.PATH ?? '', REDIS_URL: 'redis://127.0.0.1:1', DATA_DIR: dir, FFPROBE_PATH: unrunnable };
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [API_ENTRY], { env, uid: 65534, gid: 65534, timeout: 20_000 }, (_, __, err) => resolve({ code: child.exitCode, stderr: err }));
+      const child = execFile(process.execPath, [API_ENTRY], { env, timeout: 20_000 }, (_, __, err) => resolve({ code: child.exitCode, stderr: err }));
     });
     expect(code).toBe(78);
-    expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(`run \`sudo chmod 755 ${ffprobeInstaller.path}\`, or set FFPROBE_PATH`)]);
+    expect(stderr.trim().split('\n')).toEqual([`${unrunnable} cannot be run by this user (EACCES): run \`sudo chmod 755 ${unrunnable}\`, or set FFPROBE_PATH to one it can run`]);
   });
 });

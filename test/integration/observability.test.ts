@@ -158,7 +158,7 @@ describe('request ids in the logs', () => {
       return text.split('\n').find((line) => line.includes(`GET ${segment} `));
     }, 'the access log line');
     const requestId = /id=([0-9a-f]{32})$/.exec(accessLog)?.[1];
-    expect(requestId).toBeDefined();
+    expect(requestId).toMatch(/^[0-9a-f]{32}$/);
 
     const apiLines = t.logs.filter((line) => line.startsWith('api: ') && line.includes(segment));
     expect(apiLines.length).toBeGreaterThanOrEqual(1);
