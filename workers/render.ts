@@ -159,17 +159,14 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
   const { data } = job;
   const log = deps.logger.child({ jobId: job.id, requestId: data.requestId, attempt: job.attemptsMade + 1 });
   // Both asked at once: one wait instead of two on every miss.
-  const refusing = refuseRecentFailure(deps, data.key);
-  // Handled from the start: it may reject while the store is asked, and an unhandled rejection ends the process.
-  refusing.catch(() => undefined);
-  const existing = await deps.store.open(data.key);
-  if (existing) {
+  const [stored, refused] = await Promise.allSettled([deps.store.open(data.key), refuseRecentFailure(deps, data.key)]);
+  if (stored.status === 'rejected') throw stored.reason;
+  if (stored.value) {
     // A duplicate job after a race (the first one finished and was removed): nothing to do.
-    await existing.handle.close();
-    await refusing.catch(() => undefined);
-    return { rendered: false, bytes: existing.size };
+    await stored.value.handle.close();
+    return { rendered: false, bytes: stored.value.size };
   }
-  await refusing;
+  if (refused.status === 'rejected') throw refused.reason;
   const source = await resolveUnchanged(deps, data);
   const spec: RenderSpec = { startMs: data.startMs, endMs: data.endMs, options: data.options, sampleRate: data.sampleRate };
   const temp = await deps.store.tempPathFor(data.key);

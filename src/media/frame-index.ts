@@ -9,7 +9,7 @@
 // (mp3dec.c's start_skip_samples) when the first frame carries one, else 0; it keeps the frames from the
 // first one at or after S while they start before S + D.
 import { open } from 'node:fs/promises';
-import { id3v2Length, MAX_FRAME_BYTES, readFrameHeader, readXing } from './mp3-frame.js';
+import { readXing, walkFrames } from './mp3-frame.js';
 
 export interface FrameIndex {
   readonly sampleRate: number;
@@ -38,9 +38,10 @@ export interface FrameCut {
   tailTags: boolean;
 }
 
+type StreamFormat = Pick<FrameIndex, 'sampleRate' | 'samplesPerFrame' | 'skipSamples'>;
+
 /** ffmpeg's delay samples beyond the LAME tag's own (mp3dec.c: start_pad + 528 + 1). */
 const FFMPEG_EXTRA_SKIP = 529;
-const CHUNK_BYTES = 1 << 20;
 /** Encoders whose info tag ffmpeg reads the delay from (mp3dec.c); others' tags it ignores. */
 const DELAY_TAGS = /^(LAME|Lavf|Lavc)/;
 /** What may follow the last frame of a clean source: ID3v1, APE, Lyrics3 or a trailing ID3v2 tag. */
@@ -52,50 +53,29 @@ const TAIL_TAGS = ['TAG', 'APETAGEX', 'LYRICSBEGIN', 'ID3'];
  * frame) is left to ffmpeg's own seek, whose resynchronisation decides which bytes are frames.
  */
 export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
-  const handle = await open(file, 'r');
-  try {
-    const size = (await handle.stat()).size;
-    const chunk = Buffer.alloc(Math.max(16, Math.min(CHUNK_BYTES, size)));
-    await handle.read(chunk, 0, 10, 0);
-    const headTagBytes = Math.min(size, id3v2Length(chunk));
-    let offset = headTagBytes;
-    // At most one frame per 24 bytes (the shortest: 8 kbps MPEG-2.5); grown when a guess falls short.
-    let offsets: Float64Array = new Float64Array(Math.max(64, Math.ceil(size / 400)));
-    let frames = 0;
-    let format: { sampleRate: number; samplesPerFrame: number; skipSamples: number } | null = null;
-    while (offset < size) {
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, offset);
-      const bytes = chunk.subarray(0, bytesRead);
-      const atEnd = offset + bytesRead === size;
-      let at = 0;
-      while (at + MAX_FRAME_BYTES <= bytes.length || (atEnd && at + 4 <= bytes.length)) {
-        const header = readFrameHeader(bytes, at);
-        if (!header || (format && header.sampleRate !== format.sampleRate)) break;
-        if (offset + at + header.length > size) return null; // a truncated last frame
-        if (!format) {
-          const xing = readXing(bytes, header);
-          const tagged = xing !== null && xing.lameAt >= 0 && DELAY_TAGS.test(bytes.toString('latin1', xing.lameAt, xing.lameAt + 4));
-          const delay = tagged ? bytes.readUIntBE(xing.lameAt + 21, 3) >> 12 : 0;
-          format = { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, skipSamples: tagged ? delay + FFMPEG_EXTRA_SKIP : 0 };
-          if (xing) {
-            at += header.length;
-            continue;
-          }
-        }
-        if (frames + 1 >= offsets.length) offsets = grow(offsets);
-        offsets[frames++] = offset + at;
-        at += header.length;
-      }
-      offset += at;
-      if (at === 0 || (atEnd && at + 4 > bytes.length)) break;
+  // At most one frame per 24 bytes (the shortest: 8 kbps MPEG-2.5); grown when a guess falls short.
+  let offsets: Float64Array = new Float64Array(64);
+  let frames = 0;
+  let format: StreamFormat | null = null;
+  const walk = await walkFrames(file, ({ header, offset, chunk, first }, size) => {
+    if (offset + header.length > size) return false; // a truncated last frame
+    if (first) {
+      if (offsets.length < size / 400) offsets = new Float64Array(Math.ceil(size / 400));
+      const xing = readXing(chunk, header);
+      const tagged = xing !== null && xing.lameAt >= 0 && DELAY_TAGS.test(chunk.toString('latin1', xing.lameAt, xing.lameAt + 4));
+      const delay = tagged ? chunk.readUIntBE(xing.lameAt + 21, 3) >> 12 : 0;
+      format = { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, skipSamples: tagged ? delay + FFMPEG_EXTRA_SKIP : 0 };
+      if (xing) return true; // the info frame is not audio
     }
-    if (!format || frames === 0) return null;
-    if (offset < size && !(await tailIsTags(handle, offset, size))) return null;
-    offsets[frames] = offset;
-    return { ...format, frames, offsets: offsets.slice(0, frames + 1), headTagBytes, fileBytes: size };
-  } finally {
-    await handle.close();
-  }
+    if (frames + 1 >= offsets.length) offsets = grow(offsets);
+    offsets[frames++] = offset;
+    return true;
+  });
+  const found = format as StreamFormat | null; // set in the walk's callback, which TypeScript does not follow
+  if (!walk || !found || frames === 0) return null;
+  if (walk.end < walk.size && !(await tailIsTags(file, walk.end, walk.size))) return null;
+  offsets[frames] = walk.end;
+  return { ...found, frames, offsets: offsets.slice(0, frames + 1), headTagBytes: walk.headTagBytes, fileBytes: walk.size };
 }
 
 function grow(offsets: Float64Array): Float64Array {
@@ -104,11 +84,16 @@ function grow(offsets: Float64Array): Float64Array {
   return larger;
 }
 
-async function tailIsTags(handle: Awaited<ReturnType<typeof open>>, offset: number, size: number): Promise<boolean> {
-  const head = Buffer.alloc(Math.min(11, size - offset));
-  await handle.read(head, 0, head.length, offset);
-  const text = head.toString('latin1');
-  return TAIL_TAGS.some((tag) => text.startsWith(tag));
+async function tailIsTags(file: string, offset: number, size: number): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(11, size - offset));
+    await handle.read(head, 0, head.length, offset);
+    const text = head.toString('latin1');
+    return TAIL_TAGS.some((tag) => text.startsWith(tag));
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -29,7 +29,7 @@ export interface FrameHeader {
   xingAt: number;
 }
 
-export function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
+function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1]! & 0xe0) !== 0xe0) return null;
   const version = (bytes[at + 1]! >> 3) & 0x03;
   const layer = (bytes[at + 1]! >> 1) & 0x03;
@@ -46,7 +46,7 @@ export function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   return { length: Math.floor((samplesPerFrame / 8) * bitrate / sampleRate) + padding, sampleRate, samplesPerFrame, xingAt: at + 4 + (crc ? 2 : 0) + sideInfo };
 }
 
-export interface XingLayout {
+interface XingLayout {
   frames: number | null;
   /** Offsets of the byte-count field and of the LAME extension (-1 when absent). */
   bytesAt: number;
@@ -90,7 +90,7 @@ export function parseGaplessInfo(bytes: Buffer, at = 0): GaplessInfo | null {
   return { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, frames: xing.frames, delay, padding, durationSeconds: samples / header.sampleRate };
 }
 
-export function id3v2Length(head: Buffer): number {
+function id3v2Length(head: Buffer): number {
   if (head.length < 10 || head.toString('latin1', 0, 3) !== 'ID3') return 0;
   return 10 + (((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f)) + (head[5]! & 0x10 ? 10 : 0);
 }
@@ -138,24 +138,43 @@ export interface FrameChain {
 }
 
 /** The longest MPEG audio layer III frame (MPEG-1, 320 kbps, 32 kHz, padded). */
-export const MAX_FRAME_BYTES = 1441;
+const MAX_FRAME_BYTES = 1441;
 const CHAIN_CHUNK_BYTES = 1 << 20;
 
+/** One frame met by walkFrames: its header, where it starts, and the chunk holding it whole (its Xing header too). */
+export interface WalkedFrame {
+  header: FrameHeader;
+  offset: number;
+  chunk: Buffer;
+  at: number;
+  /** The file's first frame (a Xing/Info frame, when it is one). */
+  first: boolean;
+}
+
+/** Where a walk of a file's frames ended. */
+export interface FrameWalk {
+  size: number;
+  /** Bytes of the ID3v2 tag before the frames. */
+  headTagBytes: number;
+  /** Just past the last frame; past `size` when the last header promised more bytes than the file has. */
+  end: number;
+}
+
 /**
- * Walks a file's frames from after its ID3v2 tag, reading it in chunks (renders can be large). Null unless
- * frames of one sample rate follow each other to the end, short of at most one partial frame: what the
- * worker checks a render with, in-process, instead of starting ffprobe for every render.
+ * Walks a file's frames from after its ID3v2 tag while frames of one sample rate follow each other,
+ * reading it in chunks (sources and renders can be large). `visit` sees each frame and may stop the walk
+ * by returning false: the walk is then null.
  */
-export async function readFrameChain(file: string): Promise<FrameChain | null> {
+export async function walkFrames(file: string, visit: (frame: WalkedFrame, size: number) => boolean | void): Promise<FrameWalk | null> {
   const handle = await open(file, 'r');
   try {
     const size = (await handle.stat()).size;
     // Sized to the file when it is small (most renders): a 1 MiB buffer per check showed in the worker's profile.
     const chunk = Buffer.alloc(Math.max(10, Math.min(CHAIN_CHUNK_BYTES, size)));
     await handle.read(chunk, 0, 10, 0);
-    let offset = id3v2Length(chunk);
-    let frames = 0;
-    let first: FrameHeader | null = null;
+    const headTagBytes = Math.min(size, id3v2Length(chunk));
+    let offset = headTagBytes;
+    let sampleRate: number | null = null;
     while (offset + 4 <= size) {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, offset);
       const bytes = chunk.subarray(0, bytesRead);
@@ -163,24 +182,40 @@ export async function readFrameChain(file: string): Promise<FrameChain | null> {
       // Stop a frame short of the chunk's end so a header (and a Xing tag) is never cut by it.
       while (at + MAX_FRAME_BYTES <= bytes.length || (offset + bytes.length === size && at + 4 <= bytes.length)) {
         const header = readFrameHeader(bytes, at);
-        if (!header || (first && header.sampleRate !== first.sampleRate)) break;
-        if (!first) {
-          first = header;
-          if (readXing(bytes, header)) frames -= 1;
-        }
-        frames += 1;
+        if (!header || (sampleRate !== null && header.sampleRate !== sampleRate)) break;
+        if (visit({ header, offset: offset + at, chunk: bytes, at, first: sampleRate === null }, size) === false) return null;
+        sampleRate = header.sampleRate;
         at += header.length;
       }
       if (at === 0) break;
       offset += at;
     }
-    // What is left must be less than one frame (a render cut mid-frame), and there must be audio at all.
-    if (!first || frames < 1 || size - offset >= MAX_FRAME_BYTES) return null;
-    if (offset > size) frames -= 1; // the last header promised more bytes than the file has
-    return { audioFrames: frames, sampleRate: first.sampleRate, samplesPerFrame: first.samplesPerFrame, durationSeconds: (frames * first.samplesPerFrame) / first.sampleRate };
+    return { size, headTagBytes, end: offset };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Null unless frames of one sample rate follow each other to the end of the file, short of at most one
+ * partial frame: what the worker checks a render with, in-process, instead of starting ffprobe for every
+ * render.
+ */
+export async function readFrameChain(file: string): Promise<FrameChain | null> {
+  let frames = 0;
+  let first: FrameHeader | null = null;
+  const walk = await walkFrames(file, ({ header, chunk, first: isFirst }) => {
+    if (isFirst) {
+      first = header;
+      if (readXing(chunk, header)) frames -= 1;
+    }
+    frames += 1;
+  });
+  const format = first as FrameHeader | null;
+  // What is left must be less than one frame (a render cut mid-frame), and there must be audio at all.
+  if (!walk || !format || frames < 1 || walk.size - walk.end >= MAX_FRAME_BYTES) return null;
+  if (walk.end > walk.size) frames -= 1; // the last header promised more bytes than the file has
+  return { audioFrames: frames, sampleRate: format.sampleRate, samplesPerFrame: format.samplesPerFrame, durationSeconds: (frames * format.samplesPerFrame) / format.sampleRate };
 }
 
 const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
