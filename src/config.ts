@@ -109,6 +109,11 @@ function redisUrl(env: Env): string | undefined {
   return raw;
 }
 
+/** nginx's URL on this machine (HOST:PORT; a wildcard HOST is reached on loopback). */
+export function frontUrl(config: Pick<Config, 'host' | 'port'>): string {
+  return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+}
+
 /** An http(s) base URL without query or fragment, trailing slashes dropped; undefined when it is not one. */
 export function serviceBaseUrl(raw: string): string | undefined {
   let url: URL;

@@ -3,7 +3,7 @@
 // a problem+json answer turned into its one-line detail, a service that cannot be reached named as such.
 import { serviceBaseUrl, type Config } from '../config.js';
 import { canonicalSegmentUrl, type SegmentRequest } from '../segments/segment-url.js';
-import { signatureFor, signedUrl } from '../segments/url-signature.js';
+import { publishedUrl } from '../segments/url-signature.js';
 import { CliError, EXIT } from './command.js';
 
 export interface Service {
@@ -22,14 +22,8 @@ export function serviceFrom(flag: string | undefined, config: Config, fallback?:
   return baseUrl === undefined ? undefined : { baseUrl, signingKey: config.signingKey };
 }
 
-/** The service on this machine as configured (nginx on HOST:PORT), for commands that only work through one. */
-export function localFrontUrl(config: Config): string {
-  return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
-}
-
 export function segmentUrl(service: Service, segment: SegmentRequest): string {
-  const canonical = canonicalSegmentUrl(segment);
-  return `${service.baseUrl}${service.signingKey ? signedUrl(canonical, signatureFor(canonical, service.signingKey)) : canonical}`;
+  return `${service.baseUrl}${publishedUrl(canonicalSegmentUrl(segment), service.signingKey)}`;
 }
 
 /** The service answered, but not 2xx: the message is one line; the status and Retry-After are kept. */

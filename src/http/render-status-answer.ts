@@ -8,7 +8,7 @@ import type { RenderState, RenderStatus } from '../queue/render-status.js';
 import { failureToError } from '../queue/render-waiter.js';
 import type { RenderOptions } from '../segments/render-options.js';
 import { canonicalRenderUrl } from '../segments/segment-url.js';
-import { signatureFor, signedUrl } from '../segments/url-signature.js';
+import { publishedUrl } from '../segments/url-signature.js';
 import type { RenderMetadata } from '../store/render-store.js';
 import { problemOf, type Problem } from './problem-handler.js';
 
@@ -39,7 +39,7 @@ function segmentUrlOf(render: RenderMetadata, context: StatusContext): string | 
   const options = optionsOf(render);
   if (!options) return undefined;
   const url = canonicalRenderUrl({ ...render, options }, context.download);
-  return context.signingKey ? signedUrl(url, signatureFor(url, context.signingKey)) : url;
+  return publishedUrl(url, context.signingKey);
 }
 
 export function statusBody(id: string, state: RenderState, context: StatusContext): RenderStatusBody {

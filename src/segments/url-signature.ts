@@ -18,6 +18,11 @@ export function signedUrl(canonicalUrl: string, signature: string): string {
   return `${canonicalUrl}${canonicalUrl.includes('?') ? '&' : '?'}${SIGNATURE_PARAMETER}=${signature}`;
 }
 
+/** A canonical URL as this deployment hands it out: signed with its key, as it is without one. */
+export function publishedUrl(canonicalUrl: string, key: string | undefined): string {
+  return key ? signedUrl(canonicalUrl, signatureFor(canonicalUrl, key)) : canonicalUrl;
+}
+
 /** True when `signature` is the one `key` gives `canonicalUrl`. */
 export function verifySignature(canonicalUrl: string, signature: string | undefined, key: string): boolean {
   if (signature === undefined || !new RegExp(SIGNATURE_PATTERN).test(signature)) return false;

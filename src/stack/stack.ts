@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { configToEnv, PROJECT_ROOT, type Config } from '../config.js';
+import { configToEnv, frontUrl, PROJECT_ROOT, type Config } from '../config.js';
 import { storeDir } from '../data-layout.js';
 import { countWorkerRestart } from '../observability/worker-restarts.js';
 import { connectRedis } from '../queue/redis-connection.js';
@@ -73,7 +73,7 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
     pools.push(workers, api);
     await Promise.all([workers.ready, api.ready]);
     nginx = await startNginx({ program: programs.nginx as string, config, sink });
-    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+    const url = frontUrl(config);
     await waitForHttp(`${url}/healthz`, nginx);
     return { url, apiUrl: `http://127.0.0.1:${config.apiPort}`, redisUrl, redis: redisProcess, api, workers, nginx, stop: stopAll };
   } catch (error) {

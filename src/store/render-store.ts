@@ -121,11 +121,13 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
     return found;
   }
 
+  /** Where a render's facts are kept: beside its audio. */
+  const metadataPathOf = (key: string) => pathOf(key).replace(/\.mp3$/, '.json');
+
   /** Audio first: its presence is what marks a render as complete. */
   async function remove(key: string): Promise<void> {
-    const audio = pathOf(key);
-    await rm(audio, { force: true });
-    await rm(audio.replace(/\.mp3$/, '.json'), { force: true });
+    await rm(pathOf(key), { force: true });
+    await rm(metadataPathOf(key), { force: true });
   }
 
   return {
@@ -156,10 +158,9 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
       }
     },
     async metadata(key) {
-      const audio = pathOf(key);
       const [complete, text] = await Promise.all([
-        stat(audio).then(() => true, () => false),
-        readFile(audio.replace(/\.mp3$/, '.json'), 'utf8').catch(() => null),
+        stat(pathOf(key)).then(() => true, () => false),
+        readFile(metadataPathOf(key), 'utf8').catch(() => null),
       ]);
       if (!complete || text === null) return null;
       try {
@@ -202,7 +203,7 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
       await mkdir(path.dirname(finalPath), { recursive: true });
       const metadataTemp = `${tempFile}.json`;
       await writeFile(metadataTemp, `${JSON.stringify(metadata)}\n`);
-      await rename(metadataTemp, finalPath.replace(/\.mp3$/, '.json'));
+      await rename(metadataTemp, metadataPathOf(metadata.key));
       // The audio last: its presence is what marks a render as complete.
       await rename(tempFile, finalPath);
     },

@@ -5,11 +5,12 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
+import { frontUrl } from '../../config.js';
 import { CliError, EXIT, type Command } from '../command.js';
 import { readArgs } from '../parse-args.js';
 import { createProgress, type ProgressState } from '../progress.js';
 import { parseSegmentList } from '../segment-list.js';
-import { fetchOk, localFrontUrl, readAnswer, segmentUrl, serviceFrom, ServiceAnswerError } from '../service-client.js';
+import { fetchOk, readAnswer, segmentUrl, serviceFrom, ServiceAnswerError } from '../service-client.js';
 
 const USAGE = `Usage: segments warm <list.csv|list.json|-> [--concurrency N] [--url URL]
 
@@ -78,7 +79,7 @@ export const warmCommand: Command = {
       throw new CliError(`--concurrency takes a whole number from 1 to ${MAX_CONCURRENCY} (got '${values.concurrency}').`, EXIT.usage);
     }
     const config = context.config();
-    const service = serviceFrom(values.url, config, localFrontUrl(config))!;
+    const service = serviceFrom(values.url, config, frontUrl(config))!;
     const listName = positionals[0]!;
     const listed = parseSegmentList(await readList(listName), listName === '-' ? 'stdin' : listName);
     const urls = [...new Set(listed.map(({ segment }) => segmentUrl(service, segment)))];
