@@ -163,8 +163,12 @@ describe('request ids in the logs', () => {
     const apiLines = t.logs.filter((line) => line.startsWith('api: ') && line.includes(segment));
     expect(apiLines.length).toBeGreaterThanOrEqual(1);
     for (const line of apiLines) expect(JSON.parse(line.slice('api: '.length)).requestId).toBe(requestId);
-    const completed = t.logs.filter((line) => line.startsWith('api: ') && line.includes('"request completed"')).map((line) => JSON.parse(line.slice(5)));
-    expect(completed.some((entry) => entry.requestId === requestId)).toBe(true);
+    // The API logs "request completed" once the answer is out, and its pipe may deliver the line after nginx's log.
+    const completed = await eventually(
+      async () => t.logs.filter((line) => line.startsWith('api: ') && line.includes('"request completed"')).map((line) => JSON.parse(line.slice(5))).find((entry) => entry.requestId === requestId),
+      'the API\'s "request completed" line with the request id',
+    );
+    expect(completed.requestId).toBe(requestId);
 
     // The worker's log arrives through its own pipe, possibly a moment after the answer.
     const workerLine = await eventually(async () => t.logs.find((line) => /^worker-\d+: /.test(line) && line.includes('"rendered"') && line.includes(requestId!)), 'the worker\'s "rendered" line with the request id');
