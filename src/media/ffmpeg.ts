@@ -56,7 +56,6 @@ export class FfmpegTimedOut extends Error {
 
 export interface RenderLimits {
   timeoutMs: number;
-  signal?: AbortSignal;
   /** Seconds of output written so far, from ffmpeg's own stats lines (about every 0.5 s, and at its end). */
   onProgress?: (seconds: number) => void;
 }
@@ -163,17 +162,16 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
         command
           .output(output)
           .outputOptions(args.outputOptions);
-        const kill = () => command.kill('SIGKILL');
         const timer = setTimeout(() => {
           timedOut = true;
-          kill();
+          command.kill('SIGKILL');
         }, limits.timeoutMs);
-        limits.signal?.addEventListener('abort', kill, { once: true });
-        const settle = () => {
-          clearTimeout(timer);
-          limits.signal?.removeEventListener('abort', kill);
-        };
+        const settle = () => clearTimeout(timer);
         command
+          // fluent-ffmpeg spawns ffmpeg a few event-loop turns after run(): a kill asked before then found no process.
+          .on('start', () => {
+            if (timedOut) command.kill('SIGKILL');
+          })
           .on('stderr', (line: string) => {
             stderr.push(line);
             if (stderr.length > STDERR_TAIL_LINES) stderr.shift();

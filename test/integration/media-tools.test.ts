@@ -60,6 +60,17 @@ describe('media tools', () => {
     await expect(media.render(output, args, { timeoutMs: 50 })).rejects.toBeInstanceOf(FfmpegTimedOut);
   });
 
+  it('a time limit that runs out before fluent-ffmpeg has spawned ffmpeg still kills it', async () => {
+    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
+    const rendering = media.render(path.join(dir, 'early.mp3'), args, { timeoutMs: 1 }).catch((e: unknown) => e);
+    // Hold the event loop past the 1 ms, as a loaded machine would: the timer then fires in the next loop turn,
+    // while fluent-ffmpeg is still a few setImmediate hops away from spawning.
+    const holdUntil = performance.now() + 10;
+    while (performance.now() < holdUntil);
+    expect(await rendering).toBeInstanceOf(FfmpegTimedOut);
+    expect(await descendantsOf(process.pid)).toEqual([]);
+  });
+
   it('an ffmpeg stopped by SIGTERM (it exits 255 by itself) rejects with FfmpegKilled, not as a bad source', async () => {
     const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
     const rendering = media.render(path.join(dir, 'stopped.mp3'), args, { timeoutMs: 30_000 }).catch((e: unknown) => e);
