@@ -23,7 +23,7 @@ beforeAll(async () => {
   await writeFile(path.join(root, 'text.mp3'), 'not audio');
   const probe = async (file: string) => {
     if (file.endsWith('text.mp3')) throw new Error('Invalid data found when processing input');
-    return { codecName: 'mp3', durationSeconds: 90.04, sampleRate: 44100, channels: 2, bitRate: 128000 };
+    return { formatName: 'mp3', codecName: 'mp3', durationSeconds: 90.04, sampleRate: 44100, channels: 2, bitRate: 128000 };
   };
   const catalog = await createCatalog({ mediaRoot: root, probe });
   app = Fastify({ logger: false });

@@ -3,7 +3,7 @@ import type { RenderSpec } from '../../../src/media/render-args.js';
 import { renderKey, type SourceIdentity } from '../../../src/segments/render-key.js';
 
 const source: SourceIdentity = { name: 'shows/ep42', size: 1_234_567, mtimeMs: 1_700_000_000_000 };
-const spec: RenderSpec = { startMs: 754_500, endMs: 812_000, options: { mode: 'copy' } };
+const spec: RenderSpec = { startMs: 754_500, endMs: 812_000, sampleRate: 44100, options: { mode: 'copy' } };
 const exact: RenderSpec = { ...spec, options: { mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs: 0, fadeOutMs: 0 } };
 const key = renderKey(source, spec);
 

@@ -46,7 +46,7 @@ function fakeProbe() {
     seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
     await new Promise((resolve) => setImmediate(resolve));
     seen.inFlight--;
-    if (!file.includes('broken')) return { codecName: 'mp3', durationSeconds: 12.5, sampleRate: 44100, channels: 2, bitRate: 128000 };
+    if (!file.includes('broken')) return { formatName: 'mp3', codecName: 'mp3', durationSeconds: 12.5, sampleRate: 44100, channels: 2, bitRate: 128000 };
     throw new Error('Invalid data found when processing input');
   };
   return { probe, seen };
