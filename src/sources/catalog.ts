@@ -32,6 +32,8 @@ export async function createCatalog(deps: {
   mediaRoot: string;
   probe: (file: string) => Promise<AudioProbe>;
   maxEntries?: number;
+  /** How long a resolution is reused; RESOLVE_TTL_MS unless given. */
+  resolveTtlMs?: number;
 }): Promise<Catalog> {
   const root = await realMediaRoot(deps.mediaRoot);
   // Holds promises, so concurrent first requests for one source share one probe.
@@ -56,7 +58,7 @@ export async function createCatalog(deps: {
 
   // A resolution (realpath + stat) is reused for RESOLVE_TTL_MS: per request they were a quarter of the
   // API's CPU on memory hits (measured with --cpu-prof). A replaced file is noticed within that time.
-  const resolutions = new LRUCache<string, Promise<ResolvedSource>>({ max: deps.maxEntries ?? 10_000, ttl: RESOLVE_TTL_MS });
+  const resolutions = new LRUCache<string, Promise<ResolvedSource>>({ max: deps.maxEntries ?? 10_000, ttl: deps.resolveTtlMs ?? RESOLVE_TTL_MS });
   function resolveRecently(source: readonly string[]): Promise<ResolvedSource> {
     const key = source.join('/');
     let resolved = resolutions.get(key);

@@ -19,6 +19,21 @@ export async function segmentOutcomes(apiUrl: string, outcome: string): Promise<
   return Number.isNaN(value) ? 0 : value;
 }
 
+/** The outcomes of a segment request that got its audio: each such request counts as exactly one. */
+export const ANSWERED_OUTCOMES = ['miss', 'joined', 'hit', 'memory_hit'] as const;
+export type AnsweredOutcomes = Record<(typeof ANSWERED_OUTCOMES)[number], number>;
+
+/** segment_requests_total for each answered outcome. */
+export async function answeredOutcomes(apiUrl: string): Promise<AnsweredOutcomes> {
+  return Object.fromEntries(await Promise.all(ANSWERED_OUTCOMES.map(async (o) => [o, await segmentOutcomes(apiUrl, o)] as const))) as AnsweredOutcomes;
+}
+
+/** How far each answered outcome moved between two readings. */
+export function outcomesSince(after: AnsweredOutcomes, before: AnsweredOutcomes): AnsweredOutcomes & { total: number } {
+  const moved = Object.fromEntries(ANSWERED_OUTCOMES.map((o) => [o, after[o] - before[o]])) as AnsweredOutcomes;
+  return { ...moved, total: ANSWERED_OUTCOMES.reduce((sum, o) => sum + moved[o], 0) };
+}
+
 /** Median of a list of numbers (milliseconds, say). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -6,7 +6,10 @@ import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { configToEnv, parseConfig, PROJECT_ROOT, type Config } from '../../src/config.js';
+import { QUEUE_NAME } from '../../src/queue/render-job.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { startProcess } from '../../src/stack/managed-process.js';
 import { API_ENTRY, startStack, type Stack } from '../../src/stack/stack.js';
@@ -51,7 +54,6 @@ export async function startTestStack(env: Record<string, string> = {}, media: { 
     MEDIA_ROOT: mediaRoot,
     WORKERS: '2',
     LOG_LEVEL: 'warn',
-    JOB_LOCK_MS: '2000',
     ...env,
   });
   const logs: string[] = [];
@@ -152,6 +154,22 @@ export async function descendantsOf(pid: number): Promise<number[]> {
   }
   for (const p of all) if (found.has(p.pgrp)) found.add(p.pid);
   return [...found];
+}
+
+/**
+ * The render queue's events from this moment on. A bare QueueEvents starts reading at the stream's end only
+ * once its loop runs, a moment after waitUntilReady: an event in between (a job taken at once) was missed.
+ */
+export async function queueEventsFromNow(t: TestStack): Promise<QueueEvents> {
+  const redis = new Redis(t.stack.redisUrl);
+  try {
+    const [last] = await redis.xrevrange(`bull:${QUEUE_NAME}:events`, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(QUEUE_NAME, { connection: { url: t.stack.redisUrl }, lastEventId: last?.[0] ?? '0' });
+    await events.waitUntilReady();
+    return events;
+  } finally {
+    await redis.quit();
+  }
 }
 
 /** Resolves when `check` returns a value other than undefined; polls a condition, not a clock. */

@@ -100,8 +100,15 @@ describe('/metrics', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ source: 'demo/tones', start: 0, end: 90, mode: 'exact', bitrate: 320, fade_out: fadeOut }),
       });
-    const statuses: number[] = [];
-    for (const fadeOut of [1, 2, 3, 4, 5]) statuses.push((await ask(fadeOut)).status);
+    // First one render per worker, so that the asks after them really wait: a depth reading taken while the
+    // workers were still idle would count jobs that a worker is about to take.
+    const busy = [await ask(1), await ask(2)];
+    expect(busy.map((answer) => answer.status)).toEqual([202, 202]);
+    const stateOf = async (answer: Response) => ((await (await fetch(t.apiUrl + answer.headers.get('location'))).json()) as { status: string }).status;
+    await eventually(async () => ((await Promise.all(busy.map(stateOf))).every((state) => state === 'rendering') ? true : undefined), 'both workers rendering');
+    await eventually(async () => ((await value('segment_queue_depth')) === 0 ? true : undefined), 'a depth reading taken with both workers busy');
+    const statuses = [202, 202];
+    for (const fadeOut of [3, 4, 5]) statuses.push((await ask(fadeOut)).status);
     const accepted = statuses.filter((status) => status === 202).length;
     const shed = statuses.filter((status) => status === 503).length;
     expect(accepted + shed).toBe(5);

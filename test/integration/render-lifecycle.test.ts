@@ -2,7 +2,7 @@
 // away, a failed key asked again, Redis going away. One worker, short lock and wait limits.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeDir } from '../../src/data-layout.js';
 import { QUEUE_NAME } from '../../src/queue/render-job.js';
@@ -10,7 +10,7 @@ import { startProcess } from '../../src/stack/managed-process.js';
 import { WORKER_ENTRY } from '../../src/stack/stack.js';
 import { configToEnv } from '../../src/config.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, processesInGroup, rendersTotal, startExtraApi, startTestStack, waitingRequests, type TestStack } from '../helpers/test-stack.js';
+import { eventually, getBytes, processesInGroup, queueEventsFromNow, rendersTotal, startExtraApi, startTestStack, type TestStack, waitingRequests } from '../helpers/test-stack.js';
 
 let t: TestStack;
 const tempDir = () => path.join(storeDir(t.config.dataDir), '.tmp');
@@ -57,8 +57,7 @@ describe('an API process that dies', () => {
 describe('a failed key', () => {
   it('is rendered again when asked again (failed jobs are removed, so add() is not ignored)', async () => {
     const queue = new Queue(QUEUE_NAME, { connection: { url: t.stack.redisUrl } });
-    const events = new QueueEvents(QUEUE_NAME, { connection: { url: t.stack.redisUrl } });
-    await events.waitUntilReady();
+    const events = await queueEventsFromNow(t);
     const jobId = 'f'.repeat(32);
     const failures: string[] = [];
     events.on('failed', ({ jobId: id, failedReason }) => {

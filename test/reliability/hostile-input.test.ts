@@ -4,11 +4,9 @@
 // get 422 with a clear detail, and their jobs are not retried.
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { QueueEvents } from 'bullmq';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAME } from '../../src/queue/render-job.js';
-import { getBytes, rawGet, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import { getBytes, queueEventsFromNow, rawGet, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 const SEED = 20261124;
 const DEADLINE_MS = 10_000;
@@ -214,8 +212,7 @@ describe('malformed sources', () => {
   });
 
   it('a damaged source that probes as MP3 fails its render once with 422: the job is not retried', async () => {
-    const events = new QueueEvents(QUEUE_NAME, { connection: { url: t.stack.redisUrl } });
-    await events.waitUntilReady();
+    const events = await queueEventsFromNow(t);
     const active: string[] = [];
     events.on('active', ({ jobId }) => active.push(jobId));
     try {

@@ -1,7 +1,9 @@
 // Redis outage: with Redis stopped, nginx hits and store hits are still served, misses get 503 + Retry-After
 // at once, a request waiting on a render gets an answer, /readyz says Redis is down; Redis started again on
 // its port, the same API and worker processes recover by themselves.
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_NAME } from '../../src/queue/render-job.js';
 import type { ManagedProcess } from '../../src/stack/managed-process.js';
 import { startPrivateRedis } from '../../src/stack/private-redis.js';
 import { findProgram } from '../../src/stack/system-tools.js';
@@ -95,6 +97,14 @@ describe('Redis back on its port', () => {
     const since = performance.now();
     await eventually(async () => ((await fetch(`${t.url}/readyz`)).status === 200 ? true : undefined), '/readyz to answer 200');
     const readyAfter = performance.now() - since;
+    // The render that ended while Redis was down is counted once its worker has reconnected: let its job
+    // leave the queue first, so that count does not land after the one read here.
+    const queue = new Queue(QUEUE_NAME, { connection: { url: t.stack.redisUrl } });
+    try {
+      await eventually(async () => (Object.values(await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized')).every((n) => n === 0) ? true : undefined), 'the queue to be idle');
+    } finally {
+      await queue.close();
+    }
     const before = await rendersTotal(t.apiUrl);
     const { response, body } = await bounded(`${t.url}/segments/demo/chirp/10-12.mp3`);
     expect(response.status).toBe(200);

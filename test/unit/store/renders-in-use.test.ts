@@ -42,6 +42,8 @@ describe('renders in use', () => {
     await markedAgain();
     release();
     expect(inUse.held).toBe(0);
+    // A mark sent just before the release may still be in flight: let it land before resetting the time.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     await utimes(store.pathOf(key), longAgo, longAgo);
     // Released: nothing marks it any more (several refresh periods later it is still old).
     await new Promise((resolve) => setTimeout(resolve, 100));
