@@ -1,13 +1,16 @@
 // Owns how deep the render queue is, as the miss path sees it: jobs waiting for a worker in Redis (all API
 // processes together), read at most every `maxAgeMs` and shared by every miss in between, plus the jobs
-// this process added since that reading, so a burst of misses cannot overshoot the limit between readings.
+// this process admitted since that reading, so a burst of misses cannot overshoot the limit between readings.
 import type { Queue } from 'bullmq';
 
 export interface QueueDepth {
   /** Jobs waiting for a worker now (not the ones being rendered). Rejects when Redis cannot be read. */
   current(): Promise<number>;
-  /** This process just added a job: count it until the next reading. */
-  added(): void;
+  /**
+   * Counts one more job unless the queue already holds `limit`; the caller then adds it. Checked and counted
+   * in one step, so a burst of concurrent misses on one reading cannot all pass the limit together.
+   */
+  admit(limit: number): Promise<boolean>;
 }
 
 /** The states a job is in between add() (or a retry) and a worker taking it. */
@@ -17,30 +20,34 @@ export function createQueueDepth(queue: Pick<Queue, 'getJobCounts'>, options: { 
   const now = options.now ?? Date.now;
   let reading: { depth: number; at: number } | null = null;
   let addedSince = 0;
-  let inFlight: Promise<number> | null = null;
+  let inFlight: Promise<void> | null = null;
 
-  function read(): Promise<number> {
+  /** Resolves once the reading is at most maxAgeMs old; concurrent callers share one Redis read. */
+  async function freshReading(): Promise<{ depth: number }> {
+    if (reading && now() - reading.at < options.maxAgeMs) return reading;
     inFlight ??= queue
       .getJobCounts(...QUEUED_STATES)
       .then((counts) => {
-        const depth = QUEUED_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
-        reading = { depth, at: now() };
+        reading = { depth: QUEUED_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0), at: now() };
         addedSince = 0;
-        return depth;
       })
       .finally(() => {
         inFlight = null;
       });
-    return inFlight;
+    await inFlight;
+    return reading!;
   }
 
   return {
     async current() {
-      if (reading && now() - reading.at < options.maxAgeMs) return reading.depth + addedSince;
-      return (await read()) + addedSince;
+      return (await freshReading()).depth + addedSince;
     },
-    added() {
+    async admit(limit) {
+      const { depth } = await freshReading();
+      // No await from here on: the check and the count are one step for each caller.
+      if (depth + addedSince >= limit) return false;
       addedSince += 1;
+      return true;
     },
   };
 }

@@ -47,15 +47,14 @@ export function createRenderRequester(deps: {
 
   /** Adds the job unless the queue is full (the job id is the key: an existing job is joined). */
   async function submit(data: RenderJobData): Promise<void> {
-    let depth: number;
+    let admitted: boolean;
     try {
-      depth = await queueDepth.current();
-      if (depth < deps.maxQueueDepth) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
+      admitted = await queueDepth.admit(deps.maxQueueDepth);
+      if (admitted) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
     } catch (error) {
       throw new QueueUnreachable(error);
     }
-    if (depth >= deps.maxQueueDepth) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, SHED_RETRY_AFTER_SECONDS);
-    queueDepth.added();
+    if (!admitted) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, SHED_RETRY_AFTER_SECONDS);
   }
 
   /** Adds the job; a failure ends the wait of this key's requests. */

@@ -29,18 +29,30 @@ describe('queue depth', () => {
     expect(await depth.current()).toBe(2);
   });
 
-  it('adds the jobs this process added since the last reading, so a burst cannot overshoot the limit', async () => {
+  it('adds the jobs this process admitted since the last reading, so a burst cannot overshoot the limit', async () => {
     let clock = 1_000;
     const depth = createQueueDepth(queue, { maxAgeMs: 200, now: () => clock });
     const before = await depth.current();
     for (const id of ['c', 'd', 'e']) {
+      expect(await depth.admit(before + 10)).toBe(true);
       await queue.add('render', {}, { jobId: id });
-      depth.added();
     }
     expect(await depth.current()).toBe(before + 3);
     clock += 200;
     // A fresh reading holds them itself: they are not counted twice.
     expect(await depth.current()).toBe(before + 3);
+  });
+
+  it('admits no more than the limit from a burst of concurrent misses, on a fresh reading or a shared one', async () => {
+    let clock = 5_000;
+    const depth = createQueueDepth(queue, { maxAgeMs: 200, now: () => clock });
+    const queued = await depth.current();
+    const limit = queued + 8;
+    const admittedOf = async () => (await Promise.all(Array.from({ length: 50 }, () => depth.admit(limit)))).filter(Boolean).length;
+    // All 50 on the reading just taken, then all 50 sharing the next Redis reading.
+    expect(await admittedOf()).toBe(8);
+    clock += 200;
+    expect(await admittedOf()).toBe(8);
   });
 
   it('shares one Redis reading among concurrent callers', async () => {
