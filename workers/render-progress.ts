@@ -14,7 +14,9 @@ export function throttledPercent(options: {
 }): (seconds: number) => void {
   const now = options.now ?? Date.now;
   let reported = -1;
-  let reportedAt = -Infinity;
+  // The first report waits one interval too: a render shorter than that (most copies) writes no progress,
+  // which no one could have watched, instead of a Redis write and an event to every API process.
+  let reportedAt = now();
   return (seconds) => {
     const percent = Math.min(MAX_RUNNING_PERCENT, Math.floor((seconds * 1000 * 100) / Math.max(1, options.totalMs)));
     if (percent <= reported || now() - reportedAt < options.minIntervalMs) return;

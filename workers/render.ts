@@ -3,14 +3,13 @@
 // atomically, count it.
 // The error thrown states the retry policy: UnrecoverableError fails the job for good (a source ffmpeg
 // cannot cut); a plain Error is retried (a passing fault).
-import { stat } from 'node:fs/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
 import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
 import { clearGaplessTrim, mp3FrameSeconds, readFrameChain, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
-import { buildRenderArguments, exactSampleCount, type RenderInput, type RenderSpec } from '../src/media/render-args.js';
+import { buildRenderArguments, copyLengthMs, exactSampleCount, type RenderInput, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { recentFailure, rememberFailure } from '../src/queue/failure-memory.js';
 import { decodeFailure, encodeFailure, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
@@ -57,18 +56,24 @@ async function resolveUnchanged(deps: RenderDeps, data: RenderJobData): Promise<
  * shorter than two frames is given two. Read in-process: an ffprobe per render cost as much as a short
  * copy itself (17 ms of 36 ms).
  */
-async function checkOutput(temp: string, spec: RenderSpec): Promise<number> {
+async function checkOutput(temp: string, spec: RenderSpec): Promise<CheckedRender> {
   const chain = await readFrameChain(temp).catch(() => null);
   if (!chain || chain.sampleRate !== spec.sampleRate) throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
   const frame = mp3FrameSeconds(spec.sampleRate);
-  const asked = Math.max((spec.endMs - spec.startMs) / 1000, spec.options.mode === 'copy' ? 2 * frame : 0);
+  const asked = (spec.options.mode === 'copy' ? copyLengthMs(spec) : spec.endMs - spec.startMs) / 1000;
   const gapless = spec.options.mode === 'exact' ? await readGaplessInfo(temp) : null;
   const got = gapless?.durationSeconds ?? chain.durationSeconds;
   const tolerance = spec.options.mode === 'copy' ? 3 * frame : 0.002;
   if (!(Math.abs(got - asked) <= tolerance)) {
     throw permanent(422, `The source could not be cut accurately there (got ${got.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`);
   }
-  return got;
+  return { durationSeconds: got, bytes: chain.bytes };
+}
+
+/** A render that passed its check: its playing length and its size. */
+export interface CheckedRender {
+  durationSeconds: number;
+  bytes: number;
 }
 
 /** What the steps that make the bytes need: no queue, store or Redis. */
@@ -103,16 +108,17 @@ async function runFfmpeg(deps: RenderTools, input: RenderInput, temp: string, sp
 
 /**
  * The steps that make the bytes, without the queue or the store: run ffmpeg into `temp`, post-process,
- * check. Returns the output's duration. Exported so `segments render` renders locally exactly as a worker
+ * check. Returns the output's duration and size. Exported so `segments render` renders locally exactly as a worker
  * does; failures are UnrecoverableErrors carrying an encoded RenderFailure, or plain errors (passing faults).
  */
-export async function renderChecked(deps: RenderTools, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<number> {
+export async function renderChecked(deps: RenderTools, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<CheckedRender> {
   // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
   const input: RenderInput = { file: source.file, cut: spec.options.mode === 'copy' ? await deps.frameIndexes.cutFor(source, spec) : null };
   await runFfmpeg(deps, input, temp, spec, log, onProgress);
   if (spec.options.mode === 'exact') await setGaplessPadding(temp, exactSampleCount(spec));
   else {
-    await removeJunkBetweenFrames(temp);
+    // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
+    if (!input.cut) await removeJunkBetweenFrames(temp);
     await clearGaplessTrim(temp);
   }
   return checkOutput(temp, spec);
@@ -173,8 +179,8 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
   const started = performance.now();
   let bytes = 0;
   try {
-    const durationSeconds = await renderChecked(deps, source, temp, spec, log, reportProgress(job, spec, log));
-    bytes = (await stat(temp)).size;
+    const checked = await renderChecked(deps, source, temp, spec, log, reportProgress(job, spec, log));
+    bytes = checked.bytes;
     await deps.store.publish(temp, {
       key: data.key,
       source: source.name,
@@ -183,7 +189,7 @@ async function renderJob(deps: RenderDeps, job: Job<RenderJobData, RenderResult>
       mode: spec.options.mode,
       options: spec.options,
       bytes,
-      durationSeconds,
+      durationSeconds: checked.durationSeconds,
       renderedAt: new Date().toISOString(),
     });
   } catch (error) {

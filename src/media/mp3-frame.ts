@@ -135,6 +135,8 @@ export interface FrameChain {
   samplesPerFrame: number;
   /** audioFrames × samples per frame: the length when every frame is played (no gapless trim). */
   durationSeconds: number;
+  /** The file's size, as walked. */
+  bytes: number;
 }
 
 /** The longest MPEG audio layer III frame (MPEG-1, 320 kbps, 32 kHz, padded). */
@@ -215,7 +217,7 @@ export async function readFrameChain(file: string): Promise<FrameChain | null> {
   // What is left must be less than one frame (a render cut mid-frame), and there must be audio at all.
   if (!walk || !format || frames < 1 || walk.size - walk.end >= MAX_FRAME_BYTES) return null;
   if (walk.end > walk.size) frames -= 1; // the last header promised more bytes than the file has
-  return { audioFrames: frames, sampleRate: format.sampleRate, samplesPerFrame: format.samplesPerFrame, durationSeconds: (frames * format.samplesPerFrame) / format.sampleRate };
+  return { audioFrames: frames, sampleRate: format.sampleRate, samplesPerFrame: format.samplesPerFrame, durationSeconds: (frames * format.samplesPerFrame) / format.sampleRate, bytes: walk.size };
 }
 
 const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {

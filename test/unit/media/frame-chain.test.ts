@@ -37,7 +37,8 @@ async function chainOf(...parts: Buffer[]) {
 
 describe('readFrameChain', () => {
   it('counts every frame of a plain file, with its length', async () => {
-    expect(await chainOf(...frames(10))).toEqual({ audioFrames: 10, sampleRate: 44100, samplesPerFrame: 1152, durationSeconds: (10 * 1152) / 44100 });
+    const ten = frames(10);
+    expect(await chainOf(...ten)).toEqual({ audioFrames: 10, sampleRate: 44100, samplesPerFrame: 1152, durationSeconds: (10 * 1152) / 44100, bytes: Buffer.concat(ten).length });
   });
 
   it('starts after an ID3v2 tag and does not count a Xing/Info frame as audio', async () => {

@@ -5,6 +5,8 @@ function reporter(totalMs: number, minIntervalMs = 250) {
   let clock = 0;
   const reported: number[] = [];
   const onProgress = throttledPercent({ totalMs, minIntervalMs, report: (percent) => reported.push(percent), now: () => clock });
+  // A render past its first interval, where reports begin.
+  clock += minIntervalMs;
   return { reported, onProgress, advance: (ms: number) => (clock += ms) };
 }
 
@@ -35,6 +37,19 @@ describe('throttledPercent (job progress from ffmpeg progress)', () => {
     r.advance(200);
     r.onProgress(30);
     expect(r.reported).toEqual([10, 30]);
+  });
+
+  it('reports nothing within the first interval: a short render writes no progress', () => {
+    let clock = 0;
+    const reported: number[] = [];
+    const onProgress = throttledPercent({ totalMs: 30_000, minIntervalMs: 250, report: (percent) => reported.push(percent), now: () => clock });
+    onProgress(10);
+    clock = 249;
+    onProgress(30);
+    expect(reported).toEqual([]);
+    clock = 250;
+    onProgress(30);
+    expect(reported).toEqual([99]);
   });
 
   it('stays below 100 while ffmpeg runs (done is the 100 %), even past the asked length', () => {
