@@ -3,7 +3,7 @@
 // planSegment, so a local render has the bytes the service would serve; no queue, store or Redis.
 import { pino } from 'pino';
 import type { Config } from '../config.js';
-import { decodeFailure, encodeFailure } from '../queue/render-job.js';
+import { readFailure } from '../queue/render-job.js';
 import { planSegment, type SegmentPlan } from '../segments/segment-plan.js';
 import type { SegmentRequest } from '../segments/segment-url.js';
 import type { SourceFacts } from '../sources/catalog.js';
@@ -32,13 +32,12 @@ export async function createLocalRenderer(config: Config): Promise<LocalRenderer
       }),
     async render(source, plan, file) {
       try {
-        return await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs, frameIndexes }, source, file, plan.spec, log);
+        return (await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs, frameIndexes }, source, file, plan.spec, log)).durationSeconds;
       } catch (error) {
         // The worker's failures carry an encoded status and detail; anything else (ffmpeg killed) its message.
         const message = (error as Error).message;
-        const failure = decodeFailure(message);
-        const encoded = encodeFailure(failure) === message;
-        throw new CliError(encoded ? failure.detail : `the render did not finish: ${message}`, failure.status === 422 ? EXIT.input : EXIT.unavailable);
+        const failure = readFailure(message);
+        throw new CliError(failure ? failure.detail : `the render did not finish: ${message}`, failure?.status === 422 ? EXIT.input : EXIT.unavailable);
       }
     },
   };

@@ -3,7 +3,7 @@
 // every failure into one line on stderr and an exit code (EXIT in command.ts: 64 usage, 2 the input, 69 the
 // service unreachable or busy, 78 configuration, 70 unexpected, 1 some items of a batch failed).
 import { ConfigError, parseConfig, type Config } from '../config.js';
-import { CliError, type Command } from './command.js';
+import { CliError, EXIT, type Command } from './command.js';
 import { nginxConfigCommand } from './commands/nginx-config.js';
 import { probeCommand } from './commands/probe.js';
 import { purgeCommand } from './commands/purge.js';
@@ -24,7 +24,7 @@ function loadConfig(overrides: Record<string, string> = {}): Config {
   try {
     return parseConfig({ ...process.env, ...overrides });
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message, 78);
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT.config);
     throw error;
   }
 }
@@ -33,10 +33,10 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return name === undefined ? 64 : 0;
+    return name === undefined ? EXIT.usage : 0;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) throw new CliError(`unknown command '${name}'.\n\n${USAGE}`, 64);
+  if (!command) throw new CliError(`unknown command '${name}'.\n\n${USAGE}`, EXIT.usage);
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`${command.usage}\n`);
     return 0;
@@ -53,6 +53,6 @@ main(process.argv.slice(2)).then(
       process.exit(error.exitCode);
     }
     process.stderr.write(`segments: unexpected failure: ${(error as Error).message}\n`);
-    process.exit(70);
+    process.exit(EXIT.unexpected);
   },
 );

@@ -83,15 +83,19 @@ export function encodeFailure(failure: RenderFailure): string {
   return `${FAILURE_MARK}${JSON.stringify(failure)}`;
 }
 
+/** The failure a worker encoded in `reason`; undefined for anything else (a stalled job, a crash). */
+export function readFailure(reason: string | undefined): RenderFailure | undefined {
+  if (!reason?.startsWith(FAILURE_MARK)) return undefined;
+  try {
+    const failure = JSON.parse(reason.slice(FAILURE_MARK.length)) as RenderFailure;
+    if ((failure.status === 422 || failure.status === 503) && typeof failure.detail === 'string') return failure;
+  } catch {
+    // not a worker's encoding after all
+  }
+  return undefined;
+}
+
 /** Anything not encoded by a worker (a stalled job, a crash) is a passing fault: 503, try again. */
 export function decodeFailure(reason: string | undefined): RenderFailure {
-  if (reason?.startsWith(FAILURE_MARK)) {
-    try {
-      const failure = JSON.parse(reason.slice(FAILURE_MARK.length)) as RenderFailure;
-      if ((failure.status === 422 || failure.status === 503) && typeof failure.detail === 'string') return failure;
-    } catch {
-      // fall through
-    }
-  }
-  return { status: 503, detail: 'The render failed on a passing fault; try again in a few seconds.' };
+  return readFailure(reason) ?? { status: 503, detail: 'The render failed on a passing fault; try again in a few seconds.' };
 }

@@ -2,7 +2,7 @@
 // a commercial module). Each cache file (proxy_cache_path levels=1:2: cache/<c>/<cc>/<md5 of the key>) opens
 // with nginx's binary header and then a "\nKEY: <key>\n" line; the key here is $request_uri (nginx.conf).
 // A removed file is a MISS on the next request: nginx finds its index entry's file gone and asks upstream.
-import { open, readdir, rm } from 'node:fs/promises';
+import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 const KEY_MARK = Buffer.from('\nKEY: ');
@@ -11,35 +11,39 @@ const HEAD_BYTES = 16 * 1024;
 /** Final cache files are named by the key's MD5; temp files (a response being written) are not. */
 const CACHE_FILE = /^[0-9a-f]{32}$/;
 
-/** The key recorded in one cache file, or null when it has none (not a cache file, or cut short). */
-export async function readCacheKey(file: string): Promise<string | null> {
-  const handle = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(HEAD_BYTES);
-    const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
-    const start = head.subarray(0, bytesRead).indexOf(KEY_MARK);
-    if (start < 0) return null;
-    const end = head.indexOf(0x0a, start + KEY_MARK.length);
-    return end < 0 || end >= bytesRead ? null : head.subarray(start + KEY_MARK.length, end).toString('utf8');
-  } finally {
-    await handle.close();
-  }
+/** The key recorded in an open cache file, or null when it has none (not a cache file, or cut short). */
+async function readCacheKey(handle: FileHandle): Promise<string | null> {
+  const head = Buffer.alloc(HEAD_BYTES);
+  const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
+  const start = head.subarray(0, bytesRead).indexOf(KEY_MARK);
+  if (start < 0) return null;
+  const end = head.indexOf(0x0a, start + KEY_MARK.length);
+  return end < 0 || end >= bytesRead ? null : head.subarray(start + KEY_MARK.length, end).toString('utf8');
 }
 
 /**
- * Unlinking alone is not enough: nginx's open_file_cache keeps serving a file it holds open (up to
- * open_file_cache_valid, 30 s here), deleted or not. So the header's first field, nginx's cache format
- * version (ngx_http_file_cache_header_t.version, a machine word), is zeroed first: a held descriptor then
- * reads a "version mismatch", which nginx treats as a MISS (logged at info; a truncated file would log crit).
+ * Removes one cache file if its key passes `doomed`; false when it does not, or nginx removed it meanwhile
+ * (its own eviction). Unlinking alone is not enough: nginx's open_file_cache keeps serving a file it holds
+ * open (up to open_file_cache_valid, 30 s here), deleted or not. So the header's first field, nginx's cache
+ * format version (ngx_http_file_cache_header_t.version, a machine word), is zeroed first: a held descriptor
+ * then reads a "version mismatch", which nginx treats as a MISS (logged at info; a truncated file would log
+ * crit).
  */
-async function invalidate(file: string): Promise<void> {
-  const handle = await open(file, 'r+').catch(() => null);
-  if (!handle) return;
+async function removeIfDoomed(file: string, doomed: (key: string) => boolean): Promise<boolean> {
+  const handle = await open(file, 'r+').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (!handle) return false;
   try {
+    const key = await readCacheKey(handle);
+    if (key === null || !doomed(key)) return false;
     await handle.write(Buffer.alloc(8), 0, 8, 0);
   } finally {
     await handle.close();
   }
+  await rm(file, { force: true });
+  return true;
 }
 
 async function cacheFiles(dir: string, depth: number): Promise<string[]> {
@@ -61,16 +65,7 @@ export async function removeCacheEntries(cacheDir: string, doomed: (key: string)
   let removed = 0;
   // levels=1:2 puts files two folders down; one more level of slack costs nothing.
   for (const file of await cacheFiles(cacheDir, 3)) {
-    // A file nginx removed meanwhile (its own eviction) is simply not counted.
-    const key = await readCacheKey(file).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return null;
-      throw error;
-    });
-    if (key !== null && doomed(key)) {
-      await invalidate(file);
-      await rm(file, { force: true });
-      removed += 1;
-    }
+    if (await removeIfDoomed(file, doomed)) removed += 1;
   }
   return removed;
 }

@@ -3,8 +3,8 @@
 import { BadRequest } from '../../errors.js';
 import { parseRenderOptions, QUERY_PARAMETERS, type SegmentQuery } from '../../segments/render-options.js';
 import { canonicalSegmentUrl, parseSegmentPath } from '../../segments/segment-url.js';
-import { SIGNATURE_PARAMETER, signatureFor, signedUrl } from '../../segments/url-signature.js';
-import { CliError, type Command } from '../command.js';
+import { publishedUrl, SIGNATURE_PARAMETER } from '../../segments/url-signature.js';
+import { asCliErrors, CliError, EXIT, type Command } from '../command.js';
 
 const USAGE = `Usage: segments sign <url>
 
@@ -47,22 +47,17 @@ export function signUrl(input: string, key: string): string {
   const { origin, rawPath, search } = splitUrl(input);
   const query = readQuery(search);
   const canonical = canonicalSegmentUrl({ ...parseSegmentPath(rawPath), options: parseRenderOptions(query), download: query.download === '1' });
-  return `${origin}${signedUrl(canonical, signatureFor(canonical, key))}`;
+  return `${origin}${publishedUrl(canonical, key)}`;
 }
 
 export const signCommand: Command = {
   name: 'sign',
   summary: 'print a segment URL signed with SIGNING_KEY',
   usage: USAGE,
-  run(args, context) {
-    if (args.length !== 1) throw new CliError(`sign takes one URL.\n\n${USAGE}`, 64);
+  async run(args, context) {
+    if (args.length !== 1) throw new CliError(`sign takes one URL.\n\n${USAGE}`, EXIT.usage);
     const key = context.config().signingKey;
-    if (!key) throw new CliError('SIGNING_KEY is not set: export the key the service runs with (at least 16 characters), then sign.', 2);
-    try {
-      context.print(signUrl(args[0]!, key));
-    } catch (error) {
-      if (error instanceof BadRequest) throw new CliError(error.detail, 2);
-      throw error;
-    }
+    if (!key) throw new CliError('SIGNING_KEY is not set: export the key the service runs with (at least 16 characters), then sign.', EXIT.input);
+    context.print(await asCliErrors(() => signUrl(args[0]!, key)));
   },
 };

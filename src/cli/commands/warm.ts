@@ -3,8 +3,7 @@
 // what a player sends, so every cache on the way (nginx, a CDN) keeps the answer; a HEAD is not sure to
 // (nginx turns it into a GET for its cache, a CDN may not, and nothing is cached of a body never read).
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import type { ReadableStream } from 'node:stream/web';
+import { text } from 'node:stream/consumers';
 import { frontUrl } from '../../config.js';
 import { CliError, EXIT, type Command } from '../command.js';
 import { readArgs } from '../parse-args.js';
@@ -43,7 +42,7 @@ const MAX_RETRY_WAIT_SECONDS = 30;
 
 async function readList(name: string): Promise<string> {
   try {
-    return name === '-' ? await new Response(Readable.toWeb(process.stdin) as ReadableStream as globalThis.ReadableStream).text() : await readFile(name, 'utf8');
+    return name === '-' ? await text(process.stdin) : await readFile(name, 'utf8');
   } catch (error) {
     throw new CliError(`cannot read the list '${name}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.input);
   }
