@@ -36,6 +36,13 @@ export class SourceNotFound extends ServiceError {
   readonly slug = 'source-not-found';
 }
 
+/** 404: no render with that id is known (never asked for, its failure forgotten, or evicted). */
+export class RenderNotFound extends ServiceError {
+  readonly status = 404;
+  readonly title = 'No such render';
+  readonly slug = 'render-not-found';
+}
+
 /** 422: well-formed, but this source cannot give that segment (not decodable MP3, start past its end...). */
 export class Unprocessable extends ServiceError {
   readonly status = 422;

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { cutFrames, readFrameIndex, type FrameCut, type FrameIndex } from '../src/media/frame-index.js';
 import { copyLengthMs, type RenderSpec } from '../src/media/render-args.js';
-import type { ResolvedSource } from '../src/sources/resolve-source.js';
+import { sourceVersion, type ResolvedSource } from '../src/sources/resolve-source.js';
 
 export interface FrameIndexes {
   /**
@@ -30,7 +30,7 @@ export function createFrameIndexes(options: { maxBytes: number }): FrameIndexes 
     async cutFor(source, spec) {
       // ffmpeg's concat protocol splits its list on '|' (render-args.ts): such a path is cut by ffmpeg's seek.
       if (source.file.includes('|')) return null;
-      const id = `${source.file}\0${source.size}\0${source.mtimeMs}`;
+      const id = sourceVersion(source);
       let index = indexes.get(id);
       if (!index) {
         index = readFrameIndex(source.file);

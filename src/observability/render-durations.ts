@@ -4,16 +4,14 @@
 // covers all renders of the cluster (sum over processes counts each render once per API process).
 import type { QueueEvents } from 'bullmq';
 import type { RenderResult } from '../queue/render-job.js';
-import type { RenderMode } from '../segments/render-options.js';
-
-const MODES: readonly string[] = ['copy', 'exact'] satisfies RenderMode[];
+import { RENDER_MODES, type RenderMode } from '../segments/render-options.js';
 
 /** Calls `observe` for each render a worker ran (not for a duplicate job that found the store filled). */
 export function observeRenderDurations(events: QueueEvents, observe: (mode: RenderMode, seconds: number) => void): () => void {
   const onCompleted = ({ returnvalue }: { returnvalue: unknown }) => {
     // Read defensively: a worker of an older release returns no timing, and the stream is outside input.
     const result = returnvalue as Partial<RenderResult> | null;
-    if (!result?.rendered || typeof result.renderMs !== 'number' || !MODES.includes(result.mode as string)) return;
+    if (!result?.rendered || typeof result.renderMs !== 'number' || !(RENDER_MODES as readonly string[]).includes(result.mode as string)) return;
     observe(result.mode as RenderMode, result.renderMs / 1000);
   };
   events.on('completed', onCompleted);

@@ -14,14 +14,11 @@ export type RenderEvent =
 export interface RenderEvents {
   /** Calls `listener` with every event of this job id until the returned function is called. */
   subscribe(id: string, listener: (event: RenderEvent) => void): () => void;
-  /** Streams following renders now. */
-  readonly following: number;
   close(): void;
 }
 
 export function createRenderEvents(events: QueueEvents): RenderEvents {
   const byId = new Map<string, Set<(event: RenderEvent) => void>>();
-  let following = 0;
 
   function emit(id: string, event: RenderEvent): void {
     for (const listener of byId.get(id) ?? []) listener(event);
@@ -44,20 +41,15 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
   for (const name of names) events.on(name, handlers[name] as never);
 
   return {
-    get following() {
-      return following;
-    },
     subscribe(id, listener) {
       let set = byId.get(id);
       if (!set) byId.set(id, (set = new Set()));
       const listeners = set;
       listeners.add(listener);
-      following += 1;
       let subscribed = true;
       return () => {
         if (!subscribed) return;
         subscribed = false;
-        following -= 1;
         listeners.delete(listener);
         if (listeners.size === 0 && byId.get(id) === listeners) byId.delete(id);
       };

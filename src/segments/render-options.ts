@@ -5,6 +5,7 @@ import { formatSeconds, parseSeconds, SECONDS_PATTERN } from './seconds.js';
 import { SIGNATURE_PATTERN } from './url-signature.js';
 
 export type RenderMode = 'copy' | 'exact';
+export const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];
 
 /** Bit rates libmp3lame accepts across MPEG-1, -2 and -2.5 (kbps). */
 export const MP3_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320] as const;
@@ -41,7 +42,7 @@ export const segmentQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    mode: { type: 'string', enum: ['copy', 'exact'] },
+    mode: { type: 'string', enum: RENDER_MODES },
     bitrate: { type: 'string', enum: MP3_BITRATES.map(String) },
     channels: { type: 'string', enum: ['1', '2'] },
     fade_in: { type: 'string', pattern: SECONDS_PATTERN },

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { Unavailable, Unprocessable } from '../errors.js';
 import { FfmpegKilled, ProbeTimedOut, type AudioProbe } from '../media/ffmpeg.js';
 import { readGaplessInfo } from '../media/mp3-frame.js';
-import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
+import { realMediaRoot, resolveSource, sourceVersion, type ResolvedSource } from './resolve-source.js';
 
 export interface SourceFacts extends ResolvedSource {
   durationMs: number;
@@ -40,7 +40,7 @@ export async function createCatalog(deps: {
   const probes = new LRUCache<string, Promise<ProbeOutcome>>({ max: deps.maxEntries ?? 10_000 });
 
   function probeOnce(resolved: ResolvedSource): Promise<ProbeOutcome> {
-    const key = `${resolved.file}\0${resolved.size}\0${resolved.mtimeMs}`;
+    const key = sourceVersion(resolved);
     let outcome = probes.get(key);
     if (!outcome) {
       outcome = Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(

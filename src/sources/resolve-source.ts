@@ -6,6 +6,11 @@ import path from 'node:path';
 import { SourceNotFound } from '../errors.js';
 import { sourcePathFor } from '../segments/segment-url.js';
 
+/** One string per version of a file: its real path, size and mtime (a replaced file is a new version). */
+export function sourceVersion(source: Pick<ResolvedSource, 'file' | 'size' | 'mtimeMs'>): string {
+  return `${source.file}\0${source.size}\0${source.mtimeMs}`;
+}
+
 export interface ResolvedSource {
   /** Canonical source path as it appears in URLs (each segment percent-encoded), for logs and answers. */
   name: string;

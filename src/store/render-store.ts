@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { RENDER_KEY_PATTERN } from '../segments/render-key.js';
 import type { RenderOptions } from '../segments/render-options.js';
 
 export interface StoredRender {
@@ -68,7 +69,7 @@ export interface RenderStore {
   removeOrphanTemps(): Promise<number>;
 }
 
-const KEY_PATTERN = /^[0-9a-f]{32}$/;
+const KEY_PATTERN = new RegExp(RENDER_KEY_PATTERN);
 const SHARD_PATTERN = /^[0-9a-f]{2}$/;
 const TEMP_DIR = '.tmp';
 

@@ -237,7 +237,7 @@ describe('a render that fails', () => {
 describe('bad ids and bodies are problems', () => {
   async function problem(response: Response) {
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    return (await response.json()) as { status: number; detail: string };
+    return (await response.json()) as { status: number; detail: string; type: string };
   }
 
   it('a malformed id is 400, an id never seen is 404, for the status and the stream', async () => {
@@ -249,7 +249,9 @@ describe('bad ids and bodies are problems', () => {
     for (const path of [`/renders/${'0'.repeat(32)}`, `/renders/${'0'.repeat(32)}/events`]) {
       const response = await fetch(t.url + path);
       expect(response.status, path).toBe(404);
-      expect((await problem(response)).detail).toMatch(/No render/);
+      const body = await problem(response);
+      expect(body.detail).toMatch(/No render/);
+      expect(body.type).toBe('urn:mp3-segments:problem:render-not-found');
     }
     expect((await fetch(`${t.url}/renders/${'0'.repeat(32)}?page=2`)).status).toBe(400);
   });

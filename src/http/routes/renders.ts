@@ -2,7 +2,7 @@
 // GET /renders/{id} is its JSON status; GET /renders/{id}/events streams the same statuses as Server-Sent
 // Events until the render ends. The id is the render key, which is also the job id.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { SourceNotFound } from '../../errors.js';
+import { RenderNotFound } from '../../errors.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RenderEvent, RenderEvents } from '../../queue/render-events.js';
 import { renderJobFor } from '../../queue/render-job.js';
@@ -24,6 +24,7 @@ export interface RenderRouteDeps {
   renderStatus: RenderStatus;
   renderEvents: RenderEvents;
   maxSegmentSeconds: number;
+  /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
   signingKey: string | undefined;
   /** A comment line this often keeps an idle events stream open through proxies (nginx's read timeout). */
   eventsHeartbeatMs?: number;
@@ -44,8 +45,8 @@ export async function acceptSegment(deps: RenderRouteDeps, segment: SegmentReque
   return acceptRender(deps, renderJobFor(plan, segment.source, source, requestId), segment.download, reply);
 }
 
-function notFound(id: string): SourceNotFound {
-  return new SourceNotFound(`No render ${id} is known: it was never asked for, its failure is no longer remembered, or it was removed from the store; ask for the segment again.`);
+function notFound(id: string): RenderNotFound {
+  return new RenderNotFound(`No render ${id} is known: it was never asked for, its failure is no longer remembered, or it was removed from the store; ask for the segment again.`);
 }
 
 const isFinal = (body: RenderStatusBody) => body.status === 'done' || body.status === 'failed';

@@ -2,15 +2,14 @@
 // stored render or a wait on its job, then the bytes.
 import type { FastifyInstance } from 'fastify';
 import { Unavailable } from '../../errors.js';
-import type { Metrics, SegmentOutcome } from '../../observability/metrics.js';
-import type { RenderJobData } from '../../queue/render-job.js';
-import { Overloaded, type RenderRequester } from '../../queue/render-requester.js';
+import type { SegmentOutcome } from '../../observability/metrics.js';
+import { renderJobFor, type RenderJobData } from '../../queue/render-job.js';
+import { Overloaded } from '../../queue/render-requester.js';
 import { WaitAbandoned, WaitTimedOut } from '../../queue/render-waiter.js';
 import { planSegment } from '../../segments/segment-plan.js';
 import { parseRenderOptions, segmentQuerySchema, type SegmentQuery } from '../../segments/render-options.js';
 import { canonicalSegmentUrl, parseSegmentPath, segmentFileName, type SegmentRequest } from '../../segments/segment-url.js';
 import { requireSignature, signedUrl } from '../../segments/url-signature.js';
-import type { Catalog } from '../../sources/catalog.js';
 import type { RenderReader } from '../../store/render-reader.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
 import { prefersAsync } from '../render-status-answer.js';
@@ -18,15 +17,10 @@ import { segmentCacheControl, sendRender } from '../send-render.js';
 import { acceptSegment, type RenderRouteDeps } from './renders.js';
 
 export interface SegmentRouteDeps extends RenderRouteDeps {
-  catalog: Catalog;
   /** The render's bytes: from memory when hot, else from the store. */
   renders: RenderReader;
   rendersInUse: RendersInUse;
-  requester: RenderRequester;
-  maxSegmentSeconds: number;
   cacheMaxAgeSeconds: number;
-  /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
-  signingKey: string | undefined;
 }
 
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps) {
@@ -60,17 +54,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       let body = await deps.renders.open(plan.key);
       let outcome: SegmentOutcome = body?.origin === 'memory' ? 'memory_hit' : 'hit';
       if (!body) {
-        const job: RenderJobData = {
-          key: plan.key,
-          source: segment.source,
-          sourceSize: source.size,
-          sourceMtimeMs: source.mtimeMs,
-          sampleRate: source.sampleRate,
-          startMs: plan.spec.startMs,
-          endMs: plan.spec.endMs,
-          options: plan.spec.options,
-          requestId: String(request.id),
-        };
+        const job = renderJobFor(plan, segment.source, source, String(request.id));
         const waited = await waitForRender(deps, job, reply.raw);
         if (waited === 'abandoned') return reply.hijack();
         outcome = waited;
