@@ -6,13 +6,15 @@ import http from 'node:http';
 import path from 'node:path';
 import { configToEnv, type Config } from '../../src/config.js';
 import { logsDir } from '../../src/data-layout.js';
-import { cutFrames, readFrameIndex } from '../../src/media/frame-index.js';
-import { copyLengthMs } from '../../src/media/render-args.js';
 import { parseRenderOptions } from '../../src/segments/render-options.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { startProcess, type LineSink } from '../../src/stack/managed-process.js';
 import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
+import { createFrameIndexes } from '../../workers/frame-indexes.js';
 import { timeBareFfmpeg } from './references.js';
+
+/** Room for the bench's one hour-long source's index (8 bytes a frame). */
+const FRAME_INDEX_BYTES = 64 * 1024 ** 2;
 
 /** Another API process on the same Redis and store, with HOT_CACHE_MAX_BYTES=0: every hit reads the file. */
 export async function coldApi(stack: Stack, config: Config, sink: LineSink): Promise<{ url: string; stop(): Promise<void> }> {
@@ -45,9 +47,11 @@ export async function sequentialMisses(options: {
   const service = { times: [] as number[], errors: 0 };
   const bare: number[] = [];
   const options_ = parseRenderOptions({ mode: options.mode });
-  // The worker's command exactly: a copy cuts by the frame index, which a worker builds on its first copy
-  // of a source and keeps, so it is built here once too, outside the timing.
-  const index = options.mode === 'copy' ? await readFrameIndex(options.input) : null;
+  // The worker's command exactly: a copy is cut as the worker's frame indexes cut it (an index built on the
+  // first copy of a source and kept), so the index is built here once too, outside the timing.
+  const frameIndexes = createFrameIndexes({ maxBytes: FRAME_INDEX_BYTES });
+  const { size, mtimeMs } = await stat(options.input);
+  const source = { name: path.basename(options.input), file: options.input, size, mtimeMs };
   // node:http with keep-alive, as wrk would: fetch (undici) costs the client about 1.5 ms more per answer.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   for (let i = 0; i < options.count; i++) {
@@ -59,7 +63,7 @@ export async function sequentialMisses(options: {
     else service.errors += 1;
     const output = path.join(options.workDir, `bare-${options.mode}.mp3`);
     const spec = { startMs, endMs: startMs + 30_000, options: options_, sampleRate: 44_100 };
-    const cut = index && cutFrames(index, startMs, copyLengthMs(spec));
+    const cut = options.mode === 'copy' ? await frameIndexes.cutFor(source, spec) : null;
     bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input, cut }, output, spec));
   }
   agent.destroy();

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { median } from './samples.js';
 
 export interface LoadResult {
   requests: number;
@@ -150,11 +151,11 @@ function combined(results: LoadResult[]): LoadResult {
   const seconds = sum((result) => result.seconds);
   const errorDetail: Record<string, number> = {};
   for (const result of results) for (const [kind, count] of Object.entries(result.errorDetail)) errorDetail[kind] = (errorDetail[kind] ?? 0) + count;
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const requests = sum((result) => result.requests);
   return {
-    requests: sum((result) => result.requests),
+    requests,
     seconds,
-    requestsPerSecond: sum((result) => result.requests) / seconds,
+    requestsPerSecond: requests / seconds,
     megabytesPerSecond: sum((result) => result.megabytesPerSecond * result.seconds) / seconds,
     errors: sum((result) => result.errors),
     errorDetail,
