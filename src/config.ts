@@ -90,7 +90,8 @@ function text(env: Env, name: string): string | undefined {
 /** A secret (signing key, admin token): long enough not to be guessed, never echoed in the error. */
 function secret(env: Env, name: string): string | undefined {
   const raw = text(env, name);
-  if (raw !== undefined && raw.length < 16) throw new ConfigError(name, 'must be at least 16 characters (use a long random string)', '<hidden>');
+  if (raw !== undefined && raw.length < 16)
+    throw new ConfigError(name, 'must be at least 16 characters (use a long random string)', '<hidden>');
   return raw;
 }
 

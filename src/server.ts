@@ -32,7 +32,11 @@ if (!config.redisUrl) {
   process.exit(78);
 }
 
-const media = await createMediaToolsOrExit({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs });
+const media = await createMediaToolsOrExit({
+  ffmpegPath: config.ffmpegPath,
+  ffprobePath: config.ffprobePath,
+  probeTimeoutMs: config.probeTimeoutMs,
+});
 const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
 const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
 const store = createRenderStore({ dir: storeDir(config.dataDir) });
@@ -80,7 +84,11 @@ async function missingForReadiness(): Promise<string[]> {
 // Renders in use are marked as used well inside the eviction grace, so the store never removes them.
 const markUsedEveryMs = Math.max(250, Math.floor(config.storeEvictGraceMs / 3));
 // A sixteenth of the budget per render at most: one long render cannot push out every hot one.
-const hot = createHotRenders({ maxBytes: config.hotCacheMaxBytes, maxEntryBytes: Math.floor(config.hotCacheMaxBytes / 16), storeTouchEveryMs: markUsedEveryMs });
+const hot = createHotRenders({
+  maxBytes: config.hotCacheMaxBytes,
+  maxEntryBytes: Math.floor(config.hotCacheMaxBytes / 16),
+  storeTouchEveryMs: markUsedEveryMs,
+});
 
 const app = await buildApp({
   logger,

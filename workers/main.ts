@@ -26,7 +26,11 @@ const store = createRenderStore({ dir: storeDir(config.dataDir) });
 await store.removeOrphanTemps();
 const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
 const render = createRenderProcessor({
-  media: await createMediaToolsOrExit({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }),
+  media: await createMediaToolsOrExit({
+    ffmpegPath: config.ffmpegPath,
+    ffprobePath: config.ffprobePath,
+    probeTimeoutMs: config.probeTimeoutMs,
+  }),
   store,
   budget,
   mediaRoot: await realMediaRoot(config.mediaRoot),

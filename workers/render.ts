@@ -8,7 +8,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../src/errors.js';
 import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../src/media/ffmpeg.js';
-import { clearGaplessTrim, mp3FrameSeconds, readFrameChain, readGaplessInfo, removeJunkBetweenFrames, setGaplessPadding } from '../src/media/mp3-frame.js';
+import {
+  clearGaplessTrim,
+  mp3FrameSeconds,
+  readFrameChain,
+  readGaplessInfo,
+  removeJunkBetweenFrames,
+  setGaplessPadding,
+} from '../src/media/mp3-frame.js';
 import { buildRenderArguments, copyLengthMs, exactSampleCount, type RenderInput, type RenderSpec } from '../src/media/render-args.js';
 import { countRender } from '../src/observability/render-counter.js';
 import { recentFailure, rememberFailure } from '../src/queue/failure-memory.js';
@@ -58,14 +65,18 @@ async function resolveUnchanged(deps: RenderDeps, data: RenderJobData): Promise<
  */
 async function checkOutput(temp: string, spec: RenderSpec): Promise<CheckedRender> {
   const chain = await readFrameChain(temp).catch(() => null);
-  if (!chain || chain.sampleRate !== spec.sampleRate) throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
+  if (!chain || chain.sampleRate !== spec.sampleRate)
+    throw permanent(422, 'The render of this source is not readable MP3; the file may be damaged.');
   const frame = mp3FrameSeconds(spec.sampleRate);
   const asked = (spec.options.mode === 'copy' ? copyLengthMs(spec) : spec.endMs - spec.startMs) / 1000;
   const gapless = spec.options.mode === 'exact' ? await readGaplessInfo(temp) : null;
   const got = gapless?.durationSeconds ?? chain.durationSeconds;
   const tolerance = spec.options.mode === 'copy' ? 3 * frame : 0.002;
   if (!(Math.abs(got - asked) <= tolerance)) {
-    throw permanent(422, `The source could not be cut accurately there (got ${got.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`);
+    throw permanent(
+      422,
+      `The source could not be cut accurately there (got ${got.toFixed(3)} s of the ${asked.toFixed(3)} s asked); the file may be damaged.`,
+    );
   }
   return { durationSeconds: got, bytes: chain.bytes };
 }
@@ -79,7 +90,14 @@ export interface CheckedRender {
 /** What the steps that make the bytes need: no queue, store or Redis. */
 export type RenderTools = Pick<RenderDeps, 'media' | 'renderTimeoutMs' | 'frameIndexes'>;
 
-async function runFfmpeg(deps: RenderTools, input: RenderInput, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<void> {
+async function runFfmpeg(
+  deps: RenderTools,
+  input: RenderInput,
+  temp: string,
+  spec: RenderSpec,
+  log: Logger,
+  onProgress?: (seconds: number) => void,
+): Promise<void> {
   try {
     await deps.media.render(temp, buildRenderArguments(spec, input), { timeoutMs: deps.renderTimeoutMs, onProgress });
   } catch (error) {
@@ -111,7 +129,14 @@ async function runFfmpeg(deps: RenderTools, input: RenderInput, temp: string, sp
  * check. Returns the output's duration and size. Exported so `segments render` renders locally exactly as a worker
  * does; failures are UnrecoverableErrors carrying an encoded RenderFailure, or plain errors (passing faults).
  */
-export async function renderChecked(deps: RenderTools, source: ResolvedSource, temp: string, spec: RenderSpec, log: Logger, onProgress?: (seconds: number) => void): Promise<CheckedRender> {
+export async function renderChecked(
+  deps: RenderTools,
+  source: ResolvedSource,
+  temp: string,
+  spec: RenderSpec,
+  log: Logger,
+  onProgress?: (seconds: number) => void,
+): Promise<CheckedRender> {
   // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
   const input: RenderInput = { file: source.file, cut: spec.options.mode === 'copy' ? await deps.frameIndexes.cutFor(source, spec) : null };
   await runFfmpeg(deps, input, temp, spec, log, onProgress);
@@ -146,7 +171,8 @@ function reportProgress(job: Job<RenderJobData, RenderResult>, spec: RenderSpec,
     totalMs: spec.endMs - spec.startMs,
     minIntervalMs: 250,
     // Progress is only informative: a failed write must not fail the render.
-    report: (percent) => void job.updateProgress(percent).catch((error: Error) => log.debug({ err: error.message }, 'progress not recorded')),
+    report: (percent) =>
+      void job.updateProgress(percent).catch((error: Error) => log.debug({ err: error.message }, 'progress not recorded')),
   });
 }
 
@@ -155,7 +181,8 @@ export function createRenderProcessor(deps: RenderDeps) {
     try {
       return await renderJob(deps, job);
     } catch (error) {
-      if (error instanceof UnrecoverableError && !(error instanceof RecentFailure)) await rememberFailure(deps.redis, job.data.key, decodeFailure(error.message)).catch(() => undefined);
+      if (error instanceof UnrecoverableError && !(error instanceof RecentFailure))
+        await rememberFailure(deps.redis, job.data.key, decodeFailure(error.message)).catch(() => undefined);
       throw error;
     }
   };

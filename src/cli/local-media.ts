@@ -6,7 +6,11 @@ import { createCatalog, type Catalog } from '../sources/catalog.js';
 import { CliError, EXIT } from './command.js';
 
 export async function openLocalMedia(config: Config): Promise<{ media: MediaTools; catalog: Catalog }> {
-  const media = await createMediaTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, probeTimeoutMs: config.probeTimeoutMs }).catch((error: Error) => {
+  const media = await createMediaTools({
+    ffmpegPath: config.ffmpegPath,
+    ffprobePath: config.ffprobePath,
+    probeTimeoutMs: config.probeTimeoutMs,
+  }).catch((error: Error) => {
     throw error instanceof ToolNotExecutable ? new CliError(error.message, EXIT.config) : error;
   });
   const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe }).catch((error: Error) => {

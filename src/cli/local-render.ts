@@ -32,12 +32,16 @@ export async function createLocalRenderer(config: Config): Promise<LocalRenderer
       }),
     async render(source, plan, file) {
       try {
-        return (await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs, frameIndexes }, source, file, plan.spec, log)).durationSeconds;
+        return (await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs, frameIndexes }, source, file, plan.spec, log))
+          .durationSeconds;
       } catch (error) {
         // The worker's failures carry an encoded status and detail; anything else (ffmpeg killed) its message.
         const message = (error as Error).message;
         const failure = readFailure(message);
-        throw new CliError(failure ? failure.detail : `the render did not finish: ${message}`, failure?.status === 422 ? EXIT.input : EXIT.unavailable);
+        throw new CliError(
+          failure ? failure.detail : `the render did not finish: ${message}`,
+          failure?.status === 422 ? EXIT.input : EXIT.unavailable,
+        );
       }
     },
   };

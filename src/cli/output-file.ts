@@ -14,7 +14,9 @@ function cannotWrite(target: string, error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException).code;
   // "ENOENT: no such file or directory, access '/x'" → "no such file or directory (ENOENT)"
   const reason = (error as Error).message.replace(/^\w+: /, '').split(',')[0];
-  return code && (error as NodeJS.ErrnoException).syscall ? new CliError(`cannot write '${target}': ${reason} (${code})`, EXIT.input) : error;
+  return code && (error as NodeJS.ErrnoException).syscall
+    ? new CliError(`cannot write '${target}': ${reason} (${code})`, EXIT.input)
+    : error;
 }
 
 /** Runs `fill` on a temp file, then puts its bytes at `target` (a path, or '-' for stdout). */

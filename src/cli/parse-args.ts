@@ -5,14 +5,20 @@ import { CliError, EXIT } from './command.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function readArgs<const O extends Options>(args: string[], spec: { name: string; options: O; positionals: [min: number, max: number] }) {
+export function readArgs<const O extends Options>(
+  args: string[],
+  spec: { name: string; options: O; positionals: [min: number, max: number] },
+) {
   const run = () => parseArgs({ args, options: spec.options, allowPositionals: true, strict: true });
   let parsed: ReturnType<typeof run>;
   try {
     parsed = run();
   } catch (error) {
     // parseArgs' messages name the flag ("Unknown option '--speed'. ..."); the first sentence is enough.
-    throw new CliError(`${spec.name}: ${(error as Error).message.split('. ')[0]!.replace(/\.$/, '')}; see 'segments ${spec.name} --help'.`, EXIT.usage);
+    throw new CliError(
+      `${spec.name}: ${(error as Error).message.split('. ')[0]!.replace(/\.$/, '')}; see 'segments ${spec.name} --help'.`,
+      EXIT.usage,
+    );
   }
   const [min, max] = spec.positionals;
   const count = parsed.positionals.length;

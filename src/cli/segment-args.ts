@@ -22,5 +22,10 @@ export function parseCliSource(text: string): string[] {
 export function segmentFrom(fields: SegmentFields): SegmentRequest {
   const query: SegmentQuery = {};
   for (const name of PARAMETER_FIELDS) if (fields[name] !== undefined && fields[name] !== '') query[name] = fields[name];
-  return { source: parseCliSource(fields.source), ...parseTimes(fields.start, fields.end), options: parseRenderOptions(query), download: false };
+  return {
+    source: parseCliSource(fields.source),
+    ...parseTimes(fields.start, fields.end),
+    options: parseRenderOptions(query),
+    download: false,
+  };
 }

@@ -56,7 +56,8 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
       line += 1;
       recordLine = line;
     } else if (char === '"') {
-      if (field.trim() !== '' || afterQuote) throw new BadRequest(`line ${line}: a quote inside an unquoted field; quote the whole field ("a ""b"" c").`);
+      if (field.trim() !== '' || afterQuote)
+        throw new BadRequest(`line ${line}: a quote inside an unquoted field; quote the whole field ("a ""b"" c").`);
       field = '';
       quoted = true;
     } else if (afterQuote) {
@@ -75,9 +76,13 @@ function csvRows(text: string): { where: string; fields: Record<string, string> 
   if (!header) throw new BadRequest('the list is empty; it needs a header line (source,start,end[,mode]) and one line per segment.');
   const names = header.fields.map((name) => name.trim());
   const unknown = names.find((name) => !KNOWN.includes(name));
-  if (unknown !== undefined) throw new BadRequest(`line ${header.line}: unknown column '${unknown}'; the header names source, start, end and optionally ${PARAMETER_FIELDS.join(', ')}.`);
+  if (unknown !== undefined)
+    throw new BadRequest(
+      `line ${header.line}: unknown column '${unknown}'; the header names source, start, end and optionally ${PARAMETER_FIELDS.join(', ')}.`,
+    );
   return records.map(({ line, fields }) => {
-    if (fields.length !== names.length) throw new BadRequest(`line ${line}: ${fields.length} field(s), but the header names ${names.length}.`);
+    if (fields.length !== names.length)
+      throw new BadRequest(`line ${line}: ${fields.length} field(s), but the header names ${names.length}.`);
     return { where: `line ${line}`, fields: Object.fromEntries(names.map((name, i) => [name, fields[i]!.trim()])) };
   });
 }
@@ -89,13 +94,18 @@ function jsonRows(text: string): { where: string; fields: Record<string, string>
   } catch (error) {
     throw new BadRequest(`not valid JSON (${(error as Error).message}).`);
   }
-  if (!Array.isArray(items)) throw new BadRequest('a JSON list is an array of objects such as {"source": "demo/tones", "start": 10, "end": 20}.');
+  if (!Array.isArray(items))
+    throw new BadRequest('a JSON list is an array of objects such as {"source": "demo/tones", "start": 10, "end": 20}.');
   return items.map((item: unknown, index) => {
     const where = `item ${index + 1}`;
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new BadRequest(`${where}: not an object such as {"source": "demo/tones", "start": 10, "end": 20}.`);
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw new BadRequest(`${where}: not an object such as {"source": "demo/tones", "start": 10, "end": 20}.`);
     const fields: Record<string, string> = {};
     for (const [name, value] of Object.entries(item)) {
-      if (!KNOWN.includes(name)) throw new BadRequest(`${where}: unknown field '${name}'; an item has source, start, end and optionally ${PARAMETER_FIELDS.join(', ')}.`);
+      if (!KNOWN.includes(name))
+        throw new BadRequest(
+          `${where}: unknown field '${name}'; an item has source, start, end and optionally ${PARAMETER_FIELDS.join(', ')}.`,
+        );
       if (typeof value !== 'string' && typeof value !== 'number') throw new BadRequest(`${where}: '${name}' must be a string or a number.`);
       fields[name] = String(value);
     }

@@ -15,7 +15,8 @@ export interface Service {
 export function serviceFrom(flag: string | undefined, config: Config, fallback?: string): Service | undefined {
   if (flag !== undefined) {
     const baseUrl = serviceBaseUrl(flag);
-    if (!baseUrl) throw new CliError(`--url ${JSON.stringify(flag)} is not the base URL of a service, such as http://127.0.0.1:8080.`, EXIT.usage);
+    if (!baseUrl)
+      throw new CliError(`--url ${JSON.stringify(flag)} is not the base URL of a service, such as http://127.0.0.1:8080.`, EXIT.usage);
     return { baseUrl, signingKey: config.signingKey };
   }
   const baseUrl = config.segmentsUrl ?? fallback;
@@ -66,7 +67,10 @@ export async function fetchOk(url: string, init: RequestInit = {}): Promise<Resp
   try {
     response = await fetch(url, { redirect: 'follow', ...init });
   } catch (error) {
-    throw new CliError(`cannot reach the service at ${new URL(url).origin} (${networkReason(error)}); is it running? (--url or SEGMENTS_URL)`, EXIT.unavailable);
+    throw new CliError(
+      `cannot reach the service at ${new URL(url).origin} (${networkReason(error)}); is it running? (--url or SEGMENTS_URL)`,
+      EXIT.unavailable,
+    );
   }
   if (!response.ok) throw await answerError(response);
   return response;

@@ -16,7 +16,9 @@ export function parseSecondsInput(text: string): number | null {
 /** The canonical spelling (as src/segments/seconds.ts writes it): no leading zeros, no trailing fraction zeros. */
 export function formatMs(ms: number): string {
   const whole = Math.floor(ms / 1000);
-  const fraction = String(ms % 1000).padStart(3, '0').replace(/0+$/, '');
+  const fraction = String(ms % 1000)
+    .padStart(3, '0')
+    .replace(/0+$/, '');
   return fraction ? `${whole}.${fraction}` : String(whole);
 }
 
@@ -105,7 +107,9 @@ export function startDemoPage(): void {
   async function explainFailure(url: string) {
     try {
       const response = await fetch(url, { headers: { range: 'bytes=0-0' } });
-      const problem = response.headers.get('content-type')?.includes('problem+json') ? ((await response.json()) as { detail?: string }) : null;
+      const problem = response.headers.get('content-type')?.includes('problem+json')
+        ? ((await response.json()) as { detail?: string })
+        : null;
       say(problem?.detail ?? `The browser could not play this segment (HTTP ${response.status}).`, true);
     } catch {
       say('The segment could not be loaded; is the service running?', true);

@@ -42,8 +42,11 @@ interface SchemaIssue {
 function describeBodyOrPath(issue: SchemaIssue, context: string): string {
   if (context === 'params') return `The URL's render id is malformed: it is ${RENDER_ID_DESCRIPTION}.`;
   const fields = Object.keys(RENDER_BODY_FIELDS).join(', ');
-  if (issue.keyword === 'additionalProperties') return `Unknown field '${String(issue.params.additionalProperty)}'; the JSON body takes only: ${fields}.`;
-  const name = (issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.replace(/^\//, '')) as keyof typeof RENDER_BODY_FIELDS;
+  if (issue.keyword === 'additionalProperties')
+    return `Unknown field '${String(issue.params.additionalProperty)}'; the JSON body takes only: ${fields}.`;
+  const name = (
+    issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.replace(/^\//, '')
+  ) as keyof typeof RENDER_BODY_FIELDS;
   const takes = RENDER_BODY_FIELDS[name];
   if (!takes) return `The body must be a JSON object with the fields: ${fields} (source, start and end required).`;
   return `${issue.keyword === 'required' ? 'Missing field' : 'Field'} '${name}': it takes ${takes}.`;
@@ -81,7 +84,12 @@ function toProblem(error: FastifyError | Error, request: FastifyRequest): { prob
   }
   request.log.error({ err: error }, 'unexpected error');
   return {
-    problem: { type: problemType('internal'), title: 'Internal error', status: 500, detail: `Something failed on our side; quote request id ${request.id} when reporting it.` },
+    problem: {
+      type: problemType('internal'),
+      title: 'Internal error',
+      status: 500,
+      detail: `Something failed on our side; quote request id ${request.id} when reporting it.`,
+    },
     headers,
   };
 }
@@ -89,7 +97,8 @@ function toProblem(error: FastifyError | Error, request: FastifyRequest): { prob
 export function handleErrors(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { problem, headers } = toProblem(error, request);
-    if (problem.status < 500 || problem.status === 503) request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
+    if (problem.status < 500 || problem.status === 503)
+      request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
     reply.headers(headers);
     return sendProblem(reply, { ...problem, instance: request.url.slice(0, 512) });
   });
@@ -104,7 +113,7 @@ export function handleErrors(app: FastifyInstance): void {
 }
 
 /** For Fastify's `frameworkErrors` option: router errors (bad percent-encoding...) as problems too. */
-export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
   const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400;
   return sendProblem(reply, { type: problemType('bad-request'), title: 'Malformed request', status, detail: error.message });
 }

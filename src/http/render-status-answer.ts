@@ -61,7 +61,10 @@ export function statusLocation(id: string, download: boolean): string {
 }
 
 /** An asynchronous ask for a render already known, as segment_requests_total counts it. */
-const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', failed: 'failed' } as const satisfies Record<RenderState['status'], SegmentOutcome>;
+const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', failed: 'failed' } as const satisfies Record<
+  RenderState['status'],
+  SegmentOutcome
+>;
 
 /**
  * Answers 202 with the render's status at once, queueing the render unless it is known already: a render
@@ -96,5 +99,7 @@ export async function acceptRender(
 /** True when a Prefer header (RFC 7240) holds the respond-async preference. */
 export function prefersAsync(prefer: string | string[] | undefined): boolean {
   const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
-  return values.some((value) => value.split(',').some((preference) => preference.split(/[;=]/, 1)[0]?.trim().toLowerCase() === 'respond-async'));
+  return values.some((value) =>
+    value.split(',').some((preference) => preference.split(/[;=]/, 1)[0]?.trim().toLowerCase() === 'respond-async'),
+  );
 }

@@ -73,34 +73,46 @@ const PROBE_OUTPUT_MAX_BYTES = 1024 * 1024;
 
 interface FfprobeJson {
   format?: { format_name?: string; duration?: string; bit_rate?: string };
-  streams?: Array<{ codec_type?: string; codec_name?: string; sample_rate?: string; channels?: number; duration?: string; bit_rate?: string }>;
+  streams?: Array<{
+    codec_type?: string;
+    codec_name?: string;
+    sample_rate?: string;
+    channels?: number;
+    duration?: string;
+    bit_rate?: string;
+  }>;
 }
 
 function runProbe(ffprobePath: string, file: string, timeoutMs: number): Promise<AudioProbe> {
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-i', file];
   return new Promise((resolve, reject) => {
-    execFile(ffprobePath, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: PROBE_OUTPUT_MAX_BYTES }, (error, stdout, stderr) => {
-      const overflowed = error?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
-      if (error?.killed && !overflowed) return reject(new ProbeTimedOut(timeoutMs));
-      if (error?.signal && !overflowed) return reject(new FfmpegKilled(`ffprobe was killed by ${error.signal}`));
-      if (error) return reject(new FfmpegFailed('ffprobe could not read the file', String(stderr || error.message).slice(-2000)));
-      let data: FfprobeJson;
-      try {
-        data = JSON.parse(stdout) as FfprobeJson;
-      } catch {
-        return reject(new FfmpegFailed('ffprobe wrote no JSON', stdout.slice(-2000)));
-      }
-      const audio = data.streams?.find((stream) => stream.codec_type === 'audio');
-      if (!audio) return reject(new FfmpegFailed('no audio stream', ''));
-      resolve({
-        formatName: String(data.format?.format_name ?? ''),
-        codecName: String(audio.codec_name ?? ''),
-        durationSeconds: Number(data.format?.duration ?? audio.duration),
-        sampleRate: Number(audio.sample_rate),
-        channels: Number(audio.channels),
-        bitRate: Number(audio.bit_rate ?? data.format?.bit_rate),
-      });
-    });
+    execFile(
+      ffprobePath,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: PROBE_OUTPUT_MAX_BYTES },
+      (error, stdout, stderr) => {
+        const overflowed = error?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
+        if (error?.killed && !overflowed) return reject(new ProbeTimedOut(timeoutMs));
+        if (error?.signal && !overflowed) return reject(new FfmpegKilled(`ffprobe was killed by ${error.signal}`));
+        if (error) return reject(new FfmpegFailed('ffprobe could not read the file', String(stderr || error.message).slice(-2000)));
+        let data: FfprobeJson;
+        try {
+          data = JSON.parse(stdout) as FfprobeJson;
+        } catch {
+          return reject(new FfmpegFailed('ffprobe wrote no JSON', stdout.slice(-2000)));
+        }
+        const audio = data.streams?.find((stream) => stream.codec_type === 'audio');
+        if (!audio) return reject(new FfmpegFailed('no audio stream', ''));
+        resolve({
+          formatName: String(data.format?.format_name ?? ''),
+          codecName: String(audio.codec_name ?? ''),
+          durationSeconds: Number(data.format?.duration ?? audio.duration),
+          sampleRate: Number(audio.sample_rate),
+          channels: Number(audio.channels),
+          bitRate: Number(audio.bit_rate ?? data.format?.bit_rate),
+        });
+      },
+    );
   });
 }
 
@@ -117,7 +129,11 @@ export class ToolNotExecutable extends Error {
  * render. A bundled binary may be made executable here: npm 11 may skip the installer packages' postinstall
  * (`chmod u+x`). A configured one (`FFMPEG_PATH`, `FFPROBE_PATH`) is the operator's file, never changed.
  */
-export async function ensureExecutable(file: string, variable: 'FFMPEG_PATH' | 'FFPROBE_PATH', options: { bundled: boolean }): Promise<void> {
+export async function ensureExecutable(
+  file: string,
+  variable: 'FFMPEG_PATH' | 'FFPROBE_PATH',
+  options: { bundled: boolean },
+): Promise<void> {
   const cannotRun = (error: NodeJS.ErrnoException) => new ToolNotExecutable(file, variable, error.code ?? error.message);
   try {
     await access(file, constants.X_OK);
@@ -142,7 +158,9 @@ export async function createMediaToolsOrExit(paths: Parameters<typeof createMedi
   }
 }
 
-export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath?: string; probeTimeoutMs?: number } = {}): Promise<MediaTools> {
+export async function createMediaTools(
+  paths: { ffmpegPath?: string; ffprobePath?: string; probeTimeoutMs?: number } = {},
+): Promise<MediaTools> {
   const ffmpegPath = paths.ffmpegPath ?? ffmpegInstaller.path;
   const ffprobePath = paths.ffprobePath ?? ffprobeInstaller.path;
   await ensureExecutable(ffmpegPath, 'FFMPEG_PATH', { bundled: !paths.ffmpegPath });
@@ -159,9 +177,7 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
         let timedOut = false;
         const command = ffmpeg({ stdoutLines: 0 });
         for (const input of args.inputs) command.input(input.url).inputOptions(input.options);
-        command
-          .output(output)
-          .outputOptions(args.outputOptions);
+        command.output(output).outputOptions(args.outputOptions);
         const timer = setTimeout(() => {
           timedOut = true;
           command.kill('SIGKILL');
@@ -184,7 +200,8 @@ export async function createMediaTools(paths: { ffmpegPath?: string; ffprobePath
             if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
             // A signal ends ffmpeg in one of two ways: killed outright, or (SIGTERM, SIGINT) it stops itself,
             // saying "received signal", with exit code 255. Neither says anything about the source.
-            else if (/killed with signal|received signal|spawn|ENOENT|EAGAIN/.test(`${error.message}\n${stderr.join('\n')}`)) reject(new FfmpegKilled(`ffmpeg did not finish: ${error.message.split('\n')[0]}`));
+            else if (/killed with signal|received signal|spawn|ENOENT|EAGAIN/.test(`${error.message}\n${stderr.join('\n')}`))
+              reject(new FfmpegKilled(`ffmpeg did not finish: ${error.message.split('\n')[0]}`));
             else reject(new FfmpegFailed(`ffmpeg failed: ${error.message.split('\n')[0]}`, stderr.join('\n')));
           })
           .on('end', () => {

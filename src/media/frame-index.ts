@@ -64,7 +64,11 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
       const xing = readXing(chunk, header);
       const tagged = xing !== null && xing.lameAt >= 0 && DELAY_TAGS.test(chunk.toString('latin1', xing.lameAt, xing.lameAt + 4));
       const delay = tagged ? chunk.readUIntBE(xing.lameAt + 21, 3) >> 12 : 0;
-      format = { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, skipSamples: tagged ? delay + FFMPEG_EXTRA_SKIP : 0 };
+      format = {
+        sampleRate: header.sampleRate,
+        samplesPerFrame: header.samplesPerFrame,
+        skipSamples: tagged ? delay + FFMPEG_EXTRA_SKIP : 0,
+      };
       if (xing) return true; // the info frame is not audio
     }
     if (frames + 1 >= offsets.length) offsets = grow(offsets);
@@ -108,6 +112,14 @@ export function cutFrames(index: FrameIndex, startMs: number, lengthMs: number):
   const firstFrame = firstAtOrAfter(startMs);
   const endFrame = Math.min(index.frames, firstAtOrAfter(startMs + lengthMs));
   if (firstFrame >= endFrame) return null;
-  const ranges: Array<[number, number]> = [[0, index.headTagBytes], [index.offsets[firstFrame]!, index.offsets[endFrame]!]];
-  return { firstFrame, endFrame, ranges: ranges.filter(([start, end]) => end > start), tailTags: index.fileBytes > index.offsets[index.frames]! };
+  const ranges: Array<[number, number]> = [
+    [0, index.headTagBytes],
+    [index.offsets[firstFrame]!, index.offsets[endFrame]!],
+  ];
+  return {
+    firstFrame,
+    endFrame,
+    ranges: ranges.filter(([start, end]) => end > start),
+    tailTags: index.fileBytes > index.offsets[index.frames]!,
+  };
 }

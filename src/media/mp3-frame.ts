@@ -43,7 +43,12 @@ function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   const mono = bytes[at + 3]! >> 6 === 3;
   const crc = (bytes[at + 1]! & 0x01) === 0;
   const sideInfo = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
-  return { length: Math.floor((samplesPerFrame / 8) * bitrate / sampleRate) + padding, sampleRate, samplesPerFrame, xingAt: at + 4 + (crc ? 2 : 0) + sideInfo };
+  return {
+    length: Math.floor(((samplesPerFrame / 8) * bitrate) / sampleRate) + padding,
+    sampleRate,
+    samplesPerFrame,
+    xingAt: at + 4 + (crc ? 2 : 0) + sideInfo,
+  };
 }
 
 interface XingLayout {
@@ -87,12 +92,21 @@ export function parseGaplessInfo(bytes: Buffer, at = 0): GaplessInfo | null {
   const padding = packed & 0xfff;
   const samples = xing.frames * header.samplesPerFrame - delay - padding;
   if (samples <= 0) return null;
-  return { sampleRate: header.sampleRate, samplesPerFrame: header.samplesPerFrame, frames: xing.frames, delay, padding, durationSeconds: samples / header.sampleRate };
+  return {
+    sampleRate: header.sampleRate,
+    samplesPerFrame: header.samplesPerFrame,
+    frames: xing.frames,
+    delay,
+    padding,
+    durationSeconds: samples / header.sampleRate,
+  };
 }
 
 function id3v2Length(head: Buffer): number {
   if (head.length < 10 || head.toString('latin1', 0, 3) !== 'ID3') return 0;
-  return 10 + (((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f)) + (head[5]! & 0x10 ? 10 : 0);
+  return (
+    10 + (((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f)) + (head[5]! & 0x10 ? 10 : 0)
+  );
 }
 
 /** The first frame of a file (after its ID3v2 tag) and where it starts. */
@@ -167,7 +181,7 @@ export interface FrameWalk {
  * reading it in chunks (sources and renders can be large). `visit` sees each frame and may stop the walk
  * by returning false: the walk is then null.
  */
-export async function walkFrames(file: string, visit: (frame: WalkedFrame, size: number) => boolean | void): Promise<FrameWalk | null> {
+export async function walkFrames(file: string, visit: (frame: WalkedFrame, size: number) => boolean): Promise<FrameWalk | null> {
   const handle = await open(file, 'r');
   try {
     const size = (await handle.stat()).size;
@@ -212,12 +226,19 @@ export async function readFrameChain(file: string): Promise<FrameChain | null> {
       if (readXing(chunk, header)) frames -= 1;
     }
     frames += 1;
+    return true;
   });
   const format = first as FrameHeader | null;
   // What is left must be less than one frame (a render cut mid-frame), and there must be audio at all.
   if (!walk || !format || frames < 1 || walk.size - walk.end >= MAX_FRAME_BYTES) return null;
   if (walk.end > walk.size) frames -= 1; // the last header promised more bytes than the file has
-  return { audioFrames: frames, sampleRate: format.sampleRate, samplesPerFrame: format.samplesPerFrame, durationSeconds: (frames * format.samplesPerFrame) / format.sampleRate, bytes: walk.size };
+  return {
+    audioFrames: frames,
+    sampleRate: format.sampleRate,
+    samplesPerFrame: format.samplesPerFrame,
+    durationSeconds: (frames * format.samplesPerFrame) / format.sampleRate,
+    bytes: walk.size,
+  };
 }
 
 const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
@@ -243,7 +264,12 @@ function patchInfoFrame(frame: Buffer, lameAt: number, patch: () => void): void 
 /** Rewrites the LAME tag's encoder delay and padding; null when the file has no Xing/Info + LAME header. */
 async function rewriteLameDelays(
   file: string,
-  choose: (current: { frames: number | null; samplesPerFrame: number; delay: number; padding: number }) => { delay: number; padding: number } | null,
+  choose: (current: {
+    frames: number | null;
+    samplesPerFrame: number;
+    delay: number;
+    padding: number;
+  }) => { delay: number; padding: number } | null,
 ): Promise<{ delay: number; padding: number } | null> {
   const { handle, at, frame } = await readFirstFrame(file, 'r+');
   try {

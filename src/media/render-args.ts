@@ -75,15 +75,21 @@ const GLOBAL_OPTIONS = ['-nostdin', '-hide_banner'];
 export function buildRenderArguments(spec: RenderSpec, input: RenderInput): FfmpegArguments {
   const durationMs = spec.endMs - spec.startMs;
   const common = (audioInput = 0) => [
-    '-map', `${audioInput}:a:0`,
+    '-map',
+    `${audioInput}:a:0`,
     // Tags from input 0: the source itself, or the byte ranges that hold its tag.
-    '-map_metadata', '0',
-    '-id3v2_version', '3',
+    '-map_metadata',
+    '0',
+    '-id3v2_version',
+    '3',
     // The Xing/Info + LAME header is written only into a seekable output: render to a file, not a pipe.
-    '-write_xing', '1',
+    '-write_xing',
+    '1',
     // Same key, same bytes: no encoder version strings or other run-dependent fields.
-    '-fflags', '+bitexact',
-    '-f', 'mp3',
+    '-fflags',
+    '+bitexact',
+    '-f',
+    'mp3',
   ];
   if (spec.options.mode === 'copy' && input.cut) {
     // The frames to keep, as bytes, with the source's tags: no seek at all (see frame-index.ts).
@@ -106,11 +112,15 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
   return {
     inputs,
     outputOptions: [
-      '-c:a', 'libmp3lame',
-      '-b:a', `${bitrateKbps}k`,
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      `${bitrateKbps}k`,
       ...(channels === null ? [] : ['-ac', String(channels)]),
-      '-af', filters.join(','),
-      '-flags:a', '+bitexact',
+      '-af',
+      filters.join(','),
+      '-flags:a',
+      '+bitexact',
       ...common(),
     ],
   };

@@ -40,19 +40,19 @@ export function createMetrics(sources: MetricSources): Metrics {
   collectDefaultMetrics({ register: registry });
   const segments = new Counter({
     name: 'segment_requests_total',
-    help: 'Segment requests by outcome: hit (read from the store), memory_hit (in the API process\'s memory copy of hot renders), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed). Asynchronous asks (POST /renders, Prefer: respond-async) count as hit (already stored), miss (queued by this ask), joined (already queued or rendering), shed, or failed.',
+    help: "Segment requests by outcome: hit (read from the store), memory_hit (in the API process's memory copy of hot renders), miss (this request queued the render), joined (waited on a render already asked for), shed (overload 503), timeout (waited too long, 503), failed (render failed). Asynchronous asks (POST /renders, Prefer: respond-async) count as hit (already stored), miss (queued by this ask), joined (already queued or rendering), shed, or failed.",
     labelNames: ['outcome'],
     registers: [registry],
   });
   const requests = new Counter({
     name: 'http_requests_total',
-    help: 'Requests answered by this API process, by route pattern (unmatched: no route), method and status. nginx cache HITs never reach the API and are not counted here (see nginx\'s access log).',
+    help: "Requests answered by this API process, by route pattern (unmatched: no route), method and status. nginx cache HITs never reach the API and are not counted here (see nginx's access log).",
     labelNames: ['route', 'method', 'status'],
     registers: [registry],
   });
   const renderSeconds = new Histogram({
     name: 'segment_render_duration_seconds',
-    help: 'Render time in the workers (ffmpeg to publish), by mode, from the queue\'s completion events. Every API process sees every render: with several API processes, read one of them (or do not sum across them).',
+    help: "Render time in the workers (ffmpeg to publish), by mode, from the queue's completion events. Every API process sees every render: with several API processes, read one of them (or do not sum across them).",
     labelNames: ['mode'],
     buckets: RENDER_SECONDS_BUCKETS,
     registers: [registry],

@@ -11,7 +11,8 @@ export function observeRenderDurations(events: QueueEvents, observe: (mode: Rend
   const onCompleted = ({ returnvalue }: { returnvalue: unknown }) => {
     // Read defensively: a worker of an older release returns no timing, and the stream is outside input.
     const result = returnvalue as Partial<RenderResult> | null;
-    if (!result?.rendered || typeof result.renderMs !== 'number' || !(RENDER_MODES as readonly string[]).includes(result.mode as string)) return;
+    if (!result?.rendered || typeof result.renderMs !== 'number' || !(RENDER_MODES as readonly string[]).includes(result.mode as string))
+      return;
     observe(result.mode as RenderMode, result.renderMs / 1000);
   };
   events.on('completed', onCompleted);

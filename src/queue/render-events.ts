@@ -34,7 +34,8 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
       if (percent !== undefined) emit(jobId, { type: 'progress', percent });
     },
     completed: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'completed' }),
-    failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) => emit(jobId, { type: 'failed', failure: decodeFailure(failedReason) }),
+    failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
+      emit(jobId, { type: 'failed', failure: decodeFailure(failedReason) }),
   };
   // Each handler under its event's name: the same list to listen with and to stop listening with.
   const names = Object.keys(handlers) as Array<keyof typeof handlers>;
@@ -42,9 +43,8 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
 
   return {
     subscribe(id, listener) {
-      let set = byId.get(id);
-      if (!set) byId.set(id, (set = new Set()));
-      const listeners = set;
+      const listeners = byId.get(id) ?? new Set();
+      byId.set(id, listeners);
       listeners.add(listener);
       let subscribed = true;
       return () => {

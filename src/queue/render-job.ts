@@ -24,7 +24,12 @@ export interface RenderJobData {
 }
 
 /** The job for a planned segment of a source with this identity, caused by this request. */
-export function renderJobFor(plan: SegmentPlan, source: string[], identity: { size: number; mtimeMs: number }, requestId: string): RenderJobData {
+export function renderJobFor(
+  plan: SegmentPlan,
+  source: string[],
+  identity: { size: number; mtimeMs: number },
+  requestId: string,
+): RenderJobData {
   return {
     key: plan.key,
     source,

@@ -66,7 +66,10 @@ export function createRenderRequester(deps: {
     submit,
     async request(data, signal) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
-        throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, SHED_RETRY_AFTER_SECONDS);
+        throw new Overloaded(
+          `${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`,
+          SHED_RETRY_AFTER_SECONDS,
+        );
       }
       // Registered before add(): a completion can never slip between adding and listening. A request that
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.

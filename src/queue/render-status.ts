@@ -20,7 +20,11 @@ export interface RenderStatus {
   read(id: string): Promise<RenderState | null>;
 }
 
-export function createRenderStatus(deps: { queue: Pick<Queue<RenderJobData, RenderResult>, 'getJob'>; store: Pick<RenderStore, 'metadata'>; redis: Redis }): RenderStatus {
+export function createRenderStatus(deps: {
+  queue: Pick<Queue<RenderJobData, RenderResult>, 'getJob'>;
+  store: Pick<RenderStore, 'metadata'>;
+  redis: Redis;
+}): RenderStatus {
   async function fromQueue(id: string): Promise<RenderState | null> {
     const job = await deps.queue.getJob(id);
     const state = job ? await job.getState() : 'unknown';

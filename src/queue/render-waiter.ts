@@ -2,7 +2,7 @@
 // requests waiting on it. A waiting request costs one map entry and one timer; no listener per request
 // on the shared emitter, no polling.
 import type { QueueEvents } from 'bullmq';
-import { ServiceError, Unavailable, Unprocessable } from '../errors.js';
+import { type ServiceError, Unavailable, Unprocessable } from '../errors.js';
 import { decodeFailure, FAILURE_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS, type RenderFailure } from './render-job.js';
 
 /** The request went away before its render finished; nobody is left to answer. */
@@ -16,7 +16,10 @@ export class WaitAbandoned extends Error {
 /** Waited longer than the limit: 503 + Retry-After, while the render goes on and fills the store. */
 export class WaitTimedOut extends Unavailable {
   constructor(timeoutMs: number) {
-    super(`The segment is still rendering after ${Math.round(timeoutMs / 1000)} s; its render goes on, retry shortly.`, RETRY_AFTER_SECONDS);
+    super(
+      `The segment is still rendering after ${Math.round(timeoutMs / 1000)} s; its render goes on, retry shortly.`,
+      RETRY_AFTER_SECONDS,
+    );
   }
 }
 
@@ -78,10 +81,10 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
         done.catch(() => undefined);
         return { done, joined: false };
       }
-      let set = byKey.get(key);
-      const joined = set !== undefined;
-      if (!set) byKey.set(key, (set = new Set()));
-      const waiters = set;
+      const existing = byKey.get(key);
+      const joined = existing !== undefined;
+      const waiters = existing ?? new Set<Waiting>();
+      byKey.set(key, waiters);
       const done = new Promise<void>((resolve, reject) => {
         const entry: Waiting = {
           resolve: () => finish(resolve),
@@ -122,7 +125,8 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
       closed = true;
       events.off('completed', onCompleted);
       events.off('failed', onFailed);
-      for (const key of [...byKey.keys()]) settle(key, new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
+      for (const key of [...byKey.keys()])
+        settle(key, new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
     },
   };
 }

@@ -22,7 +22,7 @@ export interface RenderRequestBody {
 export const RENDER_BODY_FIELDS: Record<keyof RenderRequestBody, string> = {
   source: "the source's path below the media root as GET /sources lists it (decoded, '/' between folders), e.g. 'demo/tones'",
   start: 'seconds (a number, or a string such as "754.5"), at most three fraction digits',
-  end: 'seconds greater than start (past the source\'s end means its end)',
+  end: "seconds greater than start (past the source's end means its end)",
   mode: QUERY_PARAMETERS.mode,
   bitrate: QUERY_PARAMETERS.bitrate,
   channels: QUERY_PARAMETERS.channels,
@@ -33,7 +33,12 @@ export const RENDER_BODY_FIELDS: Record<keyof RenderRequestBody, string> = {
 };
 
 // A number, or a string spelled as in a URL; either way parseSeconds has the last word.
-const seconds = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: SECONDS_PATTERN }] } as const;
+const seconds = {
+  anyOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'string', pattern: SECONDS_PATTERN },
+  ],
+} as const;
 
 export const renderBodySchema = {
   type: 'object',
@@ -60,7 +65,13 @@ export function parseRenderBody(body: RenderRequestBody): SegmentRequest {
   return {
     source: parseDecodedSourcePath(body.source),
     ...parseTimes(String(body.start), String(body.end)),
-    options: parseRenderOptions({ mode: body.mode, bitrate: text(body.bitrate), channels: text(body.channels), fade_in: text(body.fade_in), fade_out: text(body.fade_out) }),
+    options: parseRenderOptions({
+      mode: body.mode,
+      bitrate: text(body.bitrate),
+      channels: text(body.channels),
+      fade_in: text(body.fade_in),
+      fade_out: text(body.fade_out),
+    }),
     download: body.download === true,
   };
 }

@@ -16,7 +16,8 @@ export const RENDER_ID_DESCRIPTION = '32 lowercase hex characters, as in the Loc
 export function renderKey(source: SourceIdentity, spec: RenderSpec): string {
   // Fields in a fixed order (not JSON of the options object, whose key order is incidental).
   const { options } = spec;
-  const parameters = options.mode === 'copy' ? ['copy'] : ['exact', options.bitrateKbps, options.channels, options.fadeInMs, options.fadeOutMs];
+  const parameters =
+    options.mode === 'copy' ? ['copy'] : ['exact', options.bitrateKbps, options.channels, options.fadeInMs, options.fadeOutMs];
   const identity = JSON.stringify([RENDERER_VERSION, source.name, source.size, source.mtimeMs, spec.startMs, spec.endMs, ...parameters]);
   // 128 bits of SHA-256 in hex: collision-free in practice, short enough for paths and job ids (no ':').
   return createHash('sha256').update(identity).digest('hex').slice(0, 32);

@@ -63,9 +63,11 @@ export function parseRenderOptions(query: SegmentQuery): RenderOptions {
     return { mode };
   }
   const bitrateKbps = query.bitrate === undefined ? DEFAULT_EXACT_BITRATE : Number(query.bitrate);
-  if (!(MP3_BITRATES as readonly number[]).includes(bitrateKbps)) throw new BadRequest(`Query parameter 'bitrate' takes ${QUERY_PARAMETERS.bitrate}.`);
+  if (!(MP3_BITRATES as readonly number[]).includes(bitrateKbps))
+    throw new BadRequest(`Query parameter 'bitrate' takes ${QUERY_PARAMETERS.bitrate}.`);
   const channels = query.channels === undefined ? null : Number(query.channels);
-  if (channels !== null && channels !== 1 && channels !== 2) throw new BadRequest(`Query parameter 'channels' takes ${QUERY_PARAMETERS.channels}.`);
+  if (channels !== null && channels !== 1 && channels !== 2)
+    throw new BadRequest(`Query parameter 'channels' takes ${QUERY_PARAMETERS.channels}.`);
   return {
     mode,
     bitrateKbps,

@@ -28,7 +28,9 @@ export function parseSeconds(text: string, name: string): number {
 /** The one canonical spelling: no leading zeros, no trailing fraction zeros, no bare point. */
 export function formatSeconds(ms: number): string {
   const whole = Math.floor(ms / 1000);
-  const fraction = String(ms % 1000).padStart(3, '0').replace(/0+$/, '');
+  const fraction = String(ms % 1000)
+    .padStart(3, '0')
+    .replace(/0+$/, '');
   return fraction ? `${whole}.${fraction}` : String(whole);
 }
 

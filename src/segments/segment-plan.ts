@@ -42,8 +42,15 @@ export function planSegment(
   }
   const { options } = request;
   if (options.mode === 'exact' && options.fadeInMs + options.fadeOutMs > durationMs) {
-    throw new Unprocessable(`fade_in + fade_out (${formatSeconds(options.fadeInMs + options.fadeOutMs)} s) is longer than the segment (${formatSeconds(durationMs)} s).`);
+    throw new Unprocessable(
+      `fade_in + fade_out (${formatSeconds(options.fadeInMs + options.fadeOutMs)} s) is longer than the segment (${formatSeconds(durationMs)} s).`,
+    );
   }
-  const spec: RenderSpec = { startMs: request.startMs, endMs, options: withinFormat(options, source.sampleRate), sampleRate: source.sampleRate };
+  const spec: RenderSpec = {
+    startMs: request.startMs,
+    endMs,
+    options: withinFormat(options, source.sampleRate),
+    sampleRate: source.sampleRate,
+  };
   return { key: renderKey(source, spec), spec };
 }

@@ -27,7 +27,10 @@ export interface SegmentPath {
 export function parseSegmentPath(rawPath: string): SegmentPath {
   if (!rawPath.startsWith(SEGMENTS_PREFIX)) throw new BadRequest(`Segment URLs start with ${SEGMENTS_PREFIX}.`);
   if (rawPath.length > MAX_PATH_LENGTH) throw new BadRequest(`The URL path is longer than ${MAX_PATH_LENGTH} characters.`);
-  const parts = rawPath.slice(SEGMENTS_PREFIX.length).split('/').filter((part) => part !== '');
+  const parts = rawPath
+    .slice(SEGMENTS_PREFIX.length)
+    .split('/')
+    .filter((part) => part !== '');
   const last = parts.pop();
   const times = last === undefined ? null : /^([^-]*)-(.*)\.mp3$/.exec(decodePart(last));
   if (!times || parts.length === 0) {
@@ -78,8 +81,9 @@ function decodeSourceName(part: string): string {
 
 function checkSourceName(name: string): string {
   if (name === '.' || name === '..') throw new BadRequest("Source paths may not contain '.' or '..' segments.");
-  if (name.includes('/') || name.includes('\\')) throw new BadRequest('A source path segment may not contain an encoded slash or backslash.');
-  // eslint-disable-next-line no-control-regex
+  if (name.includes('/') || name.includes('\\'))
+    throw new BadRequest('A source path segment may not contain an encoded slash or backslash.');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new BadRequest('Source paths may not contain NUL or other control characters.');
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new BadRequest(`A source path segment is longer than ${MAX_NAME_BYTES} bytes.`);
   return name;
@@ -94,7 +98,10 @@ export function sourcePathFor(source: readonly string[]): string {
  * The canonical URL of a stored render, from the facts written beside it (its source as the canonical,
  * percent-encoded path): how a render known only by its key is named again.
  */
-export function canonicalRenderUrl(render: { source: string; startMs: number; endMs: number; options: RenderOptions }, download: boolean): string {
+export function canonicalRenderUrl(
+  render: { source: string; startMs: number; endMs: number; options: RenderOptions },
+  download: boolean,
+): string {
   return canonicalSegmentUrl({ ...render, source: render.source.split('/').map((part) => decodeURIComponent(part)), download });
 }
 

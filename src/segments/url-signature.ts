@@ -34,10 +34,14 @@ export function verifySignature(canonicalUrl: string, signature: string | undefi
 /** The URL's signature when it is right for `canonicalUrl`; otherwise 403, saying how to sign. */
 export function requireSignature(canonicalUrl: string, signature: string | undefined, key: string): string {
   if (signature === undefined) {
-    throw new Forbidden(`This service serves signed URLs only: add ${SIGNATURE_PARAMETER}= (HMAC-SHA256 of the canonical URL, base64url) as the last query parameter; \`segments sign <url>\` prints one.`);
+    throw new Forbidden(
+      `This service serves signed URLs only: add ${SIGNATURE_PARAMETER}= (HMAC-SHA256 of the canonical URL, base64url) as the last query parameter; \`segments sign <url>\` prints one.`,
+    );
   }
   if (!verifySignature(canonicalUrl, signature, key)) {
-    throw new Forbidden(`The signature does not match this URL; sign its canonical form ${canonicalUrl.slice(0, 300)} (\`segments sign <url>\` prints it signed).`);
+    throw new Forbidden(
+      `The signature does not match this URL; sign its canonical form ${canonicalUrl.slice(0, 300)} (\`segments sign <url>\` prints it signed).`,
+    );
   }
   return signature;
 }

@@ -46,7 +46,9 @@ export async function createCatalog(deps: {
       outcome = Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
         ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
         (error: Error): ProbeOutcome =>
-          error instanceof ProbeTimedOut || error instanceof FfmpegKilled ? { ok: false, transient: true, reason: error.message } : { ok: false, reason: error.message },
+          error instanceof ProbeTimedOut || error instanceof FfmpegKilled
+            ? { ok: false, transient: true, reason: error.message }
+            : { ok: false, reason: error.message },
       );
       probes.set(key, outcome);
       void outcome.then((settled) => {
@@ -58,7 +60,10 @@ export async function createCatalog(deps: {
 
   // A resolution (realpath + stat) is reused for RESOLVE_TTL_MS: per request they were a quarter of the
   // API's CPU on memory hits (measured with --cpu-prof). A replaced file is noticed within that time.
-  const resolutions = new LRUCache<string, Promise<ResolvedSource>>({ max: deps.maxEntries ?? 10_000, ttl: deps.resolveTtlMs ?? RESOLVE_TTL_MS });
+  const resolutions = new LRUCache<string, Promise<ResolvedSource>>({
+    max: deps.maxEntries ?? 10_000,
+    ttl: deps.resolveTtlMs ?? RESOLVE_TTL_MS,
+  });
   function resolveRecently(source: readonly string[]): Promise<ResolvedSource> {
     const key = source.join('/');
     let resolved = resolutions.get(key);

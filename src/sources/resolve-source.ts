@@ -26,7 +26,8 @@ export async function realMediaRoot(mediaRoot: string): Promise<string> {
 
 export async function resolveSource(realRoot: string, source: readonly string[]): Promise<ResolvedSource> {
   const name = sourcePathFor(source);
-  const notFound = () => new SourceNotFound(`There is no source '${decodeURIComponent(name)}': no file ${decodeURIComponent(name)}.mp3 below the media root.`);
+  const notFound = () =>
+    new SourceNotFound(`There is no source '${decodeURIComponent(name)}': no file ${decodeURIComponent(name)}.mp3 below the media root.`);
   // Segments are already free of '.', '..', slashes and NUL (segment-url.ts); join cannot climb out.
   const candidate = path.join(realRoot, ...source.slice(0, -1), `${source[source.length - 1]}.mp3`);
   let file: string;

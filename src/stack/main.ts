@@ -1,13 +1,15 @@
 // `npm start`: brings up the whole stack on this machine, prints the URL, and on Ctrl-C or SIGTERM stops
 // every process it started. Children log JSON lines; on a terminal they are shown through pino-pretty.
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import pinoPretty from 'pino-pretty';
 import { loadConfigOrExit } from '../config.js';
 import { MissingProgram } from './system-tools.js';
 import { startStack } from './stack.js';
 
 const config = loadConfigOrExit();
-const out: Writable = process.stdout.isTTY ? pinoPretty({ colorize: true, ignore: 'hostname', translateTime: 'HH:MM:ss.l' }) : process.stdout;
+const out: Writable = process.stdout.isTTY
+  ? pinoPretty({ colorize: true, ignore: 'hostname', translateTime: 'HH:MM:ss.l' })
+  : process.stdout;
 if (out !== process.stdout) out.pipe(process.stdout);
 
 /** JSON lines pass as they are; plain lines (Redis, nginx) are wrapped as info lines of that process. */

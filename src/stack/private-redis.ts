@@ -7,14 +7,37 @@ import { freePort } from './free-port.js';
 import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
 
 /** `port`: start again where a stopped one listened (same data, same URL for every client); else a free one. */
-export async function startPrivateRedis(options: { program: string; dataDir: string; sink: LineSink; port?: number; readyTimeoutMs?: number }): Promise<{ process: ManagedProcess; url: string }> {
+export async function startPrivateRedis(options: {
+  program: string;
+  dataDir: string;
+  sink: LineSink;
+  port?: number;
+  readyTimeoutMs?: number;
+}): Promise<{ process: ManagedProcess; url: string }> {
   const dir = redisDir(options.dataDir);
   await mkdir(dir, { recursive: true });
   const port = options.port ?? (await freePort());
   const redis = startProcess({
     name: 'redis',
     command: options.program,
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--protected-mode', 'yes'],
+    args: [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+    ],
     sink: options.sink,
   });
   const url = `redis://127.0.0.1:${port}`;

@@ -57,7 +57,8 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
     const store = createRenderStore({ dir: storeDir(config.dataDir) });
     // This process restarts workers, but /metrics is the API's: the count goes to Redis. Fail-fast: a
     // restart while Redis is down goes uncounted rather than queued.
-    const counter = (restartCounter = connectRedis(redisUrl, 'fail-fast', 'stack'));
+    const counter = connectRedis(redisUrl, 'fail-fast', 'stack');
+    restartCounter = counter;
     counter.on('error', () => undefined); // its outages are the API's and workers' to report
     const workers = startSupervisedPool({
       name: 'worker',
@@ -67,7 +68,8 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
       sink,
       // A worker killed mid-render leaves its temp file: nothing partial may stay in the store.
       cleanUpAfter: async (pid) => `removed ${await store.removeTemps(pid)} temp file(s)`,
-      onRestart: () => void countWorkerRestart(counter).catch((error: Error) => sink('stack', `worker restart not counted: ${error.message}`)),
+      onRestart: () =>
+        void countWorkerRestart(counter).catch((error: Error) => sink('stack', `worker restart not counted: ${error.message}`)),
     });
     const api = startSupervisedPool({ name: 'api', count: 1, entry: API_ENTRY, env, sink });
     pools.push(workers, api);

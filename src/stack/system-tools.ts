@@ -38,7 +38,10 @@ export function ensurePrograms(names: string[], log: (line: string) => void): Re
     }
     log(`installing ${packages.join(', ')} from the distribution's packages`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...packages]]) {
+    for (const args of [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', '--no-install-recommends', ...packages],
+    ]) {
       const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
       if (result.status !== 0) throw new MissingProgram(`apt-get ${args[0]} failed; run: ${command}`);
     }

@@ -19,11 +19,19 @@ interface HotEntry {
   storeTouchedAt: number;
 }
 
-export function createHotRenders(options: { maxBytes: number; maxEntryBytes: number; storeTouchEveryMs: number; now?: () => number }): HotRenders {
+export function createHotRenders(options: {
+  maxBytes: number;
+  maxEntryBytes: number;
+  storeTouchEveryMs: number;
+  now?: () => number;
+}): HotRenders {
   const now = options.now ?? Date.now;
   const maxEntryBytes = Math.min(options.maxEntryBytes, options.maxBytes);
   // lru-cache refuses maxSize 0; a disabled cache simply never accepts anything.
-  const cache = options.maxBytes > 0 ? new LRUCache<string, HotEntry>({ maxSize: options.maxBytes, sizeCalculation: (entry) => Math.max(1, entry.bytes.length) }) : null;
+  const cache =
+    options.maxBytes > 0
+      ? new LRUCache<string, HotEntry>({ maxSize: options.maxBytes, sizeCalculation: (entry) => Math.max(1, entry.bytes.length) })
+      : null;
 
   return {
     get(key) {

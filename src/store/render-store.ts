@@ -160,7 +160,10 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
     },
     async metadata(key) {
       const [complete, text] = await Promise.all([
-        stat(pathOf(key)).then(() => true, () => false),
+        stat(pathOf(key)).then(
+          () => true,
+          () => false,
+        ),
         readFile(metadataPathOf(key), 'utf8').catch(() => null),
       ]);
       if (!complete || text === null) return null;
@@ -183,7 +186,10 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
       let removed = 0;
       let bytes = 0;
       for (const { key, file } of await storedFiles('.json')) {
-        const metadata = await readFile(file, 'utf8').then((text) => JSON.parse(text) as RenderMetadata, () => null);
+        const metadata = await readFile(file, 'utf8').then(
+          (text) => JSON.parse(text) as RenderMetadata,
+          () => null,
+        );
         if (metadata?.source !== source) continue;
         const facts = await stat(pathOf(key)).catch(() => null);
         await remove(key);

@@ -42,7 +42,11 @@ export async function readStoreBytes(redis: Redis): Promise<number> {
 }
 
 /** Pure: which renders to remove, least recently used first, to bring `entries` down to `targetBytes`. */
-export function chooseEvictions(entries: readonly StoredEntry[], targetBytes: number, protectedSinceMs: number): { doomed: StoredEntry[]; remainingBytes: number } {
+export function chooseEvictions(
+  entries: readonly StoredEntry[],
+  targetBytes: number,
+  protectedSinceMs: number,
+): { doomed: StoredEntry[]; remainingBytes: number } {
   let remainingBytes = entries.reduce((sum, entry) => sum + entry.bytes, 0);
   const doomed: StoredEntry[] = [];
   const oldestFirst = [...entries].sort((a, b) => a.lastUsedMs - b.lastUsedMs || a.key.localeCompare(b.key));
@@ -54,7 +58,13 @@ export function chooseEvictions(entries: readonly StoredEntry[], targetBytes: nu
   return { doomed, remainingBytes };
 }
 
-export function createStoreBudget(deps: { store: RenderStore; redis: Redis; maxBytes: number; graceMs: number; now?: () => number }): StoreBudget {
+export function createStoreBudget(deps: {
+  store: RenderStore;
+  redis: Redis;
+  maxBytes: number;
+  graceMs: number;
+  now?: () => number;
+}): StoreBudget {
   const now = deps.now ?? Date.now;
 
   async function withLock<T>(work: () => Promise<T>): Promise<T | null> {

@@ -8,7 +8,20 @@ export interface LatencySeries {
   points: [number, number][];
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939'];
+const PALETTE = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+  '#393b79',
+  '#637939',
+];
 const X_TICKS: [number, string][] = [
   [0, '0%'],
   [90, '90%'],
@@ -78,9 +91,13 @@ export function latencyChartSvg(series: LatencySeries[], options: { title?: stri
     parts.push(`<line x1="${plot.left}" y1="${y(tick).toFixed(1)}" x2="${plot.right}" y2="${y(tick).toFixed(1)}" stroke="#ddd"/>`);
     parts.push(`<text x="${plot.left - 6}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end">${msLabel(tick)}</text>`);
   }
-  parts.push(`<rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${plot.bottom - plot.top}" fill="none" stroke="#888"/>`);
+  parts.push(
+    `<rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${plot.bottom - plot.top}" fill="none" stroke="#888"/>`,
+  );
   parts.push(`<text x="${(plot.left + plot.right) / 2}" y="${height - 12}" text-anchor="middle">percentile</text>`);
-  parts.push(`<text x="16" y="${(plot.top + plot.bottom) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(plot.top + plot.bottom) / 2})">latency (log scale)</text>`);
+  parts.push(
+    `<text x="16" y="${(plot.top + plot.bottom) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(plot.top + plot.bottom) / 2})">latency (log scale)</text>`,
+  );
   drawn.forEach((one, i) => {
     const colour = PALETTE[i % PALETTE.length]!;
     const points = [...one.points].sort((a, b) => a[0] - b[0]).map(([p, ms]) => `${x(p).toFixed(1)},${y(ms).toFixed(1)}`);

@@ -20,10 +20,36 @@ async function answer(request: http.IncomingMessage, response: http.ServerRespon
   const [, source, start, end] = match as unknown as [string, string, string, string];
   if (source.split('/').includes('..') || Number(end) <= Number(start)) return void response.writeHead(400).end();
   const file = path.join(mediaRoot, `${source}.mp3`);
-  if (!(await stat(file).then((info) => info.isFile(), () => false))) return void response.writeHead(404).end();
+  if (
+    !(await stat(file).then(
+      (info) => info.isFile(),
+      () => false,
+    ))
+  )
+    return void response.writeHead(404).end();
 
   const duration = (Number(end) - Number(start)).toFixed(3);
-  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-ss', start, '-t', duration, '-i', file, '-map', '0:a', '-c:a', 'copy', '-map_metadata', '-1', '-f', 'mp3', 'pipe:1'];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-ss',
+    start,
+    '-t',
+    duration,
+    '-i',
+    file,
+    '-map',
+    '0:a',
+    '-c:a',
+    'copy',
+    '-map_metadata',
+    '-1',
+    '-f',
+    'mp3',
+    'pipe:1',
+  ];
   const ffmpeg = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   let sent = false;
   ffmpeg.stdout.once('data', () => {

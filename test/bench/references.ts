@@ -19,7 +19,13 @@ export interface ReferenceServer {
  * nginx with the front's own worker and file settings (nginx.conf: worker_processes auto, sendfile,
  * tcp_nopush, keepalive, an access log), serving `dir` as static files: the ceiling for a cache hit here.
  */
-export async function startStaticNginx(options: { program: string; dir: string; work: string; port: number; sink: LineSink }): Promise<ReferenceServer> {
+export async function startStaticNginx(options: {
+  program: string;
+  dir: string;
+  work: string;
+  port: number;
+  sink: LineSink;
+}): Promise<ReferenceServer> {
   const logs = path.join(options.work, 'logs');
   for (const folder of [options.work, path.join(options.work, 'temp'), logs]) await mkdir(folder, { recursive: true, mode: 0o755 });
   const ids = await unprivilegedIds();
@@ -59,7 +65,12 @@ http {
 }
 
 /** The naive service (test/bench/naive-server.ts, built into dist/), on `port`. */
-export async function startNaiveServer(options: { mediaRoot: string; ffmpegPath: string; port: number; sink: LineSink }): Promise<ReferenceServer> {
+export async function startNaiveServer(options: {
+  mediaRoot: string;
+  ffmpegPath: string;
+  port: number;
+  sink: LineSink;
+}): Promise<ReferenceServer> {
   const child = startProcess({
     name: 'naive',
     command: process.execPath,
@@ -78,7 +89,13 @@ async function untilAnswering(url: string, owner: ManagedProcess): Promise<void>
   void owner.exited.then(() => (exited = true));
   const deadline = Date.now() + 20_000;
   while (!exited && Date.now() < deadline) {
-    if (await fetch(url).then(() => true, () => false)) return;
+    if (
+      await fetch(url).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${owner.name} did not start answering at ${url}`);
@@ -93,7 +110,9 @@ export async function timeBareFfmpeg(ffmpegPath: string, input: RenderInput, out
   const args = [...inputs.flatMap(({ url, options }) => [...options, '-i', url]), '-y', ...outputOptions, output];
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
-    execFile(ffmpegPath, args, (error, _out, stderr) => (error ? reject(new Error(`bare ffmpeg failed: ${stderr || error.message}`)) : resolve()));
+    execFile(ffmpegPath, args, (error, _out, stderr) =>
+      error ? reject(new Error(`bare ffmpeg failed: ${stderr || error.message}`)) : resolve(),
+    );
   });
   return performance.now() - started;
 }

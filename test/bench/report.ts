@@ -50,7 +50,12 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
   ratio('cold miss, copy, one at a time', 'median ≤ 1.25 × bare ffmpeg', p('miss-copy', 50) / p('bare-copy', 50), 1.25, true);
   ratio('cold miss, exact, one at a time', 'median ≤ 1.15 × bare ffmpeg', p('miss-exact', 50) / p('bare-exact', 50), 1.15, true);
   const ceiling = cores / (p('bare-copy', 50) / 1000);
-  ratio('distinct cold copy misses, 32 connections', `≥ 0.8 × cores ÷ bare time (${fixed(ceiling)} renders/s)`, rps('distinct-misses') / ceiling, 0.8);
+  ratio(
+    'distinct cold copy misses, 32 connections',
+    `≥ 0.8 × cores ÷ bare time (${fixed(ceiling)} renders/s)`,
+    rps('distinct-misses') / ceiling,
+    0.8,
+  );
   const waiting = by('waiting');
   const peak = Number(waiting?.extra?.peakRssMb ?? Number.NaN);
   checks.push({
@@ -59,7 +64,10 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
     measured: `${waiting?.requests ?? 0} answered, ${waiting?.errors ?? 'n/a'} errors, peak RSS ${fixed(peak)} MB`,
     met: waiting !== undefined && waiting.errors === 0 && peak <= 300,
   });
-  for (const [id, when] of [['mixed-cold', 'from an empty cache'], ['mixed', 'steady state']] as const) {
+  for (const [id, when] of [
+    ['mixed-cold', 'from an empty cache'],
+    ['mixed', 'steady state'],
+  ] as const) {
     const mixed = by(id);
     if (!mixed) continue;
     ratio(`mixed Zipf load, ${when}`, '≥ 10 × naive req/s', rps(id) / rps('naive-mixed'), 10);
@@ -79,7 +87,9 @@ export function formatTable(report: BenchReport, checks: TargetCheck[]): string 
     const mbs = result.megabytesPerSecond === undefined ? '' : fixed(result.megabytesPerSecond);
     return `| ${result.name} | ${result.requests} | ${rate} | ${mbs} | ${fixed(percentileAt(result.latency, 50))} | ${fixed(percentileAt(result.latency, 99))} | ${result.errors} |`;
   });
-  const targets = checks.map((check) => `| ${check.scenario} | ${check.target} | ${check.measured} | ${check.met ? 'met' : '**missed**'} |`);
+  const targets = checks.map(
+    (check) => `| ${check.scenario} | ${check.target} | ${check.measured} | ${check.met ? 'met' : '**missed**'} |`,
+  );
   return [
     '| scenario | requests | req/s | MB/s | p50 ms | p99 ms | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -71,8 +71,24 @@ async function fetchBytes(url: string): Promise<{ status: number; cache: string 
   return { status: response.status, cache: response.headers.get('x-cache-status'), bytes: Buffer.from(await response.arrayBuffer()) };
 }
 
-function fromLoad(id: string, name: string, reference: boolean, load: LoadResult, extra: Record<string, number | string> = {}): ScenarioResult {
-  return { id, name, reference, requests: load.requests, errors: load.errors, requestsPerSecond: load.requestsPerSecond, megabytesPerSecond: load.megabytesPerSecond, latency: load.latency, extra: { ...extra, ...load.errorDetail } };
+function fromLoad(
+  id: string,
+  name: string,
+  reference: boolean,
+  load: LoadResult,
+  extra: Record<string, number | string> = {},
+): ScenarioResult {
+  return {
+    id,
+    name,
+    reference,
+    requests: load.requests,
+    errors: load.errors,
+    requestsPerSecond: load.requestsPerSecond,
+    megabytesPerSecond: load.megabytesPerSecond,
+    latency: load.latency,
+    extra: { ...extra, ...load.errorDetail },
+  };
 }
 
 async function main(): Promise<BenchReport> {
@@ -94,7 +110,9 @@ async function main(): Promise<BenchReport> {
   const results: ScenarioResult[] = [];
   const record = (result: ScenarioResult) => {
     results.push(result);
-    say(`  ${result.name}: ${result.requestsPerSecond !== undefined ? `${result.requestsPerSecond.toFixed(1)} req/s, ` : ''}median ${result.latency.find(([p]) => p >= 50)?.[1].toFixed(1)} ms, ${result.errors} errors`);
+    say(
+      `  ${result.name}: ${result.requestsPerSecond !== undefined ? `${result.requestsPerSecond.toFixed(1)} req/s, ` : ''}median ${result.latency.find(([p]) => p >= 50)?.[1].toFixed(1)} ms, ${result.errors} errors`,
+    );
   };
 
   say(`${PLAN.waiting} requests waiting on renders at once (API direct)`);
@@ -105,18 +123,33 @@ async function main(): Promise<BenchReport> {
   const crowdRenders = 200;
   const crowdStart = (i: number) => 10_000 + (i % crowdRenders) * 1_300;
   const crowd = await crowdOfWaiters({ stack, count: PLAN.waiting, urlFor: (i) => segmentUrl(HOUR, crowdStart(i), crowdStart(i) + 5_000) });
-  record({ id: 'waiting', name: `${PLAN.waiting} requests waiting on renders`, reference: false, requests: crowd.times.length, errors: crowd.errors, latency: percentilesOf(crowd.times), extra: { peakRssMb: crowd.peakRssMb, baselineRssMb: crowd.baselineRssMb, distinctRenders: crowdRenders, ...crowd.errorKinds } });
+  record({
+    id: 'waiting',
+    name: `${PLAN.waiting} requests waiting on renders`,
+    reference: false,
+    requests: crowd.times.length,
+    errors: crowd.errors,
+    latency: percentilesOf(crowd.times),
+    extra: { peakRssMb: crowd.peakRssMb, baselineRssMb: crowd.baselineRssMb, distinctRenders: crowdRenders, ...crowd.errorKinds },
+  });
 
   // The 30 s segment every hit scenario asks for, rendered once; nginx static serves the same bytes.
   const hitPath = segmentUrl(HOUR, 1_800_000, 1_830_000);
   const first = await fetchBytes(stack.url + hitPath);
   const second = await fetchBytes(stack.url + hitPath);
-  if (first.status !== 200 || second.cache !== 'HIT' || !second.bytes.equals(first.bytes)) throw new Error(`the hit segment did not render and cache (${first.status}, ${second.cache})`);
+  if (first.status !== 200 || second.cache !== 'HIT' || !second.bytes.equals(first.bytes))
+    throw new Error(`the hit segment did not render and cache (${first.status}, ${second.cache})`);
   const staticDir = path.join(root, 'static');
   await mkdir(staticDir, { recursive: true });
   await writeFile(path.join(staticDir, 'segment.mp3'), first.bytes);
   await chmod(staticDir, 0o755);
-  const staticNginx: ReferenceServer = await startStaticNginx({ program: programs.nginx as string, dir: staticDir, work: path.join(root, 'static-nginx'), port: await freePort(), sink });
+  const staticNginx: ReferenceServer = await startStaticNginx({
+    program: programs.nginx as string,
+    dir: staticDir,
+    work: path.join(root, 'static-nginx'),
+    port: await freePort(),
+    sink,
+  });
   started.push({ stop: () => staticNginx.process.stop(4_000) });
   say(`hits: 64 connections, ${PLAN.hitRounds} interleaved rounds of ${PLAN.hitSeconds} s each`);
   const cold = await coldApi(stack, config, sink);
@@ -139,9 +172,31 @@ async function main(): Promise<BenchReport> {
   say(`cold misses one at a time (${PLAN.sequential} each, alternating with bare ffmpeg)`);
   const input = path.join(mediaRoot, 'bench', 'hour.mp3');
   for (const mode of ['copy', 'exact'] as const) {
-    const { service, bare } = await sequentialMisses({ stack, ffmpegPath: media.ffmpegPath, input, workDir: root, count: PLAN.sequential, mode, urlFor: (startMs) => segmentUrl(HOUR, startMs, startMs + 30_000, mode) });
-    record({ id: `bare-${mode}`, name: `bare ffmpeg, ${mode}, 30 s (reference)`, reference: true, requests: bare.length, errors: 0, latency: percentilesOf(bare) });
-    record({ id: `miss-${mode}`, name: `cold miss, ${mode}, 30 s`, reference: false, requests: service.times.length, errors: service.errors, latency: percentilesOf(service.times) });
+    const { service, bare } = await sequentialMisses({
+      stack,
+      ffmpegPath: media.ffmpegPath,
+      input,
+      workDir: root,
+      count: PLAN.sequential,
+      mode,
+      urlFor: (startMs) => segmentUrl(HOUR, startMs, startMs + 30_000, mode),
+    });
+    record({
+      id: `bare-${mode}`,
+      name: `bare ffmpeg, ${mode}, 30 s (reference)`,
+      reference: true,
+      requests: bare.length,
+      errors: 0,
+      latency: percentilesOf(bare),
+    });
+    record({
+      id: `miss-${mode}`,
+      name: `cold miss, ${mode}, 30 s`,
+      reference: false,
+      requests: service.times.length,
+      errors: service.errors,
+      latency: percentilesOf(service.times),
+    });
   }
 
   say(`distinct cold copy misses: 32 connections, ${PLAN.distinctSeconds} s`);
@@ -156,7 +211,8 @@ async function main(): Promise<BenchReport> {
 
   say(`mixed Zipf load over 2,000 keys: 64 connections, ${PLAN.mixedSeconds} s each`);
   const keys = mixedKeys();
-  const mixedLoad = (url: string) => runWrk({ url, connections: 64, threads: WRK_THREADS, seconds: PLAN.mixedSeconds, script: zipfScript(keys, 42) });
+  const mixedLoad = (url: string) =>
+    runWrk({ url, connections: 64, threads: WRK_THREADS, seconds: PLAN.mixedSeconds, script: zipfScript(keys, 42) });
   // Twice: from an empty cache (every key is new at first: its misses wait for renders), then in steady
   // state, where nginx's cache holds what a running service's would. Renders are fast enough that the
   // first minute caches nearly all 2,000 keys, so the first pass is the one that exercises misses.
@@ -168,7 +224,13 @@ async function main(): Promise<BenchReport> {
   started.push({ stop: () => naive.process.stop(4_000) });
   record(fromLoad('naive-mixed', 'mixed Zipf load, naive server (baseline)', true, await mixedLoad(naive.url)));
 
-  return { date: new Date().toISOString(), quick, machine: machineFacts(), config: { workers: config.workers, hotCacheMaxBytes: config.hotCacheMaxBytes, wrkThreads: WRK_THREADS }, results };
+  return {
+    date: new Date().toISOString(),
+    quick,
+    machine: machineFacts(),
+    config: { workers: config.workers, hotCacheMaxBytes: config.hotCacheMaxBytes, wrkThreads: WRK_THREADS },
+    results,
+  };
 }
 
 function machineFacts(): string {
@@ -178,9 +240,10 @@ function machineFacts(): string {
 
 /** Stops what the bench started, newest first, once: on its end, or on Ctrl-C / SIGTERM mid-run. */
 let stopping: Promise<void> | null = null;
-const stopStarted = () => (stopping ??= (async () => {
-  for (const owner of started.reverse()) await owner.stop().catch(() => undefined);
-})());
+const stopStarted = () =>
+  (stopping ??= (async () => {
+    for (const owner of started.reverse()) await owner.stop().catch(() => undefined);
+  })());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     say(`\n${signal}: stopping what the bench started`);

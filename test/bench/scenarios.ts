@@ -76,7 +76,9 @@ function getDiscarding(url: string, agent: http.Agent): Promise<{ status: number
     http
       .get(url, { agent }, (response) => {
         response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, cache: response.headers['x-cache-status'] as string | undefined }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, cache: response.headers['x-cache-status'] as string | undefined }),
+        );
       })
       .on('error', reject);
   });
@@ -92,12 +94,19 @@ async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> 
  * `count` requests sent at once, straight to the API (so every one of them waits there, not on nginx's cache
  * lock), each for a segment being rendered. The API's RSS is sampled every 50 ms; the peak is reported.
  */
-export async function crowdOfWaiters(options: { stack: Stack; count: number; urlFor: (i: number) => string }): Promise<{ times: number[]; errors: number; errorKinds: Record<string, number>; peakRssMb: number; baselineRssMb: number }> {
+export async function crowdOfWaiters(options: {
+  stack: Stack;
+  count: number;
+  urlFor: (i: number) => string;
+}): Promise<{ times: number[]; errors: number; errorKinds: Record<string, number>; peakRssMb: number; baselineRssMb: number }> {
   const pid = options.stack.api.processes[0]!.pid;
   const baselineRssMb = await memoryMb(pid, 'VmRSS');
   let peakRssMb = baselineRssMb;
   const sampler = setInterval(() => {
-    void memoryMb(pid, 'VmRSS').then((mb) => (peakRssMb = Math.max(peakRssMb, mb)), () => undefined);
+    void memoryMb(pid, 'VmRSS').then(
+      (mb) => (peakRssMb = Math.max(peakRssMb, mb)),
+      () => undefined,
+    );
   }, 50);
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   const times: number[] = [];
@@ -132,12 +141,25 @@ export async function crowdOfWaiters(options: { stack: Stack; count: number; url
 }
 
 /** Runs `load` and reads what nginx logged meanwhile: the share of segment answers that were cache HITs. */
-export async function hitRatioDuring<T>(stack: Stack, config: Config, load: () => Promise<T>): Promise<{ load: T; hits: Record<string, number> }> {
+export async function hitRatioDuring<T>(
+  _stack: Stack,
+  config: Config,
+  load: () => Promise<T>,
+): Promise<{ load: T; hits: Record<string, number> }> {
   const log = path.join(logsDir(config.dataDir), 'nginx', 'access.log');
   const before = (await stat(log)).size;
   const result = await load();
-  const lines = (await readFile(log)).subarray(before).toString('utf8').split('\n').filter((line) => line.includes('"GET /segments/'));
+  const lines = (await readFile(log))
+    .subarray(before)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"GET /segments/'));
   const count = (status: string) => lines.filter((line) => line.includes(` cache=${status} `)).length;
-  const hits = { nginxAnswers: lines.length, nginxHits: count('HIT'), nginxMisses: count('MISS'), hitRatio: lines.length ? count('HIT') / lines.length : 0 };
+  const hits = {
+    nginxAnswers: lines.length,
+    nginxHits: count('HIT'),
+    nginxMisses: count('MISS'),
+    hitRatio: lines.length ? count('HIT') / lines.length : 0,
+  };
   return { load: result, hits };
 }

@@ -93,7 +93,14 @@ end
 `;
 }
 
-export async function runWrk(options: { url: string; connections: number; threads: number; seconds: number; script?: string; timeoutSeconds?: number }): Promise<LoadResult> {
+export async function runWrk(options: {
+  url: string;
+  connections: number;
+  threads: number;
+  seconds: number;
+  script?: string;
+  timeoutSeconds?: number;
+}): Promise<LoadResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-wrk-'));
   try {
     const scriptFile = path.join(dir, 'script.lua');
@@ -112,11 +119,19 @@ export async function runWrk(options: { url: string; connections: number; thread
       String(options.threads),
     ];
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile('wrk', args, { maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => (error ? reject(new Error(`wrk failed: ${err || error.message}`)) : resolve(out)));
+      execFile('wrk', args, { maxBuffer: 16 * 1024 * 1024 }, (error, out, err) =>
+        error ? reject(new Error(`wrk failed: ${err || error.message}`)) : resolve(out),
+      );
     });
     const line = stdout.split('\n').find((text) => text.startsWith('BENCH_JSON '));
     if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
-    const raw = JSON.parse(line.slice('BENCH_JSON '.length)) as { requests: number; duration_us: number; bytes: number; errors: Record<string, number>; latency: [number, number][] };
+    const raw = JSON.parse(line.slice('BENCH_JSON '.length)) as {
+      requests: number;
+      duration_us: number;
+      bytes: number;
+      errors: Record<string, number>;
+      latency: [number, number][];
+    };
     const seconds = raw.duration_us / 1e6;
     return {
       requests: raw.requests,
@@ -138,10 +153,14 @@ export async function runWrk(options: { url: string; connections: number; thread
  * reference and then one of the product would compare two different machines; interleaved short rounds
  * give both the same mix of fast and slow moments. Latency percentiles are the median of the rounds'.
  */
-export async function runInterleaved(loads: Array<{ id: string; url: string }>, options: { rounds: number; seconds: number; connections: number; threads: number }): Promise<Map<string, LoadResult>> {
+export async function runInterleaved(
+  loads: Array<{ id: string; url: string }>,
+  options: { rounds: number; seconds: number; connections: number; threads: number },
+): Promise<Map<string, LoadResult>> {
   const rounds = new Map<string, LoadResult[]>(loads.map(({ id }) => [id, []]));
   for (let round = 0; round < options.rounds; round++) {
-    for (const { id, url } of loads) rounds.get(id)!.push(await runWrk({ url, connections: options.connections, threads: options.threads, seconds: options.seconds }));
+    for (const { id, url } of loads)
+      rounds.get(id)!.push(await runWrk({ url, connections: options.connections, threads: options.threads, seconds: options.seconds }));
   }
   return new Map([...rounds].map(([id, results]) => [id, combined(results)]));
 }
@@ -150,7 +169,8 @@ function combined(results: LoadResult[]): LoadResult {
   const sum = (pick: (result: LoadResult) => number) => results.reduce((total, result) => total + pick(result), 0);
   const seconds = sum((result) => result.seconds);
   const errorDetail: Record<string, number> = {};
-  for (const result of results) for (const [kind, count] of Object.entries(result.errorDetail)) errorDetail[kind] = (errorDetail[kind] ?? 0) + count;
+  for (const result of results)
+    for (const [kind, count] of Object.entries(result.errorDetail)) errorDetail[kind] = (errorDetail[kind] ?? 0) + count;
   const requests = sum((result) => result.requests);
   return {
     requests,

@@ -26,7 +26,17 @@ export async function gaplessSamples(file: string, channels: number): Promise<nu
 
 /** Samples ffmpeg's decoder gives (also gapless when the LAME tag is there), per channel. */
 export async function ffmpegSamples(file: string, channels: number): Promise<number> {
-  const { code, stdoutBytes, stderr } = await run(ffmpegInstaller.path, ['-v', 'error', '-i', file, '-f', 's16le', '-acodec', 'pcm_s16le', '-']);
+  const { code, stdoutBytes, stderr } = await run(ffmpegInstaller.path, [
+    '-v',
+    'error',
+    '-i',
+    file,
+    '-f',
+    's16le',
+    '-acodec',
+    'pcm_s16le',
+    '-',
+  ]);
   if (code !== 0) throw new Error(`ffmpeg decode failed: ${stderr.slice(-300)}`);
   return stdoutBytes / 2 / channels;
 }

@@ -25,7 +25,9 @@ export type AnsweredOutcomes = Record<(typeof ANSWERED_OUTCOMES)[number], number
 
 /** segment_requests_total for each answered outcome. */
 export async function answeredOutcomes(apiUrl: string): Promise<AnsweredOutcomes> {
-  return Object.fromEntries(await Promise.all(ANSWERED_OUTCOMES.map(async (o) => [o, await segmentOutcomes(apiUrl, o)] as const))) as AnsweredOutcomes;
+  return Object.fromEntries(
+    await Promise.all(ANSWERED_OUTCOMES.map(async (o) => [o, await segmentOutcomes(apiUrl, o)] as const)),
+  ) as AnsweredOutcomes;
 }
 
 /** How far each answered outcome moved between two readings. */

@@ -174,7 +174,8 @@ export function readMp3(bytes: Buffer, options: { strict?: boolean } = { strict:
       offset += frame.length;
       continue;
     }
-    if (strict) throw new Error(frame ? `the frame at byte ${offset} is truncated` : `no MP3 frame header at byte ${offset} of ${bytes.length}`);
+    if (strict)
+      throw new Error(frame ? `the frame at byte ${offset} is truncated` : `no MP3 frame header at byte ${offset} of ${bytes.length}`);
     junkBytes += 1;
     offset += 1;
   }
@@ -231,6 +232,11 @@ function syncsafe(bytes: Buffer, at: number): number {
 }
 
 function decodeText(encoding: number, text: Buffer): string {
-  const decoded = encoding === 0 ? text.toString('latin1') : encoding === 3 ? text.toString('utf8') : new TextDecoder(encoding === 2 ? 'utf-16be' : 'utf-16').decode(text);
+  const decoded =
+    encoding === 0
+      ? text.toString('latin1')
+      : encoding === 3
+        ? text.toString('utf8')
+        : new TextDecoder(encoding === 2 ? 'utf-16be' : 'utf-16').decode(text);
   return decoded.replace(/\0+$/, '');
 }

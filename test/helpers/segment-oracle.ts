@@ -35,7 +35,12 @@ export function checkCopySegment(source: Mp3Summary, output: Mp3Summary, askedSt
   const expected = Math.round((askedStart * source.sampleRate + source.startSkip) / source.samplesPerFrame);
   let best = -1;
   source.audioFrames.forEach((candidate, k) => {
-    if (candidate.length === first.length && frameBytes(source, candidate).equals(head) && (best < 0 || Math.abs(k - expected) < Math.abs(best - expected))) best = k;
+    if (
+      candidate.length === first.length &&
+      frameBytes(source, candidate).equals(head) &&
+      (best < 0 || Math.abs(k - expected) < Math.abs(best - expected))
+    )
+      best = k;
   });
   if (best < 0) throw new Error("the output's first frame is not a frame of the source");
   output.audioFrames.forEach((outFrame, i) => {
@@ -46,14 +51,21 @@ export function checkCopySegment(source: Mp3Summary, output: Mp3Summary, askedSt
   });
   const frames = output.audioFrames.length;
   const end = Math.min(askedEnd, source.durationSeconds);
-  const check = { firstFrame: best, frames, startError: frameStart(source, best) - askedStart, endError: frameStart(source, best + frames) - end };
+  const check = {
+    firstFrame: best,
+    frames,
+    startError: frameStart(source, best) - askedStart,
+    endError: frameStart(source, best + frames) - end,
+  };
   const slack = 1e-6;
-  if (Math.abs(check.startError) > frame + slack) throw new Error(`starts ${check.startError.toFixed(4)} s from the asked start (more than a frame, ${frame.toFixed(4)} s)`);
+  if (Math.abs(check.startError) > frame + slack)
+    throw new Error(`starts ${check.startError.toFixed(4)} s from the asked start (more than a frame, ${frame.toFixed(4)} s)`);
   const tiny = end - askedStart < 2 * frame;
   if (tiny ? frames > 3 : Math.abs(check.endError) > frame + slack) {
     throw new Error(`ends ${check.endError.toFixed(4)} s from the asked end with ${frames} frames (frame ${frame.toFixed(4)} s)`);
   }
-  if (output.info?.frames != null && output.info.frames !== frames) throw new Error(`the ${output.info.kind} header says ${output.info.frames} frames; there are ${frames}`);
+  if (output.info?.frames != null && output.info.frames !== frames)
+    throw new Error(`the ${output.info.kind} header says ${output.info.frames} frames; there are ${frames}`);
   return check;
 }
 
@@ -96,7 +108,9 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
       // Its LAME tag (if any) must let a gapless player play the frames copied, not skip or trim into them.
       const frame = output.samplesPerFrame / output.sampleRate;
       if (Math.abs(mpg123Seconds - output.rawDurationSeconds) > frame) {
-        throw new Error(`a gapless decoder plays ${mpg123Seconds.toFixed(4)} s of ${output.rawDurationSeconds.toFixed(4)} s of frames copied`);
+        throw new Error(
+          `a gapless decoder plays ${mpg123Seconds.toFixed(4)} s of ${output.rawDurationSeconds.toFixed(4)} s of frames copied`,
+        );
       }
     } else {
       const asked = Math.min(ask.end, source.durationSeconds) - ask.start;
@@ -111,13 +125,16 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
       const [min, max] = source.sampleRate >= 32000 ? [32, 320] : source.sampleRate >= 16000 ? [8, 160] : [8, 64];
       const bitrate = Math.min(max, Math.max(min, ask.bitrate ?? 128));
       if (output.audioFrames.some((frame) => frame.bitrateKbps !== bitrate)) {
-        throw new Error(`frames at ${[...new Set(output.audioFrames.map((frame) => frame.bitrateKbps))].join('/')} kbps, expected ${bitrate}`);
+        throw new Error(
+          `frames at ${[...new Set(output.audioFrames.map((frame) => frame.bitrateKbps))].join('/')} kbps, expected ${bitrate}`,
+        );
       }
     }
     const sourceTags = id3TextFrames(source.bytes);
     const outputTags = id3TextFrames(body);
     for (const id of KEPT_TAGS) {
-      if (sourceTags[id] !== undefined && outputTags[id] !== sourceTags[id]) throw new Error(`ID3 ${id} is ${JSON.stringify(outputTags[id])}, the source's is ${JSON.stringify(sourceTags[id])}`);
+      if (sourceTags[id] !== undefined && outputTags[id] !== sourceTags[id])
+        throw new Error(`ID3 ${id} is ${JSON.stringify(outputTags[id])}, the source's is ${JSON.stringify(sourceTags[id])}`);
     }
     return verdict;
   } finally {

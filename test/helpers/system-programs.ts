@@ -8,7 +8,10 @@ export function requireProgram(program: string, debianPackage: string): string {
   if (found) return found;
   const command = `apt-get update && apt-get install -y --no-install-recommends ${debianPackage}`;
   if (process.getuid?.() !== 0) throw new Error(`${program} is missing; install it: sudo sh -c '${command}'`);
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', debianPackage]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', debianPackage],
+  ]) {
     const result = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     if (result.status !== 0) throw new Error(`could not install ${debianPackage}; run: ${command}`);
   }

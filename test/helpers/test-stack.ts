@@ -30,7 +30,10 @@ export interface TestStack {
  * `corpus`: also copy fixtures/corpus (the regression corpus) to MEDIA_ROOT/corpus. `longSource`: also make
  * the hour-long source (fixtures/make-long-source.sh; not committed) as MEDIA_ROOT/<longSource>.mp3.
  */
-export async function startTestStack(env: Record<string, string> = {}, media: { corpus?: boolean; longSource?: string } = {}): Promise<TestStack> {
+export async function startTestStack(
+  env: Record<string, string> = {},
+  media: { corpus?: boolean; longSource?: string } = {},
+): Promise<TestStack> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mp3seg-test-'));
   // mkdtemp makes it 0700; nginx runs as 'nobody' and must reach DATA_DIR below it.
   await chmod(root, 0o755);
@@ -41,10 +44,17 @@ export async function startTestStack(env: Record<string, string> = {}, media: { 
   await writeFile(path.join(mediaRoot, 'bad', 'empty.mp3'), '');
   // A real MP3 start (its Info header promises 90 s) followed by bytes that are no audio at all.
   const tones = await readFile(path.join(mediaRoot, 'demo', 'tones.mp3'));
-  await writeFile(path.join(mediaRoot, 'bad', 'damaged.mp3'), Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]));
+  await writeFile(
+    path.join(mediaRoot, 'bad', 'damaged.mp3'),
+    Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]),
+  );
   if (media.corpus) await cp(path.join(PROJECT_ROOT, 'fixtures', 'corpus'), path.join(mediaRoot, 'corpus'), { recursive: true });
   if (media.longSource) {
-    const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(mediaRoot, `${media.longSource}.mp3`)], { encoding: 'utf8' });
+    const made = spawnSync(
+      'bash',
+      [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(mediaRoot, `${media.longSource}.mp3`)],
+      { encoding: 'utf8' },
+    );
     if (made.status !== 0) throw new Error(`make-long-source.sh failed: ${made.stderr}`);
   }
   const config = parseConfig({
@@ -97,15 +107,18 @@ export function rawGet(
   const { hostname, port } = new URL(baseUrl);
   const deadlineMs = options.deadlineMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const request = http.request({ hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
-      });
-      response.on('error', reject);
-    });
+    const request = http.request(
+      { hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
+        });
+        response.on('error', reject);
+      },
+    );
     const timer = setTimeout(() => {
       request.destroy();
       reject(new Error(`no answer within ${deadlineMs} ms for ${rawPath.slice(0, 200)}`));
@@ -149,7 +162,7 @@ export async function descendantsOf(pid: number): Promise<number[]> {
   let frontier = [pid];
   while (frontier.length > 0) {
     const children = all.filter((p) => frontier.includes(p.ppid) && !found.has(p.pid)).map((p) => p.pid);
-    children.forEach((child) => found.add(child));
+    for (const child of children) found.add(child);
     frontier = children;
   }
   for (const p of all) if (found.has(p.pgrp)) found.add(p.pid);
@@ -196,7 +209,14 @@ export async function startExtraApi(t: TestStack, env: Record<string, string> = 
     name: 'extra-api',
     command: process.execPath,
     args: [API_ENTRY],
-    env: { ...process.env, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl, API_PORT: String(port), PORT: String(await freePort()), ...env },
+    env: {
+      ...process.env,
+      ...configToEnv(t.config),
+      REDIS_URL: t.stack.redisUrl,
+      API_PORT: String(port),
+      PORT: String(await freePort()),
+      ...env,
+    },
     ipc: true,
     sink: (name, line) => t.logs.push(`${name}: ${line}`),
   });

@@ -43,15 +43,18 @@ describe('without ADMIN_TOKEN', () => {
 });
 
 describe('with ADMIN_TOKEN', () => {
-  it.each(['/admin/queues', '/admin/queues/', '/admin/queues/api/queues', '/admin/queues/static/images/logo.svg', '/admin/queues/queue/segment-renders'])(
-    '%s is 401 problem+json without the token, with a wrong one, or with a forged cookie',
-    async (url) => {
-      await expectUnauthorized(await fetch(t.apiUrl + url));
-      await expectUnauthorized(await fetch(t.apiUrl + url, { headers: { authorization: 'Bearer not-the-token' } }));
-      await expectUnauthorized(await fetch(t.apiUrl + url, { headers: { authorization: `Bearer ${TOKEN}x` } }));
-      await expectUnauthorized(await fetch(t.apiUrl + url, { headers: { cookie: `mp3_segments_admin=${TOKEN}` } }));
-    },
-  );
+  it.each([
+    '/admin/queues',
+    '/admin/queues/',
+    '/admin/queues/api/queues',
+    '/admin/queues/static/images/logo.svg',
+    '/admin/queues/queue/segment-renders',
+  ])('%s is 401 problem+json without the token, with a wrong one, or with a forged cookie', async (url) => {
+    await expectUnauthorized(await fetch(t.apiUrl + url));
+    await expectUnauthorized(await fetch(t.apiUrl + url, { headers: { authorization: 'Bearer not-the-token' } }));
+    await expectUnauthorized(await fetch(t.apiUrl + url, { headers: { authorization: `Bearer ${TOKEN}x` } }));
+    await expectUnauthorized(await fetch(t.apiUrl + url, { headers: { cookie: `mp3_segments_admin=${TOKEN}` } }));
+  });
 
   it('with the token, the board is an HTML page and its API lists the render queue', async () => {
     const page = await fetch(`${t.apiUrl}/admin/queues`, { headers: bearer });
@@ -69,11 +72,19 @@ describe('with ADMIN_TOKEN', () => {
 
   it('a browser logs in with a POST (the token never in a URL) and its cookie opens the board, its assets and API', async () => {
     expect((await fetch(`${t.apiUrl}/admin/login`)).headers.get('content-type')).toMatch(/^text\/html/);
-    const wrong = await fetch(`${t.apiUrl}/admin/login`, { method: 'POST', body: new URLSearchParams({ token: 'guess' }), redirect: 'manual' });
+    const wrong = await fetch(`${t.apiUrl}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: 'guess' }),
+      redirect: 'manual',
+    });
     await expectUnauthorized(wrong);
     expect(wrong.headers.get('set-cookie')).toBeNull();
 
-    const login = await fetch(`${t.apiUrl}/admin/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' });
+    const login = await fetch(`${t.apiUrl}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN }),
+      redirect: 'manual',
+    });
     expect(login.status).toBe(303);
     expect(login.headers.get('location')).toBe('/admin/queues');
     const setCookie = login.headers.get('set-cookie') ?? '';

@@ -24,7 +24,11 @@ interface Status {
 }
 
 async function postRender(body: unknown, base = t.url) {
-  const response = await fetch(`${base}/renders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}/renders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { response, body: (await response.json()) as Status & { detail?: string; status: unknown } };
 }
 
@@ -40,15 +44,16 @@ function openEvents(url: string) {
   const waiting: Array<() => void> = [];
   let ended = false;
   let buffered = '';
-  const wake = () => waiting.splice(0).forEach((resolve) => resolve());
+  const wake = () => {
+    for (const resolve of waiting.splice(0)) resolve();
+  };
   const headers = new Promise<http.IncomingMessage>((resolve, reject) => {
     const request = http.get(url, { agent: false }, (response) => {
       resolve(response);
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         buffered += chunk;
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
+        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
           const block = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
           const data = block.split('\n').find((line) => line.startsWith('data: '));
@@ -165,11 +170,15 @@ describe('a long exact render followed by its status and its events stream throu
 
     // Polled beside the stream: the statuses GET /renders/{id} gives along the way.
     const polled: Status[] = [];
-    const polling = eventually(async () => {
-      const now = await status(location);
-      if (polled.at(-1)?.status !== now.status || polled.at(-1)?.percent !== now.percent) polled.push(now);
-      return now.status === 'done' ? true : undefined;
-    }, 'the second render to be done (polled)', 120_000);
+    const polling = eventually(
+      async () => {
+        const now = await status(location);
+        if (polled.at(-1)?.status !== now.status || polled.at(-1)?.percent !== now.percent) polled.push(now);
+        return now.status === 'done' ? true : undefined;
+      },
+      'the second render to be done (polled)',
+      120_000,
+    );
 
     // The first event arrives while the render has not ended: nginx does not hold the stream back.
     await stream.upTo(1);
@@ -220,7 +229,16 @@ describe('a render that fails', () => {
       const now = await status(location);
       return now.status === 'failed' ? now : undefined;
     }, 'the render to fail');
-    expect(failed).toEqual({ id: body.id, status: 'failed', problem: { type: 'urn:mp3-segments:problem:unprocessable', title: 'Cannot render this segment', status: 422, detail: expect.stringMatching(/damaged/) } });
+    expect(failed).toEqual({
+      id: body.id,
+      status: 'failed',
+      problem: {
+        type: 'urn:mp3-segments:problem:unprocessable',
+        title: 'Cannot render this segment',
+        status: 422,
+        detail: expect.stringMatching(/damaged/),
+      },
+    });
     await eventually(async () => (stream.ended ? true : undefined), 'the stream to end');
     expect(stream.events.at(-1)!.status).toEqual(failed);
   });
@@ -269,13 +287,21 @@ describe('bad ids and bodies are problems', () => {
     [{ source: 'demo/tones', start: 100, end: 200 }, 422, /past the end/],
     [[1, 2], 400, /JSON object/],
   ])('POST %j → %i', async (body, expected, detail) => {
-    const response = await fetch(`${t.url}/renders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${t.url}/renders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     expect(response.status).toBe(expected);
     expect((await problem(response)).detail).toMatch(detail);
   });
 
   it('a body that is not JSON is 400', async () => {
-    const response = await fetch(`${t.url}/renders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":' });
+    const response = await fetch(`${t.url}/renders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"source":',
+    });
     expect(response.status).toBe(400);
     await problem(response);
   });

@@ -46,7 +46,12 @@ async function openDemoPage(): Promise<{ page: Page; responses: Promise<SegmentR
   page.on('response', (response) => {
     const url = new URL(response.url());
     if (!url.pathname.startsWith('/segments/')) return;
-    responses.push(response.request().allHeaders().then((headers) => ({ path: url.pathname + url.search, status: response.status(), range: headers.range })));
+    responses.push(
+      response
+        .request()
+        .allHeaders()
+        .then((headers) => ({ path: url.pathname + url.search, status: response.status(), range: headers.range })),
+    );
   });
   await page.goto(`${t!.url}/`);
   // The page sets data-ready once GET /sources has filled the source picker.
@@ -61,7 +66,9 @@ describe('the demo page through nginx', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('x-cache-status')).toBe('BYPASS');
     expect(page.headers.get('cache-control')).toBe('no-cache');
-    const body = (await (await fetch(`${t!.url}/sources`)).json()) as { sources: { source: string; durationSeconds?: number; error?: string }[] };
+    const body = (await (await fetch(`${t!.url}/sources`)).json()) as {
+      sources: { source: string; durationSeconds?: number; error?: string }[];
+    };
     const byName = new Map(body.sources.map((entry) => [entry.source, entry]));
     // 90 s and 60 s of audio (how encoder padding is counted moves the last digits).
     expect(Math.abs((byName.get('demo/tones')?.durationSeconds ?? 0) - 90)).toBeLessThanOrEqual(0.1);
@@ -91,13 +98,55 @@ describe('the Copy button', () => {
 
 const cases = [
   { source: 'demo/tones', kind: 'CBR 44.1 kHz', mode: 'copy', start: '10', end: '16', path: '/segments/demo/tones/10-16.mp3' },
-  { source: 'demo/tones', kind: 'CBR 44.1 kHz', mode: 'exact', start: '20.5', end: '26.75', path: '/segments/demo/tones/20.5-26.75.mp3?mode=exact' },
+  {
+    source: 'demo/tones',
+    kind: 'CBR 44.1 kHz',
+    mode: 'exact',
+    start: '20.5',
+    end: '26.75',
+    path: '/segments/demo/tones/20.5-26.75.mp3?mode=exact',
+  },
   { source: 'demo/talk', kind: 'VBR MPEG-2 22.05 kHz', mode: 'copy', start: '5', end: '11.5', path: '/segments/demo/talk/5-11.5.mp3' },
-  { source: 'demo/talk', kind: 'VBR MPEG-2 22.05 kHz', mode: 'exact', start: '030.250', end: '36', path: '/segments/demo/talk/30.25-36.mp3?mode=exact' },
-  { source: 'corpus/mpeg2-22k-64-stereo', kind: 'CBR MPEG-2 22.05 kHz', mode: 'copy', start: '1', end: '6.5', path: '/segments/corpus/mpeg2-22k-64-stereo/1-6.5.mp3' },
-  { source: 'corpus/mpeg2-22k-64-stereo', kind: 'CBR MPEG-2 22.05 kHz', mode: 'exact', start: '2.25', end: '7', path: '/segments/corpus/mpeg2-22k-64-stereo/2.25-7.mp3?mode=exact' },
-  { source: 'corpus/vbr-44k-q4-joint', kind: 'VBR MPEG-1 44.1 kHz', mode: 'copy', start: '3', end: '9', path: '/segments/corpus/vbr-44k-q4-joint/3-9.mp3' },
-  { source: 'corpus/vbr-44k-q4-joint', kind: 'VBR MPEG-1 44.1 kHz', mode: 'exact', start: '0.5', end: '6', path: '/segments/corpus/vbr-44k-q4-joint/0.5-6.mp3?mode=exact' },
+  {
+    source: 'demo/talk',
+    kind: 'VBR MPEG-2 22.05 kHz',
+    mode: 'exact',
+    start: '030.250',
+    end: '36',
+    path: '/segments/demo/talk/30.25-36.mp3?mode=exact',
+  },
+  {
+    source: 'corpus/mpeg2-22k-64-stereo',
+    kind: 'CBR MPEG-2 22.05 kHz',
+    mode: 'copy',
+    start: '1',
+    end: '6.5',
+    path: '/segments/corpus/mpeg2-22k-64-stereo/1-6.5.mp3',
+  },
+  {
+    source: 'corpus/mpeg2-22k-64-stereo',
+    kind: 'CBR MPEG-2 22.05 kHz',
+    mode: 'exact',
+    start: '2.25',
+    end: '7',
+    path: '/segments/corpus/mpeg2-22k-64-stereo/2.25-7.mp3?mode=exact',
+  },
+  {
+    source: 'corpus/vbr-44k-q4-joint',
+    kind: 'VBR MPEG-1 44.1 kHz',
+    mode: 'copy',
+    start: '3',
+    end: '9',
+    path: '/segments/corpus/vbr-44k-q4-joint/3-9.mp3',
+  },
+  {
+    source: 'corpus/vbr-44k-q4-joint',
+    kind: 'VBR MPEG-1 44.1 kHz',
+    mode: 'exact',
+    start: '0.5',
+    end: '6',
+    path: '/segments/corpus/vbr-44k-q4-joint/0.5-6.mp3?mode=exact',
+  },
 ];
 
 describe('Chromium plays segments picked on the demo page', () => {
@@ -121,7 +170,9 @@ describe('Chromium plays segments picked on the demo page', () => {
       });
       await page.click('#play');
       const events = () => page.evaluate(() => (window as unknown as PlayerWindow).mediaEvents);
-      await page.waitForFunction(() => ['loadedmetadata', 'error'].some((type) => (window as unknown as PlayerWindow).mediaEvents.includes(type)));
+      await page.waitForFunction(() =>
+        ['loadedmetadata', 'error'].some((type) => (window as unknown as PlayerWindow).mediaEvents.includes(type)),
+      );
       expect(await events()).not.toContain('error');
       const duration = await page.evaluate(() => document.querySelector<HTMLAudioElement>('#player')!.duration);
       expect(Math.abs(duration - asked)).toBeLessThanOrEqual(0.1);

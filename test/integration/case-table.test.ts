@@ -13,7 +13,15 @@ import { rawGet, startTestStack, type TestStack } from '../helpers/test-stack.js
 interface CaseRow {
   name: string;
   url: string;
-  expect: { status: number; sampleRate?: number; channels?: number; minSeconds?: number; maxSeconds?: number; location?: string; detail?: string };
+  expect: {
+    status: number;
+    sampleRate?: number;
+    channels?: number;
+    minSeconds?: number;
+    maxSeconds?: number;
+    location?: string;
+    detail?: string;
+  };
 }
 
 /** `cases` over the committed corpus; `longSource.cases` over the hour-long source made at test time. */
@@ -26,7 +34,12 @@ let t: TestStack;
 let scratch: string;
 const sources = new Map<string, Promise<Mp3Summary>>();
 /** Accuracy seen across the table, printed at the end for the README's accuracy section. */
-const seen = { copyStartMs: [] as [number, string][], copyEndMs: [] as [number, string][], exactMs: [] as [number, string][], exactFfmpegMs: [] as [number, string][] };
+const seen = {
+  copyStartMs: [] as [number, string][],
+  copyEndMs: [] as [number, string][],
+  exactMs: [] as [number, string][],
+  exactFfmpegMs: [] as [number, string][],
+};
 const worst = (values: [number, string][]) => {
   const [ms, where] = values.reduce((a, b) => (Math.abs(b[0]) > Math.abs(a[0]) ? b : a), [0, '-']);
   return `${Math.abs(ms).toFixed(2)} ms (${where})`;
@@ -50,7 +63,11 @@ const rateOf = (verdict: { output: Mp3Summary }) => verdict.output.sampleRate;
 
 function askOf(url: string): { source: string; ask: SegmentAsk } {
   const [pathPart = '', query = ''] = url.split('?');
-  const parts = pathPart.replace(/^\/segments\//, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = pathPart
+    .replace(/^\/segments\//, '')
+    .split('/')
+    .filter(Boolean)
+    .map(decodeURIComponent);
   const times = /^(.*)-(.*)\.mp3$/.exec(parts.pop() ?? '');
   const params = new URLSearchParams(query);
   const mode = params.get('mode') === 'exact' ? 'exact' : 'copy';
@@ -97,7 +114,8 @@ describe('the case table through the nginx front', () => {
       seen.copyStartMs.push([verdict.copy.startError * 1000, `${source} at ${rateOf(verdict)} Hz`]);
       const src = await sourceMp3(source);
       // Segments asked shorter than two frames are given two: their end is not a measure of accuracy.
-      if (Math.min(ask.end, src.durationSeconds) - ask.start >= (2 * src.samplesPerFrame) / src.sampleRate) seen.copyEndMs.push([verdict.copy.endError * 1000, `${source} at ${rateOf(verdict)} Hz`]);
+      if (Math.min(ask.end, src.durationSeconds) - ask.start >= (2 * src.samplesPerFrame) / src.sampleRate)
+        seen.copyEndMs.push([verdict.copy.endError * 1000, `${source} at ${rateOf(verdict)} Hz`]);
     } else {
       const asked = Math.min(ask.end, (await sourceMp3(source)).durationSeconds) - ask.start;
       seen.exactMs.push([(verdict.mpg123Seconds - asked) * 1000, `${source} at ${rateOf(verdict)} Hz`]);

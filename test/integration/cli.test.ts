@@ -22,9 +22,17 @@ let closedPort: number;
  * Runs the CLI with the stack's configuration (and `env` on top), in the temp working folder; with
  * `closeStdout`, its stdout is closed after the first chunk, as `| head` does.
  */
-function segments(args: string[], env: Record<string, string> = {}, stdin?: string, closeStdout = false): Promise<{ code: number | null; out: string; err: string; bytes: Buffer }> {
+function segments(
+  args: string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+  closeStdout = false,
+): Promise<{ code: number | null; out: string; err: string; bytes: Buffer }> {
   const { SIGNING_KEY: _key, SEGMENTS_URL: _url, ...rest } = process.env;
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { ...rest, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl, ...env } });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: work,
+    env: { ...rest, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl, ...env },
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => {
@@ -35,7 +43,9 @@ function segments(args: string[], env: Record<string, string> = {}, stdin?: stri
   child.stdin.end(stdin ?? '');
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8'), bytes: Buffer.concat(out) }));
+    child.on('close', (code) =>
+      resolve({ code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8'), bytes: Buffer.concat(out) }),
+    );
   });
 }
 
@@ -75,7 +85,20 @@ describe('segments render', () => {
 
   it('locally (no service) renders the bytes the service renders, exact mode included', async () => {
     const before = await rendersTotal(t.apiUrl);
-    const local = await segments(['render', 'demo/tones', '5', '12.5', '--mode', 'exact', '--bitrate', '64', '--fade-in', '0.5', '-o', 'local.mp3']);
+    const local = await segments([
+      'render',
+      'demo/tones',
+      '5',
+      '12.5',
+      '--mode',
+      'exact',
+      '--bitrate',
+      '64',
+      '--fade-in',
+      '0.5',
+      '-o',
+      'local.mp3',
+    ]);
     expect(local.err).toBe('');
     expect(local.code).toBe(0);
     expect(local.out).toMatch(/^local\.mp3: \d+ bytes, 5-12\.5 s of demo\/tones \(7\.500 s, rendered locally from /);
@@ -92,7 +115,11 @@ describe('segments render', () => {
     [['render', 'demo/tones', '2', '1'], 2, /^segments: 'end' \(1\) must be greater than 'start' \(2\)\./],
     [['render', '../etc/passwd', '1', '2'], 2, /^segments: Source paths may not contain '\.' or '\.\.' segments\./],
     [['render', 'demo/tones', '1', '2', '--mode', 'fast'], 2, /^segments: Query parameter 'mode' takes 'copy'/],
-    [['render', 'demo/tones', '1', '2', '-o', 'no/such/folder/x.mp3'], 2, /^segments: cannot write 'no\/such\/folder\/x\.mp3': no such file or directory \(ENOENT\)/],
+    [
+      ['render', 'demo/tones', '1', '2', '-o', 'no/such/folder/x.mp3'],
+      2,
+      /^segments: cannot write 'no\/such\/folder\/x\.mp3': no such file or directory \(ENOENT\)/,
+    ],
     [['render', 'demo/tones', '1'], 64, /^segments: render takes 3 argument\(s\), got 2; see 'segments render --help'\./],
     [['render', 'demo/tones', '1', '2', '--speed', '2'], 64, /^segments: render: Unknown option '--speed'; see 'segments render --help'\./],
     [['render', 'demo/tones', '1', '2', '--url', 'ftp://x'], 64, /^segments: --url "ftp:\/\/x" is not the base URL of a service/],
@@ -104,7 +131,7 @@ describe('segments render', () => {
     expect(code).toBe(exitCode);
   });
 
-  it("through the service, a problem answer is its detail on one line (4xx: exit 2); a service that is not there exits 69", async () => {
+  it('through the service, a problem answer is its detail on one line (4xx: exit 2); a service that is not there exits 69', async () => {
     const missing = await segments(['render', 'demo/missing', '1', '2', '--url', t.url]);
     expect(missing.code).toBe(2);
     expect(missing.err).toBe("segments: 404: There is no source 'demo/missing': no file demo/missing.mp3 below the media root.\n");
@@ -130,7 +157,9 @@ describe('segments probe', () => {
     const remote = await segments(['probe', 'demo/tones', '--url', t.url]);
     expect(local.code).toBe(0);
     expect(local.out).toBe(remote.out);
-    expect(local.out).toMatch(/^source {7}demo\/tones\nduration {5}90 s\nsample rate {2}44100 Hz\nchannels {5}2\nbit rate {5}\d+ kbps\nsize {9}\d+ bytes\n$/);
+    expect(local.out).toMatch(
+      /^source {7}demo\/tones\nduration {5}90 s\nsample rate {2}44100 Hz\nchannels {5}2\nbit rate {5}\d+ kbps\nsize {9}\d+ bytes\n$/,
+    );
     const json = await segments(['probe', 'demo/tones.mp3', '--json', '--url', t.url]);
     expect(JSON.parse(json.out)).toEqual(await (await fetch(`${t.url}/sources/demo/tones`)).json());
   });
@@ -151,7 +180,10 @@ describe('segments probe', () => {
 describe('segments warm', () => {
   it('fetches every segment of a CSV list through nginx, then they are nginx HITs', async () => {
     const before = await rendersTotal(t.apiUrl);
-    await writeFile(path.join(work, 'list.csv'), 'source,start,end,mode\ndemo/tones,60,61,\n"demo/tones",61,62,copy\n\ndemo/tones,62,63,exact\ndemo/tones,060,61.0,\n');
+    await writeFile(
+      path.join(work, 'list.csv'),
+      'source,start,end,mode\ndemo/tones,60,61,\n"demo/tones",61,62,copy\n\ndemo/tones,62,63,exact\ndemo/tones,060,61.0,\n',
+    );
     const { code, out, err } = await segments(['warm', 'list.csv', '--concurrency', '2', '--url', t.url]);
     expect(code).toBe(0);
     expect(out).toMatch(/^warmed 3 of 3 segment\(s\) in \d+\.\d s \(X-Cache-Status: 3 MISS\); 0 failed\n$/);
@@ -165,7 +197,11 @@ describe('segments warm', () => {
   });
 
   it('reads a JSON list from stdin; a failed segment is a line of its own, counted, and exit 1', async () => {
-    const list = JSON.stringify([{ source: 'demo/tones', start: 70, end: 71 }, { source: 'bad/not-audio', start: 1, end: 2 }, { source: 'demo/tones', start: 71, end: 72.5, mode: 'exact', bitrate: 64 }]);
+    const list = JSON.stringify([
+      { source: 'demo/tones', start: 70, end: 71 },
+      { source: 'bad/not-audio', start: 1, end: 2 },
+      { source: 'demo/tones', start: 71, end: 72.5, mode: 'exact', bitrate: 64 },
+    ]);
     const { code, out, err } = await segments(['warm', '-', '--url', t.url], {}, list);
     expect(code).toBe(1);
     expect(out).toMatch(/^warmed 2 of 3 segment\(s\) in [\d.]+ s \(X-Cache-Status: 2 MISS\); 1 failed\n$/);
@@ -178,7 +214,10 @@ describe('segments warm', () => {
     ['source,start\ndemo/tones,1\n', /^segments: bad\.csv: line 2: 'end' is missing\.\n$/],
     ['source,start,end,speed\ndemo/tones,1,2,3\n', /^segments: bad\.csv: line 1: unknown column 'speed'/],
     ['source,start,end\ndemo/tones,1\n', /^segments: bad\.csv: line 2: 2 field\(s\), but the header names 3\.\n$/],
-    ['source,start,end\ndemo/tones,1,2\ndemo/tones,5,4\n', /^segments: bad\.csv: line 3: 'end' \(4\) must be greater than 'start' \(5\)\.\n$/],
+    [
+      'source,start,end\ndemo/tones,1,2\ndemo/tones,5,4\n',
+      /^segments: bad\.csv: line 3: 'end' \(4\) must be greater than 'start' \(5\)\.\n$/,
+    ],
     ['source,start,end\nde"mo,1,2\n', /^segments: bad\.csv: line 2: a quote inside an unquoted field/],
     ['[{"source": "demo/tones", "start": 1}]', /^segments: bad\.csv: item 1: 'end' is missing\.\n$/],
     ['[1, 2', /^segments: bad\.csv: not valid JSON/],
@@ -219,13 +258,18 @@ describe('segments purge', () => {
     await copyFile(path.join(t.config.mediaRoot, 'demo', 'chirp.mp3'), file);
     await utimes(file, new Date(), new Date(Date.now() + 5_000));
     const newSize = (await stat(file)).size;
-    await eventually(async () => ((await (await fetch(`${t.apiUrl}/sources/demo/replaced`)).json()) as { size: number }).size === newSize || undefined, 'the API to see the new file');
+    await eventually(
+      async () => ((await (await fetch(`${t.apiUrl}/sources/demo/replaced`)).json()) as { size: number }).size === newSize || undefined,
+      'the API to see the new file',
+    );
     expect((await getBytes(url)).response.headers.get('x-cache-status')).toBe('HIT');
 
     const { code, out, err } = await segments(['purge', 'demo/replaced']);
     expect(err).toBe('');
     expect(code).toBe(0);
-    expect(out).toMatch(/^removed 2 render\(s\) \(\d+ bytes\) from .*\/store\nremoved 2 nginx cache entries from .*\/nginx\/cache\nstore byte count in Redis lowered by \d+\n$/);
+    expect(out).toMatch(
+      /^removed 2 render\(s\) \(\d+ bytes\) from .*\/store\nremoved 2 nginx cache entries from .*\/nginx\/cache\nstore byte count in Redis lowered by \d+\n$/,
+    );
 
     const before = await rendersTotal(t.apiUrl);
     const after = await getBytes(url);
@@ -252,7 +296,17 @@ describe('segments purge', () => {
 
 describe('segments nginx-config', () => {
   it('prints nginx.conf with every value filled in from flags over the configuration', async () => {
-    const { code, out } = await segments(['nginx-config', '--host', '0.0.0.0', '--port', '80', '--api-port', '3100', '--data-dir', '/var/lib/mp3-segments']);
+    const { code, out } = await segments([
+      'nginx-config',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '80',
+      '--api-port',
+      '3100',
+      '--data-dir',
+      '/var/lib/mp3-segments',
+    ]);
     expect(code).toBe(0);
     expect(out).not.toMatch(/\{\{[A-Z_]+\}\}/);
     expect(out).toMatch(/listen 0\.0\.0\.0:80;/);
@@ -274,14 +328,17 @@ describe('against a service that misbehaves (a local server)', () => {
   beforeAll(async () => {
     server = createServer((request, response) => {
       if (request.url === '/healthz') return response.end('ok');
-      if (request.url === '/sources/demo/tones') return response.writeHead(200, { 'content-type': 'text/html' }).end('<html>a proxy page</html>');
-      if (request.url === '/segments/demo/tones/0-1.mp3') return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(Buffer.alloc(1000));
+      if (request.url === '/sources/demo/tones')
+        return response.writeHead(200, { 'content-type': 'text/html' }).end('<html>a proxy page</html>');
+      if (request.url === '/segments/demo/tones/0-1.mp3')
+        return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(Buffer.alloc(1000));
       // The connection drops mid-body: undici's `TypeError: terminated` in the CLI.
       if (request.url === '/segments/demo/tones/1-2.mp3') {
         response.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': '100000' });
         return response.write(Buffer.alloc(1000), () => response.socket?.destroy());
       }
-      if (request.url === '/segments/demo/tones/2-3.mp3') return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(Buffer.alloc(4 * 1024 * 1024));
+      if (request.url === '/segments/demo/tones/2-3.mp3')
+        return response.writeHead(200, { 'content-type': 'audio/mpeg' }).end(Buffer.alloc(4 * 1024 * 1024));
       response.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -295,7 +352,9 @@ describe('against a service that misbehaves (a local server)', () => {
   it('warm: a body that breaks off is one failed segment, the rest go on, a summary and exit 1', async () => {
     const { code, out, err } = await segments(['warm', '-', '--url', url], {}, 'source,start,end\ndemo/tones,0,1\ndemo/tones,1,2\n');
     expect(out).toMatch(/^warmed 1 of 2 segment\(s\) in [\d.]+ s \(X-Cache-Status: 1 none\); 1 failed\n$/);
-    expect(err).toMatch(/^failed: \/segments\/demo\/tones\/1-2\.mp3: the service at http:\/\/127\.0\.0\.1:\d+ answered a body that broke off \(/m);
+    expect(err).toMatch(
+      /^failed: \/segments\/demo\/tones\/1-2\.mp3: the service at http:\/\/127\.0\.0\.1:\d+ answered a body that broke off \(/m,
+    );
     expect(code).toBe(1);
     noStackTrace(err);
   });

@@ -28,7 +28,10 @@ const sources = (await readdir(corpus, { recursive: true })).filter((name) => na
 /** Cuts (ms) over a source of `durationMs`: deterministic, so a failure names a cut that can be rerun. */
 function cutsOver(durationMs: number): Array<[number, number]> {
   let seed = 12_345;
-  const next = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+  const next = () => {
+    seed = (seed * 48_271) % 2_147_483_647;
+    return seed / 2_147_483_647;
+  };
   const random = Array.from({ length: 5 }, () => {
     const startMs = Math.floor(next() * durationMs * 0.9);
     return [startMs, Math.min(durationMs, startMs + 1 + Math.floor(next() * 6_000))] as [number, number];
@@ -38,7 +41,11 @@ function cutsOver(durationMs: number): Array<[number, number]> {
 
 async function audioAndTags(file: string) {
   const mp3 = readMp3(await readFile(file));
-  return { tags: mp3.bytes.subarray(0, mp3.id3v2Bytes), audio: Buffer.concat(mp3.audioFrames.map((frame) => frameBytes(mp3, frame))), frames: mp3.audioFrames.length };
+  return {
+    tags: mp3.bytes.subarray(0, mp3.id3v2Bytes),
+    audio: Buffer.concat(mp3.audioFrames.map((frame) => frameBytes(mp3, frame))),
+    frames: mp3.audioFrames.length,
+  };
 }
 
 describe('copies cut by the frame index', () => {

@@ -7,7 +7,15 @@ import path from 'node:path';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.js';
-import { createMediaTools, ensureExecutable, FfmpegFailed, FfmpegKilled, FfmpegTimedOut, ToolNotExecutable, type MediaTools } from '../../src/media/ffmpeg.js';
+import {
+  createMediaTools,
+  ensureExecutable,
+  FfmpegFailed,
+  FfmpegKilled,
+  FfmpegTimedOut,
+  ToolNotExecutable,
+  type MediaTools,
+} from '../../src/media/ffmpeg.js';
 import { buildRenderArguments } from '../../src/media/render-args.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
 import { API_ENTRY } from '../../src/stack/stack.js';
@@ -39,7 +47,11 @@ describe('media tools', () => {
 
   it('a render writes a checked MP3 file (with its Xing header: ffmpeg needs a seekable output)', async () => {
     const output = path.join(dir, 'copy.mp3');
-    await media.render(output, buildRenderArguments({ startMs: 1000, endMs: 4000, sampleRate: 44100, options: { mode: 'copy' } }, { file: tones }), { timeoutMs: 30_000 });
+    await media.render(
+      output,
+      buildRenderArguments({ startMs: 1000, endMs: 4000, sampleRate: 44100, options: { mode: 'copy' } }, { file: tones }),
+      { timeoutMs: 30_000 },
+    );
     const mp3 = readMp3(await readFile(output));
     expect(mp3.info?.kind).toBe('Info');
     expect(mp3.info?.frames).toBe(mp3.audioFrames.length);
@@ -47,7 +59,15 @@ describe('media tools', () => {
   });
 
   it('the same render twice gives the same bytes (bit-exact output)', async () => {
-    const args = buildRenderArguments({ startMs: 2000, endMs: 5000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 96, channels: null, fadeInMs: 500, fadeOutMs: 0 } }, { file: tones });
+    const args = buildRenderArguments(
+      {
+        startMs: 2000,
+        endMs: 5000,
+        sampleRate: 44100,
+        options: { mode: 'exact', bitrateKbps: 96, channels: null, fadeInMs: 500, fadeOutMs: 0 },
+      },
+      { file: tones },
+    );
     const [a, b] = [path.join(dir, 'a.mp3'), path.join(dir, 'b.mp3')];
     await media.render(a, args, { timeoutMs: 30_000 });
     await media.render(b, args, { timeoutMs: 30_000 });
@@ -56,12 +76,28 @@ describe('media tools', () => {
 
   it('an ffmpeg past its time limit is killed and rejects with FfmpegTimedOut', async () => {
     const output = path.join(dir, 'slow.mp3');
-    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
+    const args = buildRenderArguments(
+      {
+        startMs: 0,
+        endMs: 90_000,
+        sampleRate: 44100,
+        options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 },
+      },
+      { file: tones },
+    );
     await expect(media.render(output, args, { timeoutMs: 50 })).rejects.toBeInstanceOf(FfmpegTimedOut);
   });
 
   it('a time limit that runs out before fluent-ffmpeg has spawned ffmpeg still kills it', async () => {
-    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
+    const args = buildRenderArguments(
+      {
+        startMs: 0,
+        endMs: 90_000,
+        sampleRate: 44100,
+        options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 },
+      },
+      { file: tones },
+    );
     const rendering = media.render(path.join(dir, 'early.mp3'), args, { timeoutMs: 1 }).catch((e: unknown) => e);
     // Hold the event loop past the 1 ms, as a loaded machine would: the timer then fires in the next loop turn,
     // while fluent-ffmpeg is still a few setImmediate hops away from spawning.
@@ -72,7 +108,15 @@ describe('media tools', () => {
   });
 
   it('an ffmpeg stopped by SIGTERM (it exits 255 by itself) rejects with FfmpegKilled, not as a bad source', async () => {
-    const args = buildRenderArguments({ startMs: 0, endMs: 90_000, sampleRate: 44100, options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 } }, { file: tones });
+    const args = buildRenderArguments(
+      {
+        startMs: 0,
+        endMs: 90_000,
+        sampleRate: 44100,
+        options: { mode: 'exact', bitrateKbps: 320, channels: null, fadeInMs: 0, fadeOutMs: 0 },
+      },
+      { file: tones },
+    );
     const rendering = media.render(path.join(dir, 'stopped.mp3'), args, { timeoutMs: 30_000 }).catch((e: unknown) => e);
     const ffmpegPid = await eventually(async () => (await descendantsOf(process.pid))[0], 'ffmpeg to start');
     process.kill(ffmpegPid, 'SIGTERM');
@@ -82,7 +126,13 @@ describe('media tools', () => {
   it('ffmpeg failing on its input rejects with FfmpegFailed carrying stderr', async () => {
     const text = path.join(dir, 'junk.mp3');
     await writeFile(text, Buffer.alloc(5000, 7));
-    const error = await media.render(path.join(dir, 'junk-out.mp3'), buildRenderArguments({ startMs: 0, endMs: 1000, sampleRate: 44100, options: { mode: 'copy' } }, { file: text }), { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const error = await media
+      .render(
+        path.join(dir, 'junk-out.mp3'),
+        buildRenderArguments({ startMs: 0, endMs: 1000, sampleRate: 44100, options: { mode: 'copy' } }, { file: text }),
+        { timeoutMs: 30_000 },
+      )
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FfmpegFailed);
     expect((error as FfmpegFailed).stderrTail.length).toBeGreaterThan(0);
   });
@@ -111,9 +161,13 @@ describe('media tools', () => {
     await chmod(unrunnable, 0o644);
     const env = { PATH: process.env.PATH ?? '', REDIS_URL: 'redis://127.0.0.1:1', DATA_DIR: dir, FFPROBE_PATH: unrunnable };
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [API_ENTRY], { env, timeout: 20_000 }, (_, __, err) => resolve({ code: child.exitCode, stderr: err }));
+      const child = execFile(process.execPath, [API_ENTRY], { env, timeout: 20_000 }, (_, __, err) =>
+        resolve({ code: child.exitCode, stderr: err }),
+      );
     });
     expect(code).toBe(78);
-    expect(stderr.trim().split('\n')).toEqual([`${unrunnable} cannot be run by this user (EACCES): run \`sudo chmod 755 ${unrunnable}\`, or set FFPROBE_PATH to one it can run`]);
+    expect(stderr.trim().split('\n')).toEqual([
+      `${unrunnable} cannot be run by this user (EACCES): run \`sudo chmod 755 ${unrunnable}\`, or set FFPROBE_PATH to one it can run`,
+    ]);
   });
 });

@@ -27,10 +27,13 @@ async function value(name: string, labels: Record<string, string> = {}): Promise
 
 /** Resolves when the series has risen above `from`; returns its new value. */
 function risesAbove(name: string, labels: Record<string, string>, from: number): Promise<number> {
-  return eventually(async () => {
-    const now = await value(name, labels);
-    return now > from ? now : undefined;
-  }, `${name}${JSON.stringify(labels)} to rise above ${from}`);
+  return eventually(
+    async () => {
+      const now = await value(name, labels);
+      return now > from ? now : undefined;
+    },
+    `${name}${JSON.stringify(labels)} to rise above ${from}`,
+  );
 }
 
 describe('/metrics', () => {
@@ -61,7 +64,7 @@ describe('/metrics', () => {
   it.each([
     ['copy', '/segments/demo/tones/1-2.5.mp3'],
     ['exact', '/segments/demo/tones/2-3.5.mp3?mode=exact'],
-  ])('a %s miss counts a miss, one render in its mode\'s duration histogram, and the render\'s bytes in the store', async (mode, segment) => {
+  ])("a %s miss counts a miss, one render in its mode's duration histogram, and the render's bytes in the store", async (mode, segment) => {
     const misses = await segmentOutcomes(t.apiUrl, 'miss');
     const renders = await value('segment_render_duration_seconds_count', { mode });
     const seconds = await value('segment_render_duration_seconds_sum', { mode });
@@ -92,7 +95,9 @@ describe('/metrics', () => {
   it('asynchronous asks count as miss, joined and shed; segment_queue_depth reads the jobs waiting behind the busy workers', async () => {
     // The depth reading includes this process's own recent adds for up to 200 ms: start from an empty queue.
     await eventually(async () => ((await value('segment_queue_depth')) === 0 ? true : undefined), 'an empty queue');
-    const before = Object.fromEntries(await Promise.all(['miss', 'joined', 'shed'].map(async (o) => [o, await segmentOutcomes(t.apiUrl, o)] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(['miss', 'joined', 'shed'].map(async (o) => [o, await segmentOutcomes(t.apiUrl, o)] as const)),
+    );
     // Whole-source exact renders, asked faster than the workers take them.
     const ask = (fadeOut: number) =>
       fetch(`${t.apiUrl}/renders`, {
@@ -104,9 +109,16 @@ describe('/metrics', () => {
     // workers were still idle would count jobs that a worker is about to take.
     const busy = [await ask(1), await ask(2)];
     expect(busy.map((answer) => answer.status)).toEqual([202, 202]);
-    const stateOf = async (answer: Response) => ((await (await fetch(t.apiUrl + answer.headers.get('location'))).json()) as { status: string }).status;
-    await eventually(async () => ((await Promise.all(busy.map(stateOf))).every((state) => state === 'rendering') ? true : undefined), 'both workers rendering');
-    await eventually(async () => ((await value('segment_queue_depth')) === 0 ? true : undefined), 'a depth reading taken with both workers busy');
+    const stateOf = async (answer: Response) =>
+      ((await (await fetch(t.apiUrl + answer.headers.get('location'))).json()) as { status: string }).status;
+    await eventually(
+      async () => ((await Promise.all(busy.map(stateOf))).every((state) => state === 'rendering') ? true : undefined),
+      'both workers rendering',
+    );
+    await eventually(
+      async () => ((await value('segment_queue_depth')) === 0 ? true : undefined),
+      'a depth reading taken with both workers busy',
+    );
     const statuses = [202, 202];
     for (const fadeOut of [3, 4, 5]) statuses.push((await ask(fadeOut)).status);
     const accepted = statuses.filter((status) => status === 202).length;
@@ -114,7 +126,9 @@ describe('/metrics', () => {
     expect(accepted + shed).toBe(5);
     expect(accepted).toBeGreaterThanOrEqual(MAX_QUEUE_DEPTH);
     expect(shed).toBeGreaterThan(0);
-    expect(await eventually(async () => ((await value('segment_queue_depth')) > 0 ? true : undefined), 'a job waiting for the worker')).toBe(true);
+    expect(
+      await eventually(async () => ((await value('segment_queue_depth')) > 0 ? true : undefined), 'a job waiting for the worker'),
+    ).toBe(true);
     // The last accepted one is still queued or rendering: asking again joins it.
     expect((await ask(statuses.lastIndexOf(202) + 1)).status).toBe(202);
     expect(await segmentOutcomes(t.apiUrl, 'miss')).toBe(before.miss! + accepted);
@@ -149,7 +163,10 @@ describe('/metrics', () => {
     const restarts = await value('segment_worker_restarts_total');
     const victim = t.stack.workers.processes[0]!.pid;
     process.kill(victim, 'SIGKILL'); // a worker this test's stack started, by its pid
-    await eventually(async () => (t.stack.workers.processes.every((p) => p.pid !== victim) ? true : undefined), 'the worker to be restarted');
+    await eventually(
+      async () => (t.stack.workers.processes.every((p) => p.pid !== victim) ? true : undefined),
+      'the worker to be restarted',
+    );
     expect(await risesAbove('segment_worker_restarts_total', {}, restarts)).toBe(restarts + 1);
   });
 });
@@ -172,13 +189,20 @@ describe('request ids in the logs', () => {
     for (const line of apiLines) expect(JSON.parse(line.slice('api: '.length)).requestId).toBe(requestId);
     // The API logs "request completed" once the answer is out, and its pipe may deliver the line after nginx's log.
     const completed = await eventually(
-      async () => t.logs.filter((line) => line.startsWith('api: ') && line.includes('"request completed"')).map((line) => JSON.parse(line.slice(5))).find((entry) => entry.requestId === requestId),
+      async () =>
+        t.logs
+          .filter((line) => line.startsWith('api: ') && line.includes('"request completed"'))
+          .map((line) => JSON.parse(line.slice(5)))
+          .find((entry) => entry.requestId === requestId),
       'the API\'s "request completed" line with the request id',
     );
     expect(completed.requestId).toBe(requestId);
 
     // The worker's log arrives through its own pipe, possibly a moment after the answer.
-    const workerLine = await eventually(async () => t.logs.find((line) => /^worker-\d+: /.test(line) && line.includes('"rendered"') && line.includes(requestId!)), 'the worker\'s "rendered" line with the request id');
+    const workerLine = await eventually(
+      async () => t.logs.find((line) => /^worker-\d+: /.test(line) && line.includes('"rendered"') && line.includes(requestId!)),
+      'the worker\'s "rendered" line with the request id',
+    );
     expect(workerLine).toContain(requestId!);
     expect(t.logs.join('\n')).not.toContain('chosen-by-the-client');
   });

@@ -10,7 +10,17 @@ import { startProcess } from '../../src/stack/managed-process.js';
 import { WORKER_ENTRY } from '../../src/stack/stack.js';
 import { configToEnv } from '../../src/config.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, processesInGroup, queueEventsFromNow, rendersTotal, startExtraApi, startTestStack, type TestStack, waitingRequests } from '../helpers/test-stack.js';
+import {
+  eventually,
+  getBytes,
+  processesInGroup,
+  queueEventsFromNow,
+  rendersTotal,
+  startExtraApi,
+  startTestStack,
+  type TestStack,
+  waitingRequests,
+} from '../helpers/test-stack.js';
 
 let t: TestStack;
 const tempDir = () => path.join(storeDir(t.config.dataDir), '.tmp');
@@ -49,7 +59,16 @@ describe('an API process that dies', () => {
     const [api] = t.stack.api.processes;
     process.kill(api!.pid, 'SIGKILL');
     await eventually(async () => (t.stack.api.restarts === 1 ? true : undefined), 'the API to be restarted');
-    await eventually(async () => ((await fetch(`${t.url}/readyz`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 'the API to answer');
+    await eventually(
+      async () =>
+        (await fetch(`${t.url}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200
+          ? true
+          : undefined,
+      'the API to answer',
+    );
     expect(t.stack.api.processes[0]!.pid).not.toBe(api!.pid);
   });
 });
@@ -63,7 +82,17 @@ describe('a failed key', () => {
     events.on('failed', ({ jobId: id, failedReason }) => {
       if (id === jobId) failures.push(failedReason);
     });
-    const data = { key: jobId, source: ['demo', 'no-such-file'], sourceSize: 1, sourceMtimeMs: 1, sampleRate: 44100, startMs: 0, endMs: 1000, options: { mode: 'copy' }, requestId: 'test' };
+    const data = {
+      key: jobId,
+      source: ['demo', 'no-such-file'],
+      sourceSize: 1,
+      sourceMtimeMs: 1,
+      sampleRate: 44100,
+      startMs: 0,
+      endMs: 1000,
+      options: { mode: 'copy' },
+      requestId: 'test',
+    };
     await queue.add('render', data, { jobId, removeOnFail: true, removeOnComplete: true });
     await eventually(async () => (failures.length === 1 ? true : undefined), 'the first failure');
     await queue.add('render', data, { jobId, removeOnFail: true, removeOnComplete: true });
@@ -104,7 +133,14 @@ describe('with no worker to render', () => {
 
     // A worker comes back: the queued job completes and the retry is a store hit.
     const before = await rendersTotal(t.apiUrl);
-    const worker = startProcess({ name: 'late-worker', command: process.execPath, args: [WORKER_ENTRY], env: { ...process.env, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl }, ipc: true, sink: () => undefined });
+    const worker = startProcess({
+      name: 'late-worker',
+      command: process.execPath,
+      args: [WORKER_ENTRY],
+      env: { ...process.env, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl },
+      ipc: true,
+      sink: () => undefined,
+    });
     try {
       await worker.ready;
       await eventually(async () => ((await rendersTotal(t.apiUrl)) >= before + 1 ? true : undefined), 'the queued renders to finish');

@@ -10,7 +10,8 @@ import { checkCopySegment, checkSegment } from '../helpers/segment-oracle.js';
 import { getBytes, rawGet, rendersTotal, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 let t: TestStack;
-const sourceMp3 = async (name: string): Promise<Mp3Summary> => readMp3(await readFile(path.join(t.config.mediaRoot, `${name}.mp3`)), { strict: false });
+const sourceMp3 = async (name: string): Promise<Mp3Summary> =>
+  readMp3(await readFile(path.join(t.config.mediaRoot, `${name}.mp3`)), { strict: false });
 beforeAll(async () => {
   t = await startTestStack();
 });
@@ -50,9 +51,9 @@ describe('a segment through the nginx front', () => {
   });
 
   it('a rendered segment asked of the API again comes from its memory copy, with the same bytes', async () => {
-    const fromStore = await getBytes(t.apiUrl + '/segments/demo/tones/30-32.mp3');
+    const fromStore = await getBytes(`${t.apiUrl}/segments/demo/tones/30-32.mp3`);
     const before = await segmentOutcomes(t.apiUrl, 'memory_hit');
-    const fromMemory = await getBytes(t.apiUrl + '/segments/demo/tones/30-32.mp3');
+    const fromMemory = await getBytes(`${t.apiUrl}/segments/demo/tones/30-32.mp3`);
     expect(fromMemory.response.status).toBe(200);
     expect(fromMemory.body.equals(fromStore.body)).toBe(true);
     expect(await segmentOutcomes(t.apiUrl, 'memory_hit')).toBe(before + 1);
@@ -140,12 +141,14 @@ describe('the renderer version names the bytes', () => {
   const recorded: Record<number, Record<string, string>> = {
     2: {
       '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',
-      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5': '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
+      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5':
+        '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
     },
     // 3 cuts copies by byte offset: a CBR source without replay gain keeps its bytes (VBR info frames change).
     3: {
       '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',
-      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5': '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
+      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5':
+        '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
     },
   };
   it('has bytes recorded for the current renderer version (a bump must record them)', () => {
@@ -154,16 +157,28 @@ describe('the renderer version names the bytes', () => {
   it.each(Object.keys(recorded[RENDERER_VERSION] ?? {}))('%s has the bytes recorded for this renderer version', async (url) => {
     const { response, body } = await getBytes(t.url + url);
     expect(response.status).toBe(200);
-    await checkSegment(await sourceMp3('demo/talk'), body, { start: 12.5, end: 17.25, mode: url.includes('exact') ? 'exact' : 'copy', ...(url.includes('exact') ? { bitrate: 64 } : {}) }, t.config.dataDir);
+    await checkSegment(
+      await sourceMp3('demo/talk'),
+      body,
+      { start: 12.5, end: 17.25, mode: url.includes('exact') ? 'exact' : 'copy', ...(url.includes('exact') ? { bitrate: 64 } : {}) },
+      t.config.dataDir,
+    );
     expect(createHash('sha256').update(body).digest('hex')).toBe(recorded[RENDERER_VERSION]?.[url]);
   });
 });
 
 describe('exact mode', () => {
   it('re-encodes with the asked bit rate and channels, cut close to the sample', async () => {
-    const { response, body } = await getBytes(`${t.url}/segments/demo/tones/5-12.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5&fade_out=1`);
+    const { response, body } = await getBytes(
+      `${t.url}/segments/demo/tones/5-12.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5&fade_out=1`,
+    );
     expect(response.status).toBe(200);
-    const verdict = await checkSegment(await sourceMp3('demo/tones'), body, { start: 5, end: 12.5, mode: 'exact', bitrate: 64, channels: 1 }, t.config.dataDir);
+    const verdict = await checkSegment(
+      await sourceMp3('demo/tones'),
+      body,
+      { start: 5, end: 12.5, mode: 'exact', bitrate: 64, channels: 1 },
+      t.config.dataDir,
+    );
     expect(verdict.output.channels).toBe(1);
     expect(new Set(verdict.output.audioFrames.map((frame) => frame.bitrateKbps))).toEqual(new Set([64]));
     expect(verdict.output.info?.lame).not.toBeNull();
@@ -177,7 +192,9 @@ describe('one render per key', () => {
     const before = await rendersTotal(t.apiUrl);
     const outcomesBefore = await answeredOutcomes(t.apiUrl);
     // An exact render (a re-encode, not a copy of a few ms), so that the requests really overlap it.
-    const answers = await Promise.all(Array.from({ length: 20 }, () => getBytes(`${t.apiUrl}/segments/demo/talk/3-33.mp3?mode=exact&bitrate=320`)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => getBytes(`${t.apiUrl}/segments/demo/talk/3-33.mp3?mode=exact&bitrate=320`)),
+    );
     expect(answers.map((a) => a.response.status)).toEqual(Array(20).fill(200));
     const first = answers[0]!.body;
     expect(answers.every((a) => a.body.equals(first))).toBe(true);
@@ -263,7 +280,10 @@ describe('errors are problem+json a person can act on, and the server keeps answ
   it('what nginx or Node refuse before the API sees it is problem+json too (NUL byte, overlong URL, huge header)', async () => {
     const nul = await rawGet(t.url, '/segments/demo/%00/1-2.mp3');
     const long = await rawGet(t.url, `/segments/${'a'.repeat(9000)}/1-2.mp3`);
-    for (const [answer, status] of [[nul, 400], [long, 414]] as const) {
+    for (const [answer, status] of [
+      [nul, 400],
+      [long, 414],
+    ] as const) {
       expect(answer.status).toBe(status);
       expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
       expect(JSON.parse(answer.body.toString())).toMatchObject({ status, title: 'Malformed request' });

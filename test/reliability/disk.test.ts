@@ -38,7 +38,10 @@ describe('the store budget (STORE_MAX_BYTES)', () => {
   beforeAll(async () => {
     // No memory copy (HOT_CACHE_MAX_BYTES=0): a render removed from the store must be rendered again here,
     // where the API's memory would otherwise still answer it.
-    t = await startTestStack({ WORKERS: '1', STORE_MAX_BYTES: String(MiB), STORE_EVICT_GRACE_MS: String(GRACE_MS), HOT_CACHE_MAX_BYTES: '0' }, { longSource: 'long/hour' });
+    t = await startTestStack(
+      { WORKERS: '1', STORE_MAX_BYTES: String(MiB), STORE_EVICT_GRACE_MS: String(GRACE_MS), HOT_CACHE_MAX_BYTES: '0' },
+      { longSource: 'long/hour' },
+    );
   });
   afterAll(async () => {
     await t?.stop();
@@ -69,7 +72,9 @@ describe('the store budget (STORE_MAX_BYTES)', () => {
     expect(keyOf(again.response)).toBe(r1);
     expect(again.body.equals(first[1]!.body)).toBe(true);
     expect(await rendersTotal(t.apiUrl)).toBe(renders + 1);
-    console.log(`store budget: 1 MiB; after 5 renders of ~${Math.round(first[0]!.body.length / 1024)} KB the store holds ${(after.bytes / 1024).toFixed(0)} KB (${after.keys.size} renders)`);
+    console.log(
+      `store budget: 1 MiB; after 5 renders of ~${Math.round(first[0]!.body.length / 1024)} KB the store holds ${(after.bytes / 1024).toFixed(0)} KB (${after.keys.size} renders)`,
+    );
   });
 
   it('a render being streamed is never removed, however long the stream, and the stream is whole', async () => {
@@ -126,7 +131,8 @@ describe('a full disk during a render', () => {
     await mkdir(store, { recursive: true });
     // A real, small filesystem for the store (and its temp files): root may mount tmpfs on Linux.
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m,mode=0755', 'tmpfs', store], { encoding: 'utf8' });
-    if (mounted.status !== 0) throw new Error(`this test mounts a 3 MB tmpfs as the store and needs root: mount said ${mounted.stderr.trim()}`);
+    if (mounted.status !== 0)
+      throw new Error(`this test mounts a 3 MB tmpfs as the store and needs root: mount said ${mounted.stderr.trim()}`);
     t = await startTestStack({ WORKERS: '1', DATA_DIR: path.join(root, 'data') });
   });
   afterAll(async () => {
@@ -146,7 +152,12 @@ describe('a full disk during a render', () => {
     expect((await storeContents(t)).keys.size).toBe(0);
     expect(t.stack.workers.restarts).toBe(0);
     // The worker's log arrives through its own pipe, possibly a moment after the answer.
-    expect(await eventually(async () => t.logs.find((line) => line.includes('the render store is out of disk space')), "the worker's out-of-space line")).toMatch(/^worker(-\d+)?: /);
+    expect(
+      await eventually(
+        async () => t.logs.find((line) => line.includes('the render store is out of disk space')),
+        "the worker's out-of-space line",
+      ),
+    ).toMatch(/^worker(-\d+)?: /);
   });
 
   it('renders again once there is room', async () => {

@@ -19,7 +19,10 @@ import { descendantsOf, eventually, getBytes, rendersTotal, waitingRequests } fr
 const STACK_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'stack', 'main.js');
 /** Longer than the workers' 4 s stop grace: cut off at the stop, it must go back to the queue. */
 const LONG = { url: '/segments/long/hour/600-900.mp3?mode=exact', seconds: 300 };
-const SHORT = [0, 1, 2, 3, 4, 5].map((i) => ({ url: `/segments/demo/tones/${i}-${i + 80}.mp3?mode=exact&bitrate=${[320, 256, 224, 192, 160, 96][i]}`, seconds: 80 }));
+const SHORT = [0, 1, 2, 3, 4, 5].map((i) => ({
+  url: `/segments/demo/tones/${i}-${i + 80}.mp3?mode=exact&bitrate=${[320, 256, 224, 192, 160, 96][i]}`,
+  seconds: 80,
+}));
 const ALL = [LONG, ...SHORT];
 
 let root: string;
@@ -30,9 +33,25 @@ const logs: string[] = [];
 let running: ManagedProcess | null = null;
 
 async function startNpmStart(): Promise<ManagedProcess> {
-  const stack = startProcess({ name: 'npm-start', command: process.execPath, args: [STACK_ENTRY], env, sink: (name, line) => logs.push(`${name}: ${line}`) });
+  const stack = startProcess({
+    name: 'npm-start',
+    command: process.execPath,
+    args: [STACK_ENTRY],
+    env,
+    sink: (name, line) => logs.push(`${name}: ${line}`),
+  });
   running = stack;
-  await eventually(async () => ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 'the stack to be ready', 60_000);
+  await eventually(
+    async () =>
+      (await fetch(`${url}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+        ? true
+        : undefined,
+    'the stack to be ready',
+    60_000,
+  );
   return stack;
 }
 
@@ -42,12 +61,24 @@ beforeAll(async () => {
   const media = path.join(root, 'media');
   await cp(path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo'), path.join(media, 'demo'), { recursive: true });
   await mkdir(path.join(media, 'long'));
-  const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(media, 'long', 'hour.mp3')], { encoding: 'utf8' });
+  const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(media, 'long', 'hour.mp3')], {
+    encoding: 'utf8',
+  });
   if (made.status !== 0) throw new Error(`make-long-source.sh failed: ${made.stderr}`);
   const [port, api] = [await freePort(), await freePort()];
   url = `http://127.0.0.1:${port}`;
   apiUrl = `http://127.0.0.1:${api}`;
-  env = { ...process.env, PORT: String(port), API_PORT: String(api), DATA_DIR: path.join(root, 'data'), MEDIA_ROOT: media, WORKERS: '2', LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', WAIT_TIMEOUT_MS: '60000' };
+  env = {
+    ...process.env,
+    PORT: String(port),
+    API_PORT: String(api),
+    DATA_DIR: path.join(root, 'data'),
+    MEDIA_ROOT: media,
+    WORKERS: '2',
+    LOG_LEVEL: 'warn',
+    JOB_LOCK_MS: '2000',
+    WAIT_TIMEOUT_MS: '60000',
+  };
 });
 afterAll(async () => {
   await running?.stop(10_000);
@@ -60,7 +91,10 @@ async function checkStore(): Promise<number> {
   let renders = 0;
   for (const shard of (await readdir(dir)).filter((name) => /^[0-9a-f]{2}$/.test(name))) {
     for (const name of (await readdir(path.join(dir, shard))).filter((file) => file.endsWith('.mp3'))) {
-      const facts = JSON.parse(await readFile(path.join(dir, shard, name.replace(/\.mp3$/, '.json')), 'utf8')) as { durationSeconds: number; bytes: number };
+      const facts = JSON.parse(await readFile(path.join(dir, shard, name.replace(/\.mp3$/, '.json')), 'utf8')) as {
+        durationSeconds: number;
+        bytes: number;
+      };
       const audio = await readFile(path.join(dir, shard, name));
       expect(audio.length).toBe(facts.bytes);
       expect(Math.abs(readMp3(audio).durationSeconds - facts.durationSeconds)).toBeLessThanOrEqual(0.001);
@@ -81,7 +115,10 @@ describe('SIGTERM to the stack while requests wait', () => {
     // The long render first, and in ffmpeg (its temp file exists) before the rest are asked, so the stop
     // surely cuts a render off; the short ones then queue behind it and the other worker.
     const answers = [ask(LONG)];
-    await eventually(async () => ((await readdir(path.join(storeDir(path.join(root, 'data')), '.tmp')).catch(() => [])).length > 0 ? true : undefined), 'the long render to start');
+    await eventually(
+      async () => ((await readdir(path.join(storeDir(path.join(root, 'data')), '.tmp')).catch(() => [])).length > 0 ? true : undefined),
+      'the long render to start',
+    );
     answers.push(...SHORT.map(ask));
     await eventually(async () => ((await waitingRequests(apiUrl)) >= 4 ? true : undefined), 'requests to wait');
     const children = await descendantsOf(stack.pid);
@@ -97,7 +134,8 @@ describe('SIGTERM to the stack while requests wait', () => {
     const statuses: number[] = [];
     for (const [i, answer] of (await Promise.all(answers)).entries()) {
       statuses.push(answer.response.status);
-      if (answer.response.status === 200) expect(Math.abs(readMp3(answer.body).durationSeconds - ALL[i]!.seconds)).toBeLessThanOrEqual(0.002);
+      if (answer.response.status === 200)
+        expect(Math.abs(readMp3(answer.body).durationSeconds - ALL[i]!.seconds)).toBeLessThanOrEqual(0.002);
       else {
         expect(answer.response.status).toBe(503);
         expect(answer.response.headers.get('retry-after')).toBe('5');
@@ -105,10 +143,13 @@ describe('SIGTERM to the stack while requests wait', () => {
       }
     }
     const alive = (await descendantsOf(process.pid)).filter((pid) => children.includes(pid));
-    const describe = async (pid: number) => `${pid}: ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?')).replaceAll('\0', ' ')}`;
+    const describe = async (pid: number) =>
+      `${pid}: ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?')).replaceAll('\0', ' ')}`;
     expect(await Promise.all(alive.map(describe))).toEqual([]);
     const stored = await checkStore();
-    console.log(`graceful stop: ${ALL.length} waiting requests answered ${JSON.stringify(statuses)}; stack exited 0 in ${stopSeconds.toFixed(1)} s; ${children.length} processes stopped, none left; ${stored} whole renders in the store, no temp file`);
+    console.log(
+      `graceful stop: ${ALL.length} waiting requests answered ${JSON.stringify(statuses)}; stack exited 0 in ${stopSeconds.toFixed(1)} s; ${children.length} processes stopped, none left; ${stored} whole renders in the store, no temp file`,
+    );
   });
 
   it('started again on the same DATA_DIR, the queue drains and every segment is served, each rendered exactly once', async () => {

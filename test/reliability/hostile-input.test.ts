@@ -37,7 +37,10 @@ beforeAll(async () => {
   // An ID3v2 header that claims a 200 MB tag, in front of a few KB of real audio.
   const claim = 200 * 1024 * 1024;
   const syncsafe = [21, 14, 7, 0].map((shift) => (claim >> shift) & 0x7f);
-  await writeFile(path.join(root, 'bad', 'huge-id3.mp3'), Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, ...syncsafe]), tones.subarray(tones.length - 8_000)]));
+  await writeFile(
+    path.join(root, 'bad', 'huge-id3.mp3'),
+    Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, ...syncsafe]), tones.subarray(tones.length - 8_000)]),
+  );
   pidsBefore = [...t.stack.api.processes, ...t.stack.workers.processes].map((p) => p.pid);
 });
 afterAll(async () => {
@@ -60,9 +63,15 @@ async function send(base: string, rawPath: string, headers: Record<string, strin
   } else if (answer.status === 200 || answer.status === 206) {
     // nginx answers a multi-range request from its cache as multipart/byteranges (README: one range per
     // request at the API, nginx's own multipart in front).
-    const multipart = answer.status === 206 && base === t.url && /^multipart\/byteranges; boundary=/.test(String(answer.headers['content-type']));
+    const multipart =
+      answer.status === 206 && base === t.url && /^multipart\/byteranges; boundary=/.test(String(answer.headers['content-type']));
     if (!multipart) expect(answer.headers['content-type'], where).toBe('audio/mpeg');
-    const source = decodeURIComponent(rawPath.split('?')[0]!.replace(/^\/segments\//, '').replace(/\/[^/]*$/, ''));
+    const source = decodeURIComponent(
+      rawPath
+        .split('?')[0]!
+        .replace(/^\/segments\//, '')
+        .replace(/\/[^/]*$/, ''),
+    );
     expect(INSIDE, where).toContain(source);
   } else {
     expect([304, 308], where).toContain(answer.status);
@@ -77,13 +86,100 @@ const bothWays = async (rawPath: string, headers?: Record<string, string>) => {
 
 /** Pieces of hostile paths: traversal in every encoding, separators, NUL, overlong UTF-8, odd numbers. */
 const PATH_TOKENS = [
-  '..', '.', '%2e', '%2E', '%2e%2e', '%2E%2e', '.%2e', '%2e.', '%252e%252e', '..%2f', '%2f', '%2F', '%5c', '%5C', '\\', '/', '//',
-  '%00', '%c0%ae', '%c0%af', '%e0%80%ae', '%ff', '%', '%zz', '~', '%20', '%C3%A9', ';', ':', '@', '!', '$', '&', "'", '(', '*', '+', ',', '=',
-  'demo', 'tones', 'chirp', 'escape', 'escapedir', 'secret', 'notes', 'outside', 'bad', 'etc', 'passwd', '/etc/passwd', 'C:', 'mp3', '.mp3',
-  '-', '0', '1', '1-2.mp3', '0-1.mp3', '2-1.mp3', 'NaN', 'Infinity', '-0', '1e3', '0x10', '+1', '99999999999999999999', '1.23456',
+  '..',
+  '.',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  '%2E%2e',
+  '.%2e',
+  '%2e.',
+  '%252e%252e',
+  '..%2f',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '\\',
+  '/',
+  '//',
+  '%00',
+  '%c0%ae',
+  '%c0%af',
+  '%e0%80%ae',
+  '%ff',
+  '%',
+  '%zz',
+  '~',
+  '%20',
+  '%C3%A9',
+  ';',
+  ':',
+  '@',
+  '!',
+  '$',
+  '&',
+  "'",
+  '(',
+  '*',
+  '+',
+  ',',
+  '=',
+  'demo',
+  'tones',
+  'chirp',
+  'escape',
+  'escapedir',
+  'secret',
+  'notes',
+  'outside',
+  'bad',
+  'etc',
+  'passwd',
+  '/etc/passwd',
+  'C:',
+  'mp3',
+  '.mp3',
+  '-',
+  '0',
+  '1',
+  '1-2.mp3',
+  '0-1.mp3',
+  '2-1.mp3',
+  'NaN',
+  'Infinity',
+  '-0',
+  '1e3',
+  '0x10',
+  '+1',
+  '99999999999999999999',
+  '1.23456',
 ];
 const NUMBERS = fc.oneof(
-  fc.constantFrom('NaN', 'Infinity', '-Infinity', '-0', '0', '1e3', '1E-3', '0x1A', '+5', '5.', '.5', '5.1234', '00005', '1_000', '١٢', '', '%31', '1%2e5', '9'.repeat(40), '-1', '0.0001', '3600.001'),
+  fc.constantFrom(
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '-0',
+    '0',
+    '1e3',
+    '1E-3',
+    '0x1A',
+    '+5',
+    '5.',
+    '.5',
+    '5.1234',
+    '00005',
+    '1_000',
+    '١٢',
+    '',
+    '%31',
+    '1%2e5',
+    '9'.repeat(40),
+    '-1',
+    '0.0001',
+    '3600.001',
+  ),
   fc.integer({ min: -5, max: 200 }).map(String),
   fc.double({ noNaN: false }).map(String),
   fc.stringMatching(/^[0-9.eE+-]{1,12}$/),
@@ -91,12 +187,16 @@ const NUMBERS = fc.oneof(
 const RUNS = { seed: SEED, numRuns: 300, endOnFailure: true };
 
 describe('hostile URLs, queries and headers', () => {
-  it("a path built from traversal pieces in every encoding never leaves MEDIA_ROOT and never yields a 5xx", async () => {
+  it('a path built from traversal pieces in every encoding never leaves MEDIA_ROOT and never yields a 5xx', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom(...PATH_TOKENS), { minLength: 1, maxLength: 10 }), fc.boolean(), async (pieces, withTimes) => {
-        await bothWays(`/segments/${pieces.join('')}${withTimes ? '/1-2.mp3' : ''}`);
-        await bothWays(`/segments/${pieces.join('/')}/0-1.mp3`);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(...PATH_TOKENS), { minLength: 1, maxLength: 10 }),
+        fc.boolean(),
+        async (pieces, withTimes) => {
+          await bothWays(`/segments/${pieces.join('')}${withTimes ? '/1-2.mp3' : ''}`);
+          await bothWays(`/segments/${pieces.join('/')}/0-1.mp3`);
+        },
+      ),
       RUNS,
     );
   });
@@ -121,8 +221,14 @@ describe('hostile URLs, queries and headers', () => {
   });
 
   it('random query strings, repeated and unknown parameters get a 400 (or the segment), never a 5xx', async () => {
-    const name = fc.oneof(fc.constantFrom('mode', 'bitrate', 'channels', 'fade_in', 'fade_out', 'download', 'sig', '__proto__', 'constructor', 'mode[]', ''), fc.string({ maxLength: 8 }));
-    const value = fc.oneof(fc.constantFrom('exact', 'copy', '1', '2', '128', '0', '-1', 'NaN', '', '%00', '1e3'), fc.string({ maxLength: 8 }));
+    const name = fc.oneof(
+      fc.constantFrom('mode', 'bitrate', 'channels', 'fade_in', 'fade_out', 'download', 'sig', '__proto__', 'constructor', 'mode[]', ''),
+      fc.string({ maxLength: 8 }),
+    );
+    const value = fc.oneof(
+      fc.constantFrom('exact', 'copy', '1', '2', '128', '0', '-1', 'NaN', '', '%00', '1e3'),
+      fc.string({ maxLength: 8 }),
+    );
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(name, value), { maxLength: 8 }), async (pairs) => {
         const query = pairs.map(([key, val]) => `${encodeURIComponent(key)}=${encodeURIComponent(val)}`).join('&');
@@ -135,11 +241,29 @@ describe('hostile URLs, queries and headers', () => {
   it('malformed Range, If-Range and If-None-Match headers get 200/206/304/416, never a 5xx; a 206 is the right slice', async () => {
     const full = (await getBytes(`${t.url}/segments/demo/chirp/3-4.mp3`)).body;
     const range = fc.oneof(
-      fc.constantFrom('bytes=', 'bytes=-', 'bytes=5-1', 'bytes=0-0,1-1', 'bytes=-0', 'bytes=0-', `bytes=${'9'.repeat(30)}-`, 'items=0-1', 'bytes=0-1,', 'bytes = 1 - 2', 'bytes=-1-2', 'bytes=1.5-2', 'bytes=0-1,2-3,4-5', `bytes=${full.length}-`),
+      fc.constantFrom(
+        'bytes=',
+        'bytes=-',
+        'bytes=5-1',
+        'bytes=0-0,1-1',
+        'bytes=-0',
+        'bytes=0-',
+        `bytes=${'9'.repeat(30)}-`,
+        'items=0-1',
+        'bytes=0-1,',
+        'bytes = 1 - 2',
+        'bytes=-1-2',
+        'bytes=1.5-2',
+        'bytes=0-1,2-3,4-5',
+        `bytes=${full.length}-`,
+      ),
       fc.tuple(fc.nat(full.length * 2), fc.nat(full.length * 2)).map(([a, b]) => `bytes=${a}-${b}`),
       fc.string({ maxLength: 30 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')),
     );
-    const validator = fc.oneof(fc.constantFrom('*', '""', 'W/"x"', '"', ''), fc.string({ maxLength: 20 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')));
+    const validator = fc.oneof(
+      fc.constantFrom('*', '""', 'W/"x"', '"', ''),
+      fc.string({ maxLength: 20 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')),
+    );
     await fc.assert(
       fc.asyncProperty(range, fc.option(validator), fc.option(validator), async (rangeHeader, ifRange, ifNoneMatch) => {
         for (const base of [t.url, t.apiUrl]) {
@@ -152,7 +276,8 @@ describe('hostile URLs, queries and headers', () => {
           seen.set(single.status, (seen.get(single.status) ?? 0) + 1);
           expect(single.status).toBeLessThan(500);
           const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(single.headers['content-range'] ?? ''));
-          if (single.status === 206 && contentRange) expect(single.body.equals(full.subarray(Number(contentRange[1]), Number(contentRange[2]) + 1))).toBe(true);
+          if (single.status === 206 && contentRange)
+            expect(single.body.equals(full.subarray(Number(contentRange[1]), Number(contentRange[2]) + 1))).toBe(true);
         }
       }),
       RUNS,

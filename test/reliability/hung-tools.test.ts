@@ -11,7 +11,15 @@ import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeDir } from '../../src/data-layout.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, processesInGroup, queueEventsFromNow, rendersTotal, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import {
+  eventually,
+  getBytes,
+  processesInGroup,
+  queueEventsFromNow,
+  rendersTotal,
+  startTestStack,
+  type TestStack,
+} from '../helpers/test-stack.js';
 
 // The limits apply to the healthy tools in this file too: a busy machine must not push a real probe or
 // render past them, while a stalled tool never ends on its own.
@@ -35,8 +43,14 @@ beforeAll(async () => {
   // Stalling: every input read at its playing speed (-re before each -i; a copy reads the source twice, for
   // its tags and for its byte range).
   const stalled = `for arg do shift; [ "$arg" = -i ] && set -- "$@" -re; set -- "$@" "$arg"; done; exec '${ffmpegInstaller.path}' "$@"`;
-  await writeWrapper(ffmpeg, `case "$*" in *"/stall.mp3"*) [ -e '${ffmpegFlag()}' ] && { ${stalled}; };; esac\nexec '${ffmpegInstaller.path}' "$@"`);
-  await writeWrapper(ffprobe, `case "$*" in *"/probe-stall.mp3"*) [ -e '${ffprobeFlag()}' ] && kill -STOP $$;; esac\nexec '${ffprobeInstaller.path}' "$@"`);
+  await writeWrapper(
+    ffmpeg,
+    `case "$*" in *"/stall.mp3"*) [ -e '${ffmpegFlag()}' ] && { ${stalled}; };; esac\nexec '${ffmpegInstaller.path}' "$@"`,
+  );
+  await writeWrapper(
+    ffprobe,
+    `case "$*" in *"/probe-stall.mp3"*) [ -e '${ffprobeFlag()}' ] && kill -STOP $$;; esac\nexec '${ffprobeInstaller.path}' "$@"`,
+  );
   t = await startTestStack({
     WORKERS: '1',
     FFMPEG_PATH: ffmpeg,
@@ -44,7 +58,8 @@ beforeAll(async () => {
     RENDER_TIMEOUT_MS: String(RENDER_TIMEOUT_MS),
     PROBE_TIMEOUT_MS: String(PROBE_TIMEOUT_MS),
   });
-  for (const name of ['stall', 'probe-stall']) await copyFile(path.join(t.config.mediaRoot, 'demo', 'tones.mp3'), path.join(t.config.mediaRoot, 'demo', `${name}.mp3`));
+  for (const name of ['stall', 'probe-stall'])
+    await copyFile(path.join(t.config.mediaRoot, 'demo', 'tones.mp3'), path.join(t.config.mediaRoot, 'demo', `${name}.mp3`));
 });
 afterAll(async () => {
   await t?.stop();
@@ -52,11 +67,16 @@ afterAll(async () => {
 });
 
 const tempFiles = async () => readdir(path.join(storeDir(t.config.dataDir), '.tmp')).catch(() => [] as string[]);
-const processAlive = async (pid: number) => readdir(`/proc/${pid}`).then(() => true, () => false);
+const processAlive = async (pid: number) =>
+  readdir(`/proc/${pid}`).then(
+    () => true,
+    () => false,
+  );
 
 const timeLimitKills = () => t.logs.filter((line) => line.includes('ffmpeg killed at its time limit')).length;
 // The worker logs the kill through its own pipe, which may deliver the line a moment after the answer.
-const timeLimitKillsReach = (count: number) => eventually(async () => (timeLimitKills() >= count ? timeLimitKills() : undefined), `${count} time-limit kills in the worker's log`);
+const timeLimitKillsReach = (count: number) =>
+  eventually(async () => (timeLimitKills() >= count ? timeLimitKills() : undefined), `${count} time-limit kills in the worker's log`);
 
 describe('a hung ffmpeg', () => {
   beforeAll(() => writeFile(ffmpegFlag(), ''));
@@ -72,7 +92,10 @@ describe('a hung ffmpeg', () => {
       const answers = Promise.all([0, 1, 2].map(() => getBytes(`${t.apiUrl}/segments/demo/stall/0-60.mp3`)));
       const worker = t.stack.workers.processes[0]!;
       // The worker's process group holds the worker and, while it renders, its ffmpeg.
-      const ffmpegPid = await eventually(async () => (await processesInGroup(worker.pid)).find((pid) => pid !== worker.pid), 'ffmpeg to be running');
+      const ffmpegPid = await eventually(
+        async () => (await processesInGroup(worker.pid)).find((pid) => pid !== worker.pid),
+        'ffmpeg to be running',
+      );
       // ffmpeg writes as it goes: a partial file that must never reach the store.
       await eventually(async () => ((await tempFiles()).length > 0 ? true : undefined), 'the partial render to appear');
 
@@ -114,12 +137,16 @@ describe('a hung ffmpeg', () => {
   it('once ffmpeg no longer hangs, the same segment asked again after its Retry-After is rendered', async () => {
     await rm(ffmpegFlag(), { force: true });
     // Polls the segment itself: 503 while the failure is remembered (Retry-After), then the render.
-    const body = await eventually(async () => {
-      const answer = await getBytes(`${t.url}/segments/demo/stall/0-60.mp3`);
-      if (answer.response.status === 503) return undefined;
-      expect(answer.response.status).toBe(200);
-      return answer.body;
-    }, 'the remembered failure to expire', 15_000);
+    const body = await eventually(
+      async () => {
+        const answer = await getBytes(`${t.url}/segments/demo/stall/0-60.mp3`);
+        if (answer.response.status === 503) return undefined;
+        expect(answer.response.status).toBe(200);
+        return answer.body;
+      },
+      'the remembered failure to expire',
+      15_000,
+    );
     expect(Math.abs(readMp3(body).durationSeconds - 60)).toBeLessThanOrEqual(2 * (1152 / 44100));
   });
 });

@@ -61,12 +61,26 @@ describe(`${REQUESTS} requests waiting on renders at once`, () => {
 
     const answers = Promise.all(asks.map((ask) => getBytes(t.apiUrl + ask.url)));
     const sent = performance.now();
-    await eventually(async () => ((await waitingRequests(t.apiUrl)) === REQUESTS ? true : undefined), `all ${REQUESTS} requests to wait`, 120_000);
+    await eventually(
+      async () => ((await waitingRequests(t.apiUrl)) === REQUESTS ? true : undefined),
+      `all ${REQUESTS} requests to wait`,
+      120_000,
+    );
     const allWaitingAfter = (performance.now() - sent) / 1000;
     const atPeak = await memoryMb(api.pid);
 
     const env = { ...process.env, ...configToEnv(t.config), REDIS_URL: t.stack.redisUrl };
-    for (const n of [1, 2]) lateWorkers.push(startProcess({ name: `late-worker-${n}`, command: process.execPath, args: [WORKER_ENTRY], env, ipc: true, sink: (name, line) => t.logs.push(`${name}: ${line}`) }));
+    for (const n of [1, 2])
+      lateWorkers.push(
+        startProcess({
+          name: `late-worker-${n}`,
+          command: process.execPath,
+          args: [WORKER_ENTRY],
+          env,
+          ipc: true,
+          sink: (name, line) => t.logs.push(`${name}: ${line}`),
+        }),
+      );
     const drainStarted = performance.now();
     const results = await answers;
     const drainSeconds = (performance.now() - drainStarted) / 1000;
@@ -84,7 +98,8 @@ describe(`${REQUESTS} requests waiting on renders at once`, () => {
     });
     expect(wrong).toEqual([]);
     // Every 250th answer through every oracle (contiguous source frames, start and end within a frame).
-    for (let i = 0; i < REQUESTS; i += 250) await checkSegment(tones, results[i]!.body, { start: asks[i]!.start, end: asks[i]!.end, mode: 'copy' }, t.config.dataDir);
+    for (let i = 0; i < REQUESTS; i += 250)
+      await checkSegment(tones, results[i]!.body, { start: asks[i]!.start, end: asks[i]!.end, mode: 'copy' }, t.config.dataDir);
     expect(await rendersTotal(t.apiUrl)).toBe(rendersBefore + REQUESTS);
     expect(await waitingRequests(t.apiUrl)).toBe(0);
 

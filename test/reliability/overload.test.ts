@@ -16,7 +16,12 @@ const shedUrls: string[] = [];
 const reference = new Map<string, Buffer>();
 
 beforeAll(async () => {
-  t = await startTestStack({ WORKERS: '1', MAX_QUEUE_DEPTH: String(MAX_QUEUE_DEPTH), MAX_WAITING_REQUESTS: String(MAX_WAITING_REQUESTS), WAIT_TIMEOUT_MS: '60000' });
+  t = await startTestStack({
+    WORKERS: '1',
+    MAX_QUEUE_DEPTH: String(MAX_QUEUE_DEPTH),
+    MAX_WAITING_REQUESTS: String(MAX_WAITING_REQUESTS),
+    WAIT_TIMEOUT_MS: '60000',
+  });
   reference.set(NGINX_HIT, (await getBytes(t.url + NGINX_HIT)).body);
   reference.set(STORE_HIT, (await getBytes(t.apiUrl + STORE_HIT)).body);
   expect((await getBytes(t.url + NGINX_HIT)).response.headers.get('x-cache-status')).toBe('HIT');
@@ -41,7 +46,14 @@ async function timedGet(url: string): Promise<Timed> {
   const { response, body } = await getBytes(url);
   const ms = performance.now() - started;
   const isProblem = response.headers.get('content-type')?.startsWith('application/problem+json');
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), detail: isProblem ? JSON.parse(body.toString()).detail : '', body, ms, order: arrivals++ };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    detail: isProblem ? JSON.parse(body.toString()).detail : '',
+    body,
+    ms,
+    order: arrivals++,
+  };
 }
 
 interface HitTimes {
@@ -53,7 +65,10 @@ interface HitTimes {
 
 /** One nginx hit and one store hit, each checked against its reference bytes. */
 async function hitRound(times: HitTimes): Promise<void> {
-  for (const [kind, path, base] of [['nginx', NGINX_HIT, t.url], ['store', STORE_HIT, t.apiUrl]] as const) {
+  for (const [kind, path, base] of [
+    ['nginx', NGINX_HIT, t.url],
+    ['store', STORE_HIT, t.apiUrl],
+  ] as const) {
     const hit = await timedGet(base + path);
     if (hit.status !== 200 || !hit.body.equals(reference.get(path)!)) times.wrong.push(`${kind}: ${hit.status}`);
     times[kind].push(hit.ms);
@@ -71,14 +86,19 @@ async function hitsDuring(load: Promise<unknown>): Promise<HitTimes> {
 
 /** Distinct exact-mode misses of demo/talk (60 s): each re-encodes 20 s, so the one worker stays busy. */
 const distinctMisses = (count: number, salt: number) =>
-  Array.from({ length: count }, (_, i) => `/segments/demo/talk/${(salt + i * 0.125).toFixed(3).replace(/\.?0+$/, '')}-${salt + 20 + i * 0.125}.mp3?mode=exact`);
+  Array.from(
+    { length: count },
+    (_, i) => `/segments/demo/talk/${(salt + i * 0.125).toFixed(3).replace(/\.?0+$/, '')}-${salt + 20 + i * 0.125}.mp3?mode=exact`,
+  );
 
 describe('overload', () => {
   it('hits are served as fast as when idle (figures printed), for reference', async () => {
     const idle: HitTimes = { nginx: [], store: [], wrong: [] };
     for (let i = 0; i < 100; i++) await hitRound(idle);
     expect(idle.wrong).toEqual([]);
-    console.log(`idle hits: nginx median ${median(idle.nginx).toFixed(2)} ms, store median ${median(idle.store).toFixed(2)} ms (${idle.nginx.length} each)`);
+    console.log(
+      `idle hits: nginx median ${median(idle.nginx).toFixed(2)} ms, store median ${median(idle.store).toFixed(2)} ms (${idle.nginx.length} each)`,
+    );
   });
 
   it(`past MAX_QUEUE_DEPTH (${MAX_QUEUE_DEPTH}) a new miss gets 503 + Retry-After at once, while nginx and store hits keep answering`, async () => {
@@ -91,7 +111,9 @@ describe('overload', () => {
 
     const shed = answers.filter((a) => a.status === 503);
     const rendered = answers.filter((a) => a.status === 200);
-    answers.forEach((answer, i) => answer.status === 503 && shedUrls.push(urls[i]!));
+    answers.forEach((answer, i) => {
+      if (answer.status === 503) shedUrls.push(urls[i]!);
+    });
     expect(answers.filter((a) => a.status !== 200 && a.status !== 503).map((a) => `${a.status} ${a.detail}`)).toEqual([]);
     expect(shed.length).toBeGreaterThan(0);
     expect(rendered.length).toBeGreaterThanOrEqual(MAX_QUEUE_DEPTH);

@@ -8,7 +8,15 @@ import type { ManagedProcess } from '../../src/stack/managed-process.js';
 import { startPrivateRedis } from '../../src/stack/private-redis.js';
 import { findProgram } from '../../src/stack/system-tools.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, rendersTotal, startExtraApi, startTestStack, waitingRequests, type TestStack } from '../helpers/test-stack.js';
+import {
+  eventually,
+  getBytes,
+  rendersTotal,
+  startExtraApi,
+  startTestStack,
+  waitingRequests,
+  type TestStack,
+} from '../helpers/test-stack.js';
 
 const NGINX_HIT = '/segments/demo/tones/30-40.mp3';
 const STORE_HIT = '/segments/demo/chirp/4-6.mp3';
@@ -90,7 +98,14 @@ describe('Redis going down', () => {
 describe('Redis back on its port', () => {
   beforeAll(async () => {
     const { port } = new URL(t.stack.redisUrl);
-    restarted = (await startPrivateRedis({ program: findProgram('redis-server')!, dataDir: t.config.dataDir, port: Number(port), sink: (name, line) => t.logs.push(`${name}: ${line}`) })).process;
+    restarted = (
+      await startPrivateRedis({
+        program: findProgram('redis-server')!,
+        dataDir: t.config.dataDir,
+        port: Number(port),
+        sink: (name, line) => t.logs.push(`${name}: ${line}`),
+      })
+    ).process;
   });
 
   it('the same API and worker processes recover by themselves: ready again, and a new miss renders', async () => {
@@ -101,7 +116,11 @@ describe('Redis back on its port', () => {
     // leave the queue first, so that count does not land after the one read here.
     const queue = new Queue(QUEUE_NAME, { connection: { url: t.stack.redisUrl } });
     try {
-      await eventually(async () => (Object.values(await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized')).every((n) => n === 0) ? true : undefined), 'the queue to be idle');
+      await eventually(
+        async () =>
+          Object.values(await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized')).every((n) => n === 0) ? true : undefined,
+        'the queue to be idle',
+      );
     } finally {
       await queue.close();
     }
@@ -112,6 +131,8 @@ describe('Redis back on its port', () => {
     expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
     expect([...t.stack.api.processes, ...t.stack.workers.processes].map((p) => p.pid)).toEqual(pidsBefore);
     expect(t.stack.api.restarts + t.stack.workers.restarts).toBe(0);
-    console.log(`redis outage: hits served, misses 503 while down, the waiting request got ${waitingStatus}; ready again ${(readyAfter / 1000).toFixed(1)} s after Redis restarted, no process restarted`);
+    console.log(
+      `redis outage: hits served, misses 503 while down, the waiting request got ${waitingStatus}; ready again ${(readyAfter / 1000).toFixed(1)} s after Redis restarted, no process restarted`,
+    );
   });
 });

@@ -55,7 +55,7 @@ describe('with SIGNING_KEY set', () => {
     }
   });
 
-  it('a wrong signature, another segment\'s signature, or a tampered query is 403', async () => {
+  it("a wrong signature, another segment's signature, or a tampered query is 403", async () => {
     await expectForbidden(`${t.url}${path}?sig=${'A'.repeat(43)}`, /does not match this URL/);
     const other = sign('/segments/demo/tones/10-13.mp3');
     await expectForbidden(`${t.url}${path}?${other.split('?')[1]}`, /does not match this URL/);

@@ -46,7 +46,9 @@ describe('a thundering herd', () => {
     for (const answer of answers) expect(answer.body.equals(first!.body)).toBe(true);
     await checkSegment(tones, first!.body, { start: 20, end: 50, mode: 'exact' }, t.config.dataDir);
     expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
-    console.log(`herd through nginx: ${HERD} requests → statuses ${JSON.stringify(tally(answers.map((a) => a.status)))}, X-Cache-Status ${JSON.stringify(tally(answers.map((a) => a.cache)))}, 1 render`);
+    console.log(
+      `herd through nginx: ${HERD} requests → statuses ${JSON.stringify(tally(answers.map((a) => a.status)))}, X-Cache-Status ${JSON.stringify(tally(answers.map((a) => a.cache)))}, 1 render`,
+    );
   });
 
   it(`${HERD} concurrent requests straight at two API processes on one Redis cause one render, and all get the same correct bytes`, async () => {
@@ -65,11 +67,16 @@ describe('a thundering herd', () => {
 
       // Both processes really waited on the one render: each has requests that joined a wait.
       // A request that reached a process after the render ended (a slow start) counts as a hit.
-      const [a, b] = [outcomesSince(await answeredOutcomes(t.apiUrl), firstBefore), outcomesSince(await answeredOutcomes(second.url), secondBefore)];
+      const [a, b] = [
+        outcomesSince(await answeredOutcomes(t.apiUrl), firstBefore),
+        outcomesSince(await answeredOutcomes(second.url), secondBefore),
+      ];
       expect(a.total + b.total).toBe(HERD);
       expect(a.joined).toBeGreaterThan(0);
       expect(b.joined).toBeGreaterThan(0);
-      console.log(`herd at two API processes: ${HERD} requests → all 200, 1 render; process 1 ${JSON.stringify(a)}, process 2 ${JSON.stringify(b)}`);
+      console.log(
+        `herd at two API processes: ${HERD} requests → all 200, 1 render; process 1 ${JSON.stringify(a)}, process 2 ${JSON.stringify(b)}`,
+      );
     } finally {
       await second.stop();
     }

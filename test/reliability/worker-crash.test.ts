@@ -6,7 +6,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeDir } from '../../src/data-layout.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, processesInGroup, queueEventsFromNow, rendersTotal, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import {
+  eventually,
+  getBytes,
+  processesInGroup,
+  queueEventsFromNow,
+  rendersTotal,
+  startTestStack,
+  type TestStack,
+} from '../helpers/test-stack.js';
 
 let t: TestStack;
 beforeAll(async () => {
@@ -41,9 +49,15 @@ describe('a worker killed mid-render', () => {
 
       const killedAt = performance.now();
       process.kill(worker, 'SIGKILL'); // the worker only: the stack must take its ffmpeg down
-      await eventually(async () => ((await processesInGroup(worker)).length === 0 ? true : undefined), 'the dead worker\'s ffmpeg to be gone');
+      await eventually(
+        async () => ((await processesInGroup(worker)).length === 0 ? true : undefined),
+        "the dead worker's ffmpeg to be gone",
+      );
       expect((await processesInGroup(worker)).includes(ffmpeg)).toBe(false);
-      await eventually(async () => (t.stack.workers.processes.every((p) => p.pid !== worker) ? true : undefined), 'the worker to be restarted');
+      await eventually(
+        async () => (t.stack.workers.processes.every((p) => p.pid !== worker) ? true : undefined),
+        'the worker to be restarted',
+      );
       expect(t.stack.workers.restarts).toBe(1);
 
       const bodies = (await answers).map(({ response, body }) => {
@@ -56,7 +70,9 @@ describe('a worker killed mid-render', () => {
       expect(await tempFiles()).toEqual([]);
       expect(activeAt.length).toBe(2);
       const retakenAfter = (activeAt[1]! - killedAt) / 1000;
-      console.log(`worker crash: ${bodies.length} waiting requests all got the same correct 90 s render; job taken up again ${retakenAfter.toFixed(1)} s after the SIGKILL (JOB_LOCK_MS 5000); 1 render counted; worker restarted once`);
+      console.log(
+        `worker crash: ${bodies.length} waiting requests all got the same correct 90 s render; job taken up again ${retakenAfter.toFixed(1)} s after the SIGKILL (JOB_LOCK_MS 5000); 1 render counted; worker restarted once`,
+      );
     } finally {
       await events.close();
     }

@@ -53,7 +53,7 @@ describe('parseConfig defaults (DESIGN.md)', () => {
     expect(config.signingKey).toBeUndefined();
   });
 
-  it('keeps 64 MiB of source frame indexes in each worker, like the API\'s memory copy of hot renders', () => {
+  it("keeps 64 MiB of source frame indexes in each worker, like the API's memory copy of hot renders", () => {
     expect(config.frameIndexMaxBytes).toBe(64 * 1024 ** 2);
     expect(config.hotCacheMaxBytes).toBe(64 * 1024 ** 2);
   });
@@ -62,7 +62,7 @@ describe('parseConfig defaults (DESIGN.md)', () => {
     expect(config.adminToken).toBeUndefined();
   });
 
-  it('takes up a dead worker\'s job within about 7.5 s (lock 5 s), not BullMQ\'s 30-90 s', () => {
+  it("takes up a dead worker's job within about 7.5 s (lock 5 s), not BullMQ's 30-90 s", () => {
     expect(config.jobLockMs).toBe(5_000);
   });
 
@@ -157,6 +157,8 @@ describe('SEGMENTS_URL (the segments CLI)', () => {
   });
 
   it.each(['localhost:8080', 'ftp://host', 'http://host/?x=1', 'not a url'])('refuses %j naming the variable', (value) => {
-    expect(configError({ SEGMENTS_URL: value }).message).toBe(`Invalid SEGMENTS_URL=${JSON.stringify(value)}: must be the base URL of the service, such as http://127.0.0.1:8080`);
+    expect(configError({ SEGMENTS_URL: value }).message).toBe(
+      `Invalid SEGMENTS_URL=${JSON.stringify(value)}: must be the base URL of the service, such as http://127.0.0.1:8080`,
+    );
   });
 });

@@ -47,6 +47,6 @@ export const probeCommand: Command = {
       ? await fetchOk(url).then((response) => readAnswer(url, () => response.json() as Promise<SourceDescription>))
       : await asCliErrors(async () => describeSource(await (await openLocalMedia(context.config())).catalog.describe(source)));
     if (values.json) context.print(JSON.stringify(facts, null, 2));
-    else lines(facts).forEach((line) => context.print(line));
+    else for (const line of lines(facts)) context.print(line);
   },
 };

@@ -55,7 +55,8 @@ async function uncount(config: Config, store: RenderStore, bytes: number): Promi
 
 function fileProblem(error: unknown): never {
   const { code, path } = error as NodeJS.ErrnoException;
-  if (code === 'EACCES' || code === 'EPERM') throw new CliError(`permission denied on ${path}: run purge as the user nginx and the workers run as, or root.`, EXIT.config);
+  if (code === 'EACCES' || code === 'EPERM')
+    throw new CliError(`permission denied on ${path}: run purge as the user nginx and the workers run as, or root.`, EXIT.config);
   throw error;
 }
 

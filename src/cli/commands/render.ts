@@ -61,15 +61,25 @@ function servedFileName(response: Response): string | undefined {
   }
 }
 
-async function fromService(service: Service, segment: SegmentRequest, output: string | undefined): Promise<{ target: string; detail: string }> {
+async function fromService(
+  service: Service,
+  segment: SegmentRequest,
+  output: string | undefined,
+): Promise<{ target: string; detail: string }> {
   const url = segmentUrl(service, segment);
   const response = await fetchOk(url);
   const target = output ?? servedFileName(response) ?? segmentFileName(segment.source, segment.startMs, segment.endMs);
-  await deliver(target, (temp) => readAnswer(url, () => pipeline(Readable.fromWeb(response.body as ReadableStream), createWriteStream(temp))));
+  await deliver(target, (temp) =>
+    readAnswer(url, () => pipeline(Readable.fromWeb(response.body as ReadableStream), createWriteStream(temp))),
+  );
   return { target, detail: `from ${service.baseUrl}, X-Cache-Status ${response.headers.get('x-cache-status') ?? 'none'}` };
 }
 
-async function locally(context: CommandContext, segment: SegmentRequest, output: string | undefined): Promise<{ target: string; detail: string }> {
+async function locally(
+  context: CommandContext,
+  segment: SegmentRequest,
+  output: string | undefined,
+): Promise<{ target: string; detail: string }> {
   const renderer = await createLocalRenderer(context.config());
   const { source, plan } = await renderer.plan(segment);
   const target = output ?? segmentFileName(segment.source, plan.spec.startMs, plan.spec.endMs);
@@ -88,12 +98,25 @@ export const renderCommand: Command = {
     const { values, positionals } = readArgs(args, { name: 'render', options: OPTIONS, positionals: [3, 3] });
     const [source, start, end] = positionals as [string, string, string];
     const segment = await asCliErrors(() =>
-      segmentFrom({ source, start, end, mode: values.mode, bitrate: values.bitrate, channels: values.channels, fade_in: values['fade-in'], fade_out: values['fade-out'] }),
+      segmentFrom({
+        source,
+        start,
+        end,
+        mode: values.mode,
+        bitrate: values.bitrate,
+        channels: values.channels,
+        fade_in: values['fade-in'],
+        fade_out: values['fade-out'],
+      }),
     );
     const service = serviceFrom(values.url, context.config());
-    const { target, detail } = service ? await fromService(service, segment, values.output) : await locally(context, segment, values.output);
+    const { target, detail } = service
+      ? await fromService(service, segment, values.output)
+      : await locally(context, segment, values.output);
     if (target === STDOUT) return;
     const bytes = (await stat(target)).size;
-    context.print(`${target}: ${bytes} bytes, ${formatSeconds(segment.startMs)}-${formatSeconds(segment.endMs)} s of ${segment.source.join('/')} (${detail})`);
+    context.print(
+      `${target}: ${bytes} bytes, ${formatSeconds(segment.startMs)}-${formatSeconds(segment.endMs)} s of ${segment.source.join('/')} (${detail})`,
+    );
   },
 };

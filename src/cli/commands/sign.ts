@@ -21,7 +21,8 @@ Example:
 function readQuery(search: URLSearchParams): SegmentQuery {
   const query: Record<string, string> = {};
   for (const [name, value] of search) {
-    if (!(name in QUERY_PARAMETERS)) throw new BadRequest(`Unknown query parameter '${name}'; a segment URL takes only: ${Object.keys(QUERY_PARAMETERS).join(', ')}.`);
+    if (!(name in QUERY_PARAMETERS))
+      throw new BadRequest(`Unknown query parameter '${name}'; a segment URL takes only: ${Object.keys(QUERY_PARAMETERS).join(', ')}.`);
     if (name in query) throw new BadRequest(`Query parameter '${name}' is given twice.`);
     query[name] = value;
   }
@@ -46,7 +47,11 @@ function splitUrl(input: string): { origin: string; rawPath: string; search: URL
 export function signUrl(input: string, key: string): string {
   const { origin, rawPath, search } = splitUrl(input);
   const query = readQuery(search);
-  const canonical = canonicalSegmentUrl({ ...parseSegmentPath(rawPath), options: parseRenderOptions(query), download: query.download === '1' });
+  const canonical = canonicalSegmentUrl({
+    ...parseSegmentPath(rawPath),
+    options: parseRenderOptions(query),
+    download: query.download === '1',
+  });
   return `${origin}${publishedUrl(canonical, key)}`;
 }
 
@@ -57,7 +62,8 @@ export const signCommand: Command = {
   async run(args, context) {
     if (args.length !== 1) throw new CliError(`sign takes one URL.\n\n${USAGE}`, EXIT.usage);
     const key = context.config().signingKey;
-    if (!key) throw new CliError('SIGNING_KEY is not set: export the key the service runs with (at least 16 characters), then sign.', EXIT.input);
+    if (!key)
+      throw new CliError('SIGNING_KEY is not set: export the key the service runs with (at least 16 characters), then sign.', EXIT.input);
     context.print(await asCliErrors(() => signUrl(args[0]!, key)));
   },
 };

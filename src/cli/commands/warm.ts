@@ -109,7 +109,9 @@ export const warmCommand: Command = {
     progress.finish(state);
     const seconds = (Date.now() - started) / 1000;
     const statuses = [...cacheStatuses].map(([status, count]) => `${count} ${status}`).join(', ');
-    context.print(`warmed ${state.done} of ${state.total} segment(s) in ${seconds.toFixed(1)} s${statuses ? ` (X-Cache-Status: ${statuses})` : ''}; ${state.failed} failed`);
+    context.print(
+      `warmed ${state.done} of ${state.total} segment(s) in ${seconds.toFixed(1)} s${statuses ? ` (X-Cache-Status: ${statuses})` : ''}; ${state.failed} failed`,
+    );
     if (state.failed > 0) throw new CliError(`${state.failed} of ${state.total} segment(s) failed; see the lines above.`, EXIT.someFailed);
   },
 };

@@ -45,9 +45,13 @@ function refuse(request: FastifyRequest, reply: FastifyReply) {
 
 /** The form's token field; a login is a POST so the token never lands in a URL or an access log. */
 async function loginRoutes(app: FastifyInstance, access: AdminAccess) {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: LOGIN_BODY_LIMIT }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: LOGIN_BODY_LIMIT },
+    (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
   app.get(LOGIN_PATH, async (_request, reply) => reply.type('text/html; charset=utf-8').send(LOGIN_PAGE));
   app.post<{ Body: { token?: unknown } }>(LOGIN_PATH, async (request, reply) => {
     const token = request.body?.token;

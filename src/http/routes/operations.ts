@@ -17,7 +17,12 @@ export async function operationRoutes(app: FastifyInstance, deps: OperationsDeps
     const missing = await deps.missingForReadiness();
     if (missing.length === 0) return reply.header('cache-control', 'no-store').send({ status: 'ready' });
     reply.header('retry-after', '5');
-    return sendProblem(reply, { type: problemType('not-ready'), title: 'Not ready', status: 503, detail: `Not ready: ${missing.join('; ')}.` });
+    return sendProblem(reply, {
+      type: problemType('not-ready'),
+      title: 'Not ready',
+      status: 503,
+      detail: `Not ready: ${missing.join('; ')}.`,
+    });
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -39,14 +39,21 @@ const statusQuery = { type: 'object', additionalProperties: false, properties: {
 type StatusRoute = { Params: { id: string }; Querystring: { download?: '1' } };
 
 /** Plans a segment asked for asynchronously (from a segment URL with Prefer, or a POST) and answers 202. */
-export async function acceptSegment(deps: RenderRouteDeps, segment: SegmentRequest, requestId: string, reply: FastifyReply): Promise<FastifyReply> {
+export async function acceptSegment(
+  deps: RenderRouteDeps,
+  segment: SegmentRequest,
+  requestId: string,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const source = await deps.catalog.describe(segment.source);
   const plan = planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
   return acceptRender(deps, renderJobFor(plan, segment.source, source, requestId), segment.download, reply);
 }
 
 function notFound(id: string): RenderNotFound {
-  return new RenderNotFound(`No render ${id} is known: it was never asked for, its failure is no longer remembered, or it was removed from the store; ask for the segment again.`);
+  return new RenderNotFound(
+    `No render ${id} is known: it was never asked for, its failure is no longer remembered, or it was removed from the store; ask for the segment again.`,
+  );
 }
 
 const isFinal = (body: RenderStatusBody) => body.status === 'done' || body.status === 'failed';
@@ -69,7 +76,9 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
     const { id } = request.params;
     const state = await deps.renderStatus.read(id);
     if (!state) throw notFound(id);
-    return reply.header('cache-control', 'no-store').send(statusBody(id, state, { download: request.query.download === '1', signingKey: deps.signingKey }));
+    return reply
+      .header('cache-control', 'no-store')
+      .send(statusBody(id, state, { download: request.query.download === '1', signingKey: deps.signingKey }));
   });
 
   app.get<StatusRoute>('/renders/:id/events', { schema: { params: idParams, querystring: statusQuery } }, async (request, reply) => {
@@ -79,10 +88,12 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
     let opened!: () => void;
     let chain = new Promise<void>((resolve) => (opened = resolve));
     const apply = (event: RenderEvent) => {
-      chain = chain.then(() => stateAfter(event)).then(
-        (state) => send(statusBody(id, state, context), event.type === 'active'),
-        () => end(),
-      );
+      chain = chain
+        .then(() => stateAfter(event))
+        .then(
+          (state) => send(statusBody(id, state, context), event.type === 'active'),
+          () => end(),
+        );
     };
     const unsubscribe = deps.renderEvents.subscribe(id, apply);
     let initial: RenderState | null;
@@ -125,7 +136,8 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
       if (ended) return;
       // Percent never goes back within an attempt (a late event after a newer reading), and an unchanged
       // status is not repeated.
-      if (!attempt && last && body.status === 'rendering' && last.status === 'rendering' && (body.percent ?? -1) <= (last.percent ?? -1)) return;
+      if (!attempt && last && body.status === 'rendering' && last.status === 'rendering' && (body.percent ?? -1) <= (last.percent ?? -1))
+        return;
       if (last && JSON.stringify(last) === JSON.stringify(body)) return;
       last = body;
       response.write(`data: ${JSON.stringify(body)}\n\n`);
@@ -143,7 +155,12 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
           return { status: 'failed', failure: event.failure };
         case 'completed':
           // The store is the record of a finished render (and holds what its segment URL is written from).
-          return (await deps.renderStatus.read(id)) ?? { status: 'failed', failure: { status: 503, detail: 'The render finished but is no longer in the store; ask for it again.' } };
+          return (
+            (await deps.renderStatus.read(id)) ?? {
+              status: 'failed',
+              failure: { status: 503, detail: 'The render finished but is no longer in the store; ask for it again.' },
+            }
+          );
       }
     }
     openStreams.add(end);

@@ -4,13 +4,32 @@ import { describe, expect, it } from 'vitest';
 import { latencyChartSvg } from '../../../test/bench/latency-chart.js';
 import { median, percentileAt, percentilesOf } from '../../../test/bench/samples.js';
 
-const polylines = (svg: string) => [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((match) => match[1]!.split(' ').map((pair) => pair.split(',').map(Number) as [number, number]));
+const polylines = (svg: string) =>
+  [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((match) =>
+    match[1]!.split(' ').map((pair) => pair.split(',').map(Number) as [number, number]),
+  );
 
 describe('latency chart', () => {
   const svg = latencyChartSvg(
     [
-      { name: 'fast <nginx> & "static"', points: [[0, 1], [50, 2], [99, 5], [100, 9]] },
-      { name: 'slow', points: [[0, 100], [50, 200], [99, 900], [100, 1500]] },
+      {
+        name: 'fast <nginx> & "static"',
+        points: [
+          [0, 1],
+          [50, 2],
+          [99, 5],
+          [100, 9],
+        ],
+      },
+      {
+        name: 'slow',
+        points: [
+          [0, 100],
+          [50, 200],
+          [99, 900],
+          [100, 1500],
+        ],
+      },
       { name: 'empty', points: [] },
     ],
     { title: 'Latency & more' },

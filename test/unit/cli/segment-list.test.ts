@@ -26,7 +26,10 @@ describe('parseCsv', () => {
 describe('parseSegmentList', () => {
   it('CSV and JSON give the same canonical segments, parameters included', () => {
     const csv = parseSegmentList('source,start,end,mode,bitrate\ndemo/tones,010,20.50,,\nMy Show/ep 1.mp3,1,2,exact,64\n', 'l.csv');
-    const json = parseSegmentList(' [{"source":"demo/tones","start":10,"end":"20.5"},{"source":"My Show/ep 1","start":1,"end":2,"mode":"exact","bitrate":64}]', 'l.json');
+    const json = parseSegmentList(
+      ' [{"source":"demo/tones","start":10,"end":"20.5"},{"source":"My Show/ep 1","start":1,"end":2,"mode":"exact","bitrate":64}]',
+      'l.json',
+    );
     const urls = (list: typeof csv) => list.map(({ segment }) => canonicalSegmentUrl(segment));
     expect(urls(csv)).toEqual(['/segments/demo/tones/10-20.5.mp3', '/segments/My%20Show/ep%201/1-2.mp3?mode=exact&bitrate=64']);
     expect(urls(json)).toEqual(urls(csv));
@@ -46,7 +49,9 @@ describe('parseSegmentList', () => {
 
 describe('progressLine', () => {
   it('shows done, failed, rate and ETA; a bar only on a terminal', () => {
-    expect(progressLine({ total: 40, done: 9, failed: 1 }, 4_000, true)).toBe('[######------------------] 10/40  done 9  failed 1  2.5/s  ETA 12 s');
+    expect(progressLine({ total: 40, done: 9, failed: 1 }, 4_000, true)).toBe(
+      '[######------------------] 10/40  done 9  failed 1  2.5/s  ETA 12 s',
+    );
     expect(progressLine({ total: 40, done: 40, failed: 0 }, 100_000, false)).toBe('40/40  done 40  failed 0  0.4/s  ETA 0 s');
     expect(progressLine({ total: 500, done: 10, failed: 0 }, 10_000, false)).toBe('10/500  done 10  failed 0  1.0/s  ETA 8 min 10 s');
     expect(progressLine({ total: 3, done: 0, failed: 0 }, 0, false)).toBe('0/3  done 0  failed 0  0.0/s  ETA ?');

@@ -49,7 +49,9 @@ describe('segments', () => {
   });
 
   it('sign keeps the scheme and host of a whole URL and replaces a signature already there', () => {
-    const { code, out } = segments(['sign', 'http://127.0.0.1:8080/segments/demo/tones/10-20.5.mp3?sig=old&mode=exact'], { SIGNING_KEY: KEY });
+    const { code, out } = segments(['sign', 'http://127.0.0.1:8080/segments/demo/tones/10-20.5.mp3?sig=old&mode=exact'], {
+      SIGNING_KEY: KEY,
+    });
     expect(code).toBe(0);
     expect(out).toBe('http://127.0.0.1:8080/segments/demo/tones/10-20.5.mp3?mode=exact&sig=HqBsxaCMU6QBEZoeij0US_57mcGzA3Rv_lKiWLTVMbc\n');
   });

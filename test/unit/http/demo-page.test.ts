@@ -72,7 +72,9 @@ describe("the demo page's URL building", () => {
       expect(canonicalFor(url)).toBe(url);
       expect(parseSegmentPath(url.split('?')[0] ?? '').source).toEqual(source.split('/'));
     }
-    expect(segmentPath('My Show (2024)/épisode 1', 10_500, 20_000, 'exact')).toBe('/segments/My%20Show%20(2024)/%C3%A9pisode%201/10.5-20.mp3?mode=exact');
+    expect(segmentPath('My Show (2024)/épisode 1', 10_500, 20_000, 'exact')).toBe(
+      '/segments/My%20Show%20(2024)/%C3%A9pisode%201/10.5-20.mp3?mode=exact',
+    );
   });
 });
 

@@ -50,8 +50,20 @@ describe('handleErrors', () => {
   it.each([
     ['/bad-request', 400, 'bad-request', 'Malformed request', "'start' must be a number of seconds such as 90 or 754.5 (got 'x')."],
     ['/not-found', 404, 'source-not-found', 'No such source', "There is no source 'shows/ep43'."],
-    ['/unprocessable', 422, 'unprocessable', 'Cannot render this segment', "'start' (120 s) is at or past the end of the source, which lasts 90 s."],
-    ['/range', 416, 'range-not-satisfiable', 'Range not satisfiable', 'The requested range is outside the 5000-byte body; ask for bytes 0-4999.'],
+    [
+      '/unprocessable',
+      422,
+      'unprocessable',
+      'Cannot render this segment',
+      "'start' (120 s) is at or past the end of the source, which lasts 90 s.",
+    ],
+    [
+      '/range',
+      416,
+      'range-not-satisfiable',
+      'Range not satisfiable',
+      'The requested range is outside the 5000-byte body; ask for bytes 0-4999.',
+    ],
     ['/unavailable', 503, 'unavailable', 'Service unavailable', 'Too many requests are waiting for renders; retry shortly.'],
   ])('answers %s with a %d problem carrying its public detail', async (url, status, slug, title, detail) => {
     const { response, body } = await problem(url);
@@ -98,7 +110,9 @@ describe('handleErrors', () => {
     const { response, body } = await problem('/query?utm_source=x');
     expect(response.statusCode).toBe(400);
     expect(body).toMatchObject({ type: 'urn:mp3-segments:problem:bad-request', title: 'Malformed request', status: 400 });
-    expect(body.detail).toBe("Unknown query parameter 'utm_source'; this URL takes only: mode, bitrate, channels, fade_in, fade_out, download, sig.");
+    expect(body.detail).toBe(
+      "Unknown query parameter 'utm_source'; this URL takes only: mode, bitrate, channels, fade_in, fade_out, download, sig.",
+    );
   });
 
   it.each([

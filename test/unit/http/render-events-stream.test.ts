@@ -39,7 +39,11 @@ async function openStream() {
     return text;
   }
   await until(1);
-  return { queue, until, statuses: () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { status: string; percent?: number }) };
+  return {
+    queue,
+    until,
+    statuses: () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { status: string; percent?: number }),
+  };
 }
 
 describe('GET /renders/{id}/events', () => {

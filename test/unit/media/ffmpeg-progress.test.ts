@@ -19,7 +19,7 @@ describe('progressSeconds (ffmpeg stderr stats lines)', () => {
   it('ignores time=N/A, negative times and lines that are not stats', () => {
     expect(progressSeconds('size=       0kB time=N/A bitrate=N/A speed=N/A')).toBeNull();
     expect(progressSeconds('size=       0kB time=-00:00:00.02 bitrate=N/A')).toBeNull();
-    expect(progressSeconds('Input #0, mp3, from \'/media/demo/tones.mp3\':')).toBeNull();
+    expect(progressSeconds("Input #0, mp3, from '/media/demo/tones.mp3':")).toBeNull();
     expect(progressSeconds('  Duration: 00:01:30.04, start: 0.025057, bitrate: 128 kb/s')).toBeNull();
     expect(progressSeconds('video:0kB audio:4688kB subtitle:0kB other streams:0kB global headers:0kB')).toBeNull();
     expect(progressSeconds('')).toBeNull();

@@ -19,7 +19,8 @@ const infoFrame = () => {
   bytes.write('Info', 4 + 32, 'latin1'); // after the header and MPEG-1 stereo side information
   return bytes;
 };
-const id3 = (payload: number) => Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, payload >> 7, payload & 0x7f]), Buffer.alloc(payload)]);
+const id3 = (payload: number) =>
+  Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, payload >> 7, payload & 0x7f]), Buffer.alloc(payload)]);
 
 let dir: string;
 beforeAll(async () => {
@@ -38,7 +39,13 @@ async function chainOf(...parts: Buffer[]) {
 describe('readFrameChain', () => {
   it('counts every frame of a plain file, with its length', async () => {
     const ten = frames(10);
-    expect(await chainOf(...ten)).toEqual({ audioFrames: 10, sampleRate: 44100, samplesPerFrame: 1152, durationSeconds: (10 * 1152) / 44100, bytes: Buffer.concat(ten).length });
+    expect(await chainOf(...ten)).toEqual({
+      audioFrames: 10,
+      sampleRate: 44100,
+      samplesPerFrame: 1152,
+      durationSeconds: (10 * 1152) / 44100,
+      bytes: Buffer.concat(ten).length,
+    });
   });
 
   it('starts after an ID3v2 tag and does not count a Xing/Info frame as audio', async () => {

@@ -10,7 +10,15 @@ const corpus = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'corpus', n
 /** `frames` frames of 418 bytes after a 1,000-byte header. */
 function index(change: Partial<FrameIndex> & { frames: number }): FrameIndex {
   const offsets = Float64Array.from({ length: change.frames + 1 }, (_, k) => 1_000 + 418 * k);
-  return { sampleRate: 44_100, samplesPerFrame: 1152, skipSamples: 0, offsets, headTagBytes: 0, fileBytes: offsets[change.frames]!, ...change };
+  return {
+    sampleRate: 44_100,
+    samplesPerFrame: 1152,
+    skipSamples: 0,
+    offsets,
+    headTagBytes: 0,
+    fileBytes: offsets[change.frames]!,
+    ...change,
+  };
 }
 
 describe('cutFrames', () => {
@@ -40,7 +48,13 @@ describe('cutFrames', () => {
 
   it('reads the ID3v2 tag before the frames too, and says when tags follow them', () => {
     const tagged = index({ frames: 10, headTagBytes: 1_000, fileBytes: 1_000 + 418 * 10 + 128 });
-    expect(cutFrames(tagged, 100, 52)).toMatchObject({ ranges: [[0, 1_000], [1_000 + 418 * 4, 1_000 + 418 * 6]], tailTags: true });
+    expect(cutFrames(tagged, 100, 52)).toMatchObject({
+      ranges: [
+        [0, 1_000],
+        [1_000 + 418 * 4, 1_000 + 418 * 6],
+      ],
+      tailTags: true,
+    });
     expect(cutFrames(index({ frames: 10, headTagBytes: 1_000 }), 100, 52)).toMatchObject({ tailTags: false });
   });
 });
@@ -56,11 +70,18 @@ describe('readFrameIndex', () => {
 
   it('indexes a source without an info frame with no skip, and one with tags after its frames', async () => {
     expect(await readFrameIndex(corpus('cbr-32k-64-mono-noxing.mp3'))).toMatchObject({ skipSamples: 0, sampleRate: 32_000 });
-    for (const tailed of ['id3v1-tail.mp3', 'ape-tail.mp3', 'ape-id3v1-tail.mp3']) expect(await readFrameIndex(corpus(tailed))).not.toBeNull();
+    for (const tailed of ['id3v1-tail.mp3', 'ape-tail.mp3', 'ape-id3v1-tail.mp3'])
+      expect(await readFrameIndex(corpus(tailed))).not.toBeNull();
   });
 
   it('leaves damaged sources to ffmpeg: junk between or before frames, a truncated frame, no audio', async () => {
-    for (const damaged of ['junk-between-frames.mp3', 'junk-before-first-frame.mp3', 'truncated-mid-frame.mp3', 'not-audio.mp3', 'empty.mp3']) {
+    for (const damaged of [
+      'junk-between-frames.mp3',
+      'junk-before-first-frame.mp3',
+      'truncated-mid-frame.mp3',
+      'not-audio.mp3',
+      'empty.mp3',
+    ]) {
       expect(await readFrameIndex(corpus(path.join('broken', damaged))), damaged).toBeNull();
     }
   });

@@ -26,15 +26,24 @@ describe('buildRenderArguments', () => {
 
   it('asks a copy for at least two frames, since ffmpeg copies no frame at all for less', () => {
     // Two 1152-sample frames at 44.1 kHz are 52.25 ms; at 22.05 kHz two 576-sample frames are the same.
-    expect(buildRenderArguments({ startMs: 50_000, endMs: 50_001, sampleRate: 44100, options: { mode: 'copy' } }, input).outputOptions.slice(0, 6)).toEqual([
-      '-c:a', 'copy', '-copypriorss', '0', '-t', '0.053',
-    ]);
-    expect(buildRenderArguments({ startMs: 0, endMs: 10, sampleRate: 8000, options: { mode: 'copy' } }, input).outputOptions.slice(4, 6)).toEqual(['-t', '0.144']);
+    expect(
+      buildRenderArguments({ startMs: 50_000, endMs: 50_001, sampleRate: 44100, options: { mode: 'copy' } }, input).outputOptions.slice(
+        0,
+        6,
+      ),
+    ).toEqual(['-c:a', 'copy', '-copypriorss', '0', '-t', '0.053']);
+    expect(
+      buildRenderArguments({ startMs: 0, endMs: 10, sampleRate: 8000, options: { mode: 'copy' } }, input).outputOptions.slice(4, 6),
+    ).toEqual(['-t', '0.144']);
   });
 
   it('counts an exact render in samples at the source rate, to the nearest sample', () => {
-    expect(buildRenderArguments({ startMs: 0, endMs: 915, sampleRate: 22050, options: exact() }, input).outputOptions).toContain('atrim=end_sample=20176');
-    expect(buildRenderArguments({ startMs: 5, endMs: 6, sampleRate: 8000, options: exact() }, input).outputOptions).toContain('atrim=end_sample=8');
+    expect(buildRenderArguments({ startMs: 0, endMs: 915, sampleRate: 22050, options: exact() }, input).outputOptions).toContain(
+      'atrim=end_sample=20176',
+    );
+    expect(buildRenderArguments({ startMs: 5, endMs: 6, sampleRate: 8000, options: exact() }, input).outputOptions).toContain(
+      'atrim=end_sample=8',
+    );
   });
 
   it('re-encodes with libmp3lame at the default bit rate in exact mode', () => {
@@ -45,59 +54,112 @@ describe('buildRenderArguments', () => {
   });
 
   it('sets the bit rate and the channel count when asked', () => {
-    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) }, input)).toEqual({
+    expect(
+      buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) }, input),
+    ).toEqual({
       inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '1.000'] }],
       outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-af', 'atrim=end_sample=44100', '-flags:a', '+bitexact', ...tail],
     });
   });
 
   it('fades in from the segment start', () => {
-    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeInMs: 1_500 }) }, input).outputOptions).toEqual([
-      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=441000,afade=t=in:st=0:d=1.500', '-flags:a', '+bitexact', ...tail,
+    expect(
+      buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeInMs: 1_500 }) }, input).outputOptions,
+    ).toEqual([
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '128k',
+      '-af',
+      'atrim=end_sample=441000,afade=t=in:st=0:d=1.500',
+      '-flags:a',
+      '+bitexact',
+      ...tail,
     ]);
   });
 
   it('fades out so that the fade ends with the segment', () => {
-    expect(buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeOutMs: 2_250 }) }, input).outputOptions).toEqual([
-      '-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=441000,afade=t=out:st=7.750:d=2.250', '-flags:a', '+bitexact', ...tail,
+    expect(
+      buildRenderArguments({ startMs: 10_000, endMs: 20_000, sampleRate: 44100, options: exact({ fadeOutMs: 2_250 }) }, input)
+        .outputOptions,
+    ).toEqual([
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '128k',
+      '-af',
+      'atrim=end_sample=441000,afade=t=out:st=7.750:d=2.250',
+      '-flags:a',
+      '+bitexact',
+      ...tail,
     ]);
   });
 
   it('chains both fades in one filter, with every exact option', () => {
     expect(
-      buildRenderArguments({ startMs: 60_000, endMs: 90_500, sampleRate: 44100, options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }) }, input),
+      buildRenderArguments(
+        {
+          startMs: 60_000,
+          endMs: 90_500,
+          sampleRate: 44100,
+          options: exact({ bitrateKbps: 320, channels: 2, fadeInMs: 500, fadeOutMs: 3_000 }),
+        },
+        input,
+      ),
     ).toEqual({
       inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '60.000'] }],
       outputOptions: [
-        '-c:a', 'libmp3lame',
-        '-b:a', '320k',
-        '-ac', '2',
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '320k',
+        '-ac',
+        '2',
         // 30.5 s at 44.1 kHz is 1 345 050 samples.
-        '-af', 'atrim=end_sample=1345050,afade=t=in:st=0:d=0.500,afade=t=out:st=27.500:d=3.000',
-        '-flags:a', '+bitexact',
+        '-af',
+        'atrim=end_sample=1345050,afade=t=in:st=0:d=0.500,afade=t=out:st=27.500:d=3.000',
+        '-flags:a',
+        '+bitexact',
         ...tail,
       ],
     });
   });
 
   it('copies byte ranges of the source when its frame index gives the cut: no seek, no length, its ID3v2 tag read from the ranges', () => {
-    const cut = { firstFrame: 10, endFrame: 20, ranges: [[0, 300], [4_180, 8_360]] as Array<[number, number]>, tailTags: false };
-    expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/media/a,b:c.mp3', cut })).toEqual({
-      inputs: [{ url: 'concat:subfile,,start,0,end,300,,:file:/media/a,b:c.mp3|subfile,,start,4180,end,8360,,:file:/media/a,b:c.mp3', options: ['-nostdin', '-hide_banner'] }],
+    const cut = {
+      firstFrame: 10,
+      endFrame: 20,
+      ranges: [
+        [0, 300],
+        [4_180, 8_360],
+      ] as Array<[number, number]>,
+      tailTags: false,
+    };
+    expect(
+      buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/media/a,b:c.mp3', cut }),
+    ).toEqual({
+      inputs: [
+        {
+          url: 'concat:subfile,,start,0,end,300,,:file:/media/a,b:c.mp3|subfile,,start,4180,end,8360,,:file:/media/a,b:c.mp3',
+          options: ['-nostdin', '-hide_banner'],
+        },
+      ],
       outputOptions: ['-c:a', 'copy', ...tail],
     });
   });
 
   it('reads a single byte range without concat', () => {
     const cut = { firstFrame: 10, endFrame: 20, ranges: [[4_180, 8_360]] as Array<[number, number]>, tailTags: false };
-    expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/m/a.mp3', cut }).inputs).toEqual([
-      { url: 'subfile,,start,4180,end,8360,,:file:/m/a.mp3', options: ['-nostdin', '-hide_banner'] },
-    ]);
+    expect(
+      buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/m/a.mp3', cut }).inputs,
+    ).toEqual([{ url: 'subfile,,start,4180,end,8360,,:file:/m/a.mp3', options: ['-nostdin', '-hide_banner'] }]);
   });
 
-  it('takes the tags from the whole file (input 0) when tags follow the frames, which ffmpeg reads only at a file\'s end', () => {
+  it("takes the tags from the whole file (input 0) when tags follow the frames, which ffmpeg reads only at a file's end", () => {
     const cut = { firstFrame: 10, endFrame: 20, ranges: [[4_180, 8_360]] as Array<[number, number]>, tailTags: true };
-    expect(buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/m/a.mp3', cut })).toEqual({
+    expect(
+      buildRenderArguments({ startMs: 250, endMs: 500, sampleRate: 44100, options: { mode: 'copy' } }, { file: '/m/a.mp3', cut }),
+    ).toEqual({
       inputs: [
         { url: '/m/a.mp3', options: ['-nostdin', '-hide_banner'] },
         { url: 'subfile,,start,4180,end,8360,,:file:/m/a.mp3', options: [] },

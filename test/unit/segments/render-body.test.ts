@@ -5,13 +5,25 @@ import { canonicalSegmentUrl, parseSegmentPath } from '../../../src/segments/seg
 
 describe('parseRenderBody (POST /renders)', () => {
   it('means the same segment as the URL with the same parameters', () => {
-    const segment = parseRenderBody({ source: 'My Show (2024)/épisode 1', start: 10, end: '20.50', mode: 'exact', bitrate: 64, channels: '1', fade_in: 0.5 });
-    expect(canonicalSegmentUrl(segment)).toBe('/segments/My%20Show%20(2024)/%C3%A9pisode%201/10-20.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5');
+    const segment = parseRenderBody({
+      source: 'My Show (2024)/épisode 1',
+      start: 10,
+      end: '20.50',
+      mode: 'exact',
+      bitrate: 64,
+      channels: '1',
+      fade_in: 0.5,
+    });
+    expect(canonicalSegmentUrl(segment)).toBe(
+      '/segments/My%20Show%20(2024)/%C3%A9pisode%201/10-20.5.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5',
+    );
     expect(segment.source).toEqual(parseSegmentPath('/segments/My%20Show%20(2024)/%C3%A9pisode%201/10-20.5.mp3').source);
   });
 
   it('takes download: true and leaves defaults out', () => {
-    expect(canonicalSegmentUrl(parseRenderBody({ source: 'demo/tones', start: '010', end: 20, download: true }))).toBe('/segments/demo/tones/10-20.mp3?download=1');
+    expect(canonicalSegmentUrl(parseRenderBody({ source: 'demo/tones', start: '010', end: 20, download: true }))).toBe(
+      '/segments/demo/tones/10-20.mp3?download=1',
+    );
   });
 
   it('refuses what a segment URL refuses, with the same words', () => {

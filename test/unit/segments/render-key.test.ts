@@ -34,11 +34,16 @@ describe('renderKey', () => {
     ['fade-in', { fadeInMs: 1 }],
     ['fade-out', { fadeOutMs: 1 }],
   ])('changes with the %s of an exact render', (_, change) => {
-    const changed: RenderSpec = { ...exact, options: { ...(exact.options as Extract<RenderSpec['options'], { mode: 'exact' }>), ...change } };
+    const changed: RenderSpec = {
+      ...exact,
+      options: { ...(exact.options as Extract<RenderSpec['options'], { mode: 'exact' }>), ...change },
+    };
     expect(renderKey(source, changed)).not.toBe(renderKey(source, exact));
   });
 
   it('does not let a name and a time run into each other', () => {
-    expect(renderKey({ ...source, name: 'a1' }, { ...spec, startMs: 2 })).not.toBe(renderKey({ ...source, name: 'a' }, { ...spec, startMs: 12 }));
+    expect(renderKey({ ...source, name: 'a1' }, { ...spec, startMs: 2 })).not.toBe(
+      renderKey({ ...source, name: 'a' }, { ...spec, startMs: 12 }),
+    );
   });
 });

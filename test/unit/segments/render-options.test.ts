@@ -57,7 +57,9 @@ describe('canonicalQuery', () => {
   });
 
   it('is mode=exact alone for exact mode with its defaults', () => {
-    expect(canonicalQuery({ mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs: 0, fadeOutMs: 0 }, false)).toEqual([['mode', 'exact']]);
+    expect(canonicalQuery({ mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs: 0, fadeOutMs: 0 }, false)).toEqual([
+      ['mode', 'exact'],
+    ]);
   });
 
   it('lists every non-default option in the fixed order mode, bitrate, channels, fade_in, fade_out, download', () => {

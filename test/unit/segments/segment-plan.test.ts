@@ -35,7 +35,9 @@ describe('planSegment', () => {
     expect(asked.spec.options).toMatchObject({ bitrateKbps: 64 });
     expect(asked.key).toBe(planSegment(request(0, 1_000, exact(0, 0, 64)), low, limits).key);
     expect(planSegment(request(0, 1_000, exact(0, 0, 8)), source, limits).spec.options).toMatchObject({ bitrateKbps: 32 });
-    expect(planSegment(request(0, 1_000, exact(0, 0, 320)), { ...source, sampleRate: 22050 }, limits).spec.options).toMatchObject({ bitrateKbps: 160 });
+    expect(planSegment(request(0, 1_000, exact(0, 0, 320)), { ...source, sampleRate: 22050 }, limits).spec.options).toMatchObject({
+      bitrateKbps: 160,
+    });
   });
 
   it('plans a segment inside the source as it was asked, named by its render key', () => {
@@ -68,7 +70,12 @@ describe('planSegment', () => {
   });
 
   it('measures the length after clamping to the source end', () => {
-    expect(planSegment(request(30_000, 1_000_000), source, limits).spec).toEqual({ startMs: 30_000, endMs: 90_000, options: copy, sampleRate: 44100 });
+    expect(planSegment(request(30_000, 1_000_000), source, limits).spec).toEqual({
+      startMs: 30_000,
+      endMs: 90_000,
+      options: copy,
+      sampleRate: 44100,
+    });
   });
 
   it('accepts fades that fill the segment exactly', () => {
@@ -76,7 +83,9 @@ describe('planSegment', () => {
   });
 
   it('answers 422 for fades longer than the segment', () => {
-    expect(refusal(request(0, 10_000, exact(4_000, 6_001))).detail).toBe('fade_in + fade_out (10.001 s) is longer than the segment (10 s).');
+    expect(refusal(request(0, 10_000, exact(4_000, 6_001))).detail).toBe(
+      'fade_in + fade_out (10.001 s) is longer than the segment (10 s).',
+    );
   });
 
   it('compares fades with the clamped segment', () => {

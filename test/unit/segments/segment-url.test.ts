@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequest } from '../../../src/errors.js';
 import { parseRenderOptions, type SegmentQuery } from '../../../src/segments/render-options.js';
-import {
-  canonicalSegmentUrl,
-  parseSegmentPath,
-  parseSourcePath,
-  type SegmentRequest,
-} from '../../../src/segments/segment-url.js';
+import { canonicalSegmentUrl, parseSegmentPath, parseSourcePath, type SegmentRequest } from '../../../src/segments/segment-url.js';
 
 /** What the segment route does with a raw request URL. */
 function parseUrl(url: string): SegmentRequest {
@@ -35,7 +30,11 @@ describe('parseSegmentPath', () => {
   });
 
   it('drops doubled slashes', () => {
-    expect(parseSegmentPath('/segments//shows///ep42//90-120.mp3/')).toEqual({ source: ['shows', 'ep42'], startMs: 90_000, endMs: 120_000 });
+    expect(parseSegmentPath('/segments//shows///ep42//90-120.mp3/')).toEqual({
+      source: ['shows', 'ep42'],
+      startMs: 90_000,
+      endMs: 120_000,
+    });
   });
 
   it('percent-decodes each source segment on its own', () => {
@@ -148,9 +147,9 @@ describe('canonicalSegmentUrl', () => {
   });
 
   it('writes the query in a fixed order whatever order it came in', () => {
-    expect(canonicalSegmentUrl(parseUrl('/segments/a/1-2.mp3?download=1&fade_out=1.250&channels=1&fade_in=.5&bitrate=192&mode=exact'))).toBe(
-      '/segments/a/1-2.mp3?mode=exact&bitrate=192&channels=1&fade_in=0.5&fade_out=1.25&download=1',
-    );
+    expect(
+      canonicalSegmentUrl(parseUrl('/segments/a/1-2.mp3?download=1&fade_out=1.250&channels=1&fade_in=.5&bitrate=192&mode=exact')),
+    ).toBe('/segments/a/1-2.mp3?mode=exact&bitrate=192&channels=1&fade_in=0.5&fade_out=1.25&download=1');
   });
 
   it('drops defaults from the query', () => {

@@ -39,7 +39,9 @@ describe('url signature', () => {
   it('a missing or wrong signature is 403 with a detail that says how to sign', () => {
     expect(() => requireSignature(URL_, undefined, KEY)).toThrow(Forbidden);
     expect(() => requireSignature(URL_, undefined, KEY)).toThrow(/serves signed URLs only.*segments sign/);
-    expect(() => requireSignature(URL_, 'A'.repeat(43), KEY)).toThrow(/does not match this URL; sign its canonical form \/segments\/demo\/tones\/10-20.5.mp3\?mode=exact/);
+    expect(() => requireSignature(URL_, 'A'.repeat(43), KEY)).toThrow(
+      /does not match this URL; sign its canonical form \/segments\/demo\/tones\/10-20.5.mp3\?mode=exact/,
+    );
     expect(requireSignature(URL_, KNOWN, KEY)).toBe(KNOWN);
   });
 });

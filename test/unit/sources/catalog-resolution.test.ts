@@ -10,7 +10,14 @@ import type { AudioProbe } from '../../../src/media/ffmpeg.js';
 import { createCatalog, type Catalog } from '../../../src/sources/catalog.js';
 
 const demo = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo', `${name}.mp3`);
-const probe = async (): Promise<AudioProbe> => ({ formatName: 'mp3', codecName: 'mp3', durationSeconds: 10, sampleRate: 44_100, channels: 2, bitRate: 128_000 });
+const probe = async (): Promise<AudioProbe> => ({
+  formatName: 'mp3',
+  codecName: 'mp3',
+  durationSeconds: 10,
+  sampleRate: 44_100,
+  channels: 2,
+  bitRate: 128_000,
+});
 const RESOLVE_TTL_MS = 3_000;
 let root: string;
 let catalog: Catalog;

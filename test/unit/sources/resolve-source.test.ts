@@ -45,7 +45,12 @@ async function notFound(source: string[]): Promise<SourceNotFound> {
 describe('resolveSource', () => {
   it('resolves a file at the top of the root', async () => {
     const facts = await stat(path.join(root, 'a.mp3'));
-    expect(await resolveSource(root, ['a'])).toEqual({ name: 'a', file: path.join(root, 'a.mp3'), size: 5, mtimeMs: Math.trunc(facts.mtimeMs) });
+    expect(await resolveSource(root, ['a'])).toEqual({
+      name: 'a',
+      file: path.join(root, 'a.mp3'),
+      size: 5,
+      mtimeMs: Math.trunc(facts.mtimeMs),
+    });
   });
 
   it('resolves a file in a subfolder, naming it by its URL path', async () => {

@@ -46,13 +46,17 @@ function fakeProbe() {
     seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
     await new Promise((resolve) => setImmediate(resolve));
     seen.inFlight--;
-    if (!file.includes('broken')) return { formatName: 'mp3', codecName: 'mp3', durationSeconds: 12.5, sampleRate: 44100, channels: 2, bitRate: 128000 };
+    if (!file.includes('broken'))
+      return { formatName: 'mp3', codecName: 'mp3', durationSeconds: 12.5, sampleRate: 44100, channels: 2, bitRate: 128000 };
     throw new Error('Invalid data found when processing input');
   };
   return { probe, seen };
 }
 
-async function listing(limits?: { maxSources: number; maxEntries: number }): Promise<{ result: SourceListing; seen: ReturnType<typeof fakeProbe>['seen'] }> {
+async function listing(limits?: {
+  maxSources: number;
+  maxEntries: number;
+}): Promise<{ result: SourceListing; seen: ReturnType<typeof fakeProbe>['seen'] }> {
   const { probe, seen } = fakeProbe();
   const catalog = await createCatalog({ mediaRoot: root, probe });
   const list = await createSourceList({ mediaRoot: root, catalog, ...(limits ? { limits } : {}) });
@@ -78,7 +82,10 @@ describe('the source list', () => {
   it('lists files that fail probing with the reason a request for them would get', async () => {
     const { result } = await listing();
     const byName = new Map(result.sources.map((entry) => [entry.source.join('/'), entry]));
-    expect(byName.get('broken')).toEqual({ source: ['broken'], error: "'broken' is not a decodable MP3 file; replace the file with a valid MP3." });
+    expect(byName.get('broken')).toEqual({
+      source: ['broken'],
+      error: "'broken' is not a decodable MP3 file; replace the file with a valid MP3.",
+    });
     expect(byName.get('empty')).toEqual({ source: ['empty'], error: "'empty' is not a decodable MP3 file: it is empty." });
   });
 

@@ -13,7 +13,9 @@ function seconds(conf: string, directive: string): number {
 
 describe('renderNginxConfig', () => {
   it('replaces every {{NAME}}, each time it appears', () => {
-    expect(renderNginxConfig('listen {{HOST}}:{{PORT}}; # {{PORT}}', { HOST: '127.0.0.1', PORT: 8080 })).toBe('listen 127.0.0.1:8080; # 8080');
+    expect(renderNginxConfig('listen {{HOST}}:{{PORT}}; # {{PORT}}', { HOST: '127.0.0.1', PORT: 8080 })).toBe(
+      'listen 127.0.0.1:8080; # 8080',
+    );
   });
 
   it('leaves text without placeholders as it is', () => {

@@ -12,7 +12,10 @@ describe('restart delay', () => {
   it('doubles while the process keeps dying within 10 s of its start, up to 30 s', () => {
     const delays: number[] = [];
     let last: number | null = null;
-    for (let i = 0; i < 9; i++) delays.push((last = nextRestartDelay(last, 50)));
+    for (let i = 0; i < 9; i++) {
+      last = nextRestartDelay(last, 50);
+      delays.push(last);
+    }
     expect(delays).toEqual([500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
   });
 });

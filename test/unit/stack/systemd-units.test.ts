@@ -65,13 +65,15 @@ describe('the shipped systemd units', () => {
     expect(stopPost).toContain('"$$SERVICE_RESULT" != success');
   });
 
-  it("run nginx on the file `segments nginx-config` is told to write, testing it before it starts", async () => {
+  it('run nginx on the file `segments nginx-config` is told to write, testing it before it starts', async () => {
     const unit = 'mp3-segments-nginx.service';
     const [execStart] = await directive(unit, 'ExecStart');
     expect(execStart).toMatch(/^\/usr\/sbin\/nginx -c \/etc\/nginx\/mp3-segments\.conf /);
     expect((await directive(unit, 'ExecStartPre')).some((line) => line.startsWith('/usr/sbin/nginx -t '))).toBe(true);
     const text = await readFile(path.join(UNITS, unit), 'utf8');
-    expect(text).toContain('segments nginx-config --host 0.0.0.0 --port 80 --data-dir /var/lib/mp3-segments > /etc/nginx/mp3-segments.conf');
+    expect(text).toContain(
+      'segments nginx-config --host 0.0.0.0 --port 80 --data-dir /var/lib/mp3-segments > /etc/nginx/mp3-segments.conf',
+    );
   });
 
   it('create, before nginx starts, the parent of every folder and file the rendered nginx.conf writes (nginx makes only the last level)', async () => {
@@ -80,7 +82,9 @@ describe('the shipped systemd units', () => {
       .flatMap((line) => line.split(' ').slice(2));
     const exists = (folder: string) => folder === STATE_DIR || made.some((dir) => dir === folder || dir.startsWith(`${folder}/`));
     const config = renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), nginxValues(parseConfig({ DATA_DIR: STATE_DIR })));
-    const written = [...config.matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path|proxy_cache_path) (\/\S+?);?(?:\s|$)/gm)].map((m) => m[1] ?? '');
+    const written = [...config.matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path|proxy_cache_path) (\/\S+?);?(?:\s|$)/gm)].map(
+      (m) => m[1] ?? '',
+    );
     expect(written).toContain(`${STATE_DIR}/nginx/temp/client_body`);
     for (const target of written) expect(exists(path.dirname(target)), target).toBe(true);
   });

@@ -7,7 +7,17 @@ import { createRenderStore, type RenderMetadata, type RenderStore } from '../../
 let dir: string;
 let store: RenderStore;
 const key = 'b'.repeat(32);
-const metadata: RenderMetadata = { key, source: 'demo/tones', startMs: 0, endMs: 1000, mode: 'copy', options: { mode: 'copy' }, bytes: 5, durationSeconds: 1, renderedAt: '2026-01-01T00:00:00.000Z' };
+const metadata: RenderMetadata = {
+  key,
+  source: 'demo/tones',
+  startMs: 0,
+  endMs: 1000,
+  mode: 'copy',
+  options: { mode: 'copy' },
+  bytes: 5,
+  durationSeconds: 1,
+  renderedAt: '2026-01-01T00:00:00.000Z',
+};
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'render-metadata-'));

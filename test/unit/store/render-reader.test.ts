@@ -3,7 +3,7 @@
 import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotRenders } from '../../../src/store/hot-renders.js';
 import { createRenderReader, type RenderBody } from '../../../src/store/render-reader.js';
@@ -20,7 +20,16 @@ const longAgo = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
 async function put(key: string, bytes: Buffer) {
   const temp = await store.tempPathFor(key);
   await writeFile(temp, bytes);
-  await store.publish(temp, { key, source: 'demo/tones', startMs: 0, endMs: 1000, mode: 'copy', bytes: bytes.length, durationSeconds: 1, renderedAt: longAgo.toISOString() });
+  await store.publish(temp, {
+    key,
+    source: 'demo/tones',
+    startMs: 0,
+    endMs: 1000,
+    mode: 'copy',
+    bytes: bytes.length,
+    durationSeconds: 1,
+    renderedAt: longAgo.toISOString(),
+  });
 }
 
 async function bytesOf(body: RenderBody, start = 0, end = body.size - 1): Promise<Buffer> {
@@ -116,7 +125,16 @@ describe('render reader', () => {
   it('reads a render asked for by many requests at once from the store once, and hands them all the same bytes', async () => {
     const hot = createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 });
     let opens = 0;
-    const reader = createRenderReader({ store: { open: (key) => ((opens += 1), store.open(key)), touch: (key) => store.touch(key) }, hot });
+    const reader = createRenderReader({
+      store: {
+        open: (key) => {
+          opens += 1;
+          return store.open(key);
+        },
+        touch: (key) => store.touch(key),
+      },
+      hot,
+    });
     const bodies = await Promise.all(Array.from({ length: 5 }, () => reader.open(small)));
     expect(opens).toBe(1);
     const first = bodies[0]!.slice(0, 9) as Buffer;

@@ -19,11 +19,20 @@ afterEach(async () => {
 async function publish(key: string, source: string, bytes: number) {
   const temp = await store.tempPathFor(key);
   await writeFile(temp, Buffer.alloc(bytes, 1));
-  await store.publish(temp, { key, source, startMs: 0, endMs: 1000, mode: 'copy', bytes, durationSeconds: 1, renderedAt: new Date().toISOString() });
+  await store.publish(temp, {
+    key,
+    source,
+    startMs: 0,
+    endMs: 1000,
+    mode: 'copy',
+    bytes,
+    durationSeconds: 1,
+    renderedAt: new Date().toISOString(),
+  });
 }
 
 describe('removeSource', () => {
-  it("removes every render of the source (audio and metadata) and returns their count and bytes; others stay", async () => {
+  it('removes every render of the source (audio and metadata) and returns their count and bytes; others stay', async () => {
     await publish('a'.repeat(32), 'demo/tones', 100);
     await publish('b'.repeat(32), 'demo/tones', 50);
     await publish('c'.repeat(32), 'demo/tones2', 70);

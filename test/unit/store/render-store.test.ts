@@ -27,10 +27,15 @@ describe('temp files', () => {
     expect(path.basename(temp)).toMatch(new RegExp(`^${key}\\.${process.pid}\\.worker-example\\.[0-9a-f]{8}\\.mp3$`));
   });
 
-  it('of a dead writer on this machine are removed; a live writer\'s and another machine\'s are kept', async () => {
+  it("of a dead writer on this machine are removed; a live writer's and another machine's are kept", async () => {
     const tempDir = path.join(dir, '.tmp');
     const dead = deadPid();
-    const names = [`${key}.${dead}.worker-example.00000001.mp3`, `${key}.${dead}.worker-example.00000001.mp3.json`, `${key}.${dead}.other-host.00000002.mp3`, `${key}.${process.pid}.worker-example.00000003.mp3`];
+    const names = [
+      `${key}.${dead}.worker-example.00000001.mp3`,
+      `${key}.${dead}.worker-example.00000001.mp3.json`,
+      `${key}.${dead}.other-host.00000002.mp3`,
+      `${key}.${process.pid}.worker-example.00000003.mp3`,
+    ];
     for (const name of names) await writeFile(path.join(tempDir, name), 'partial');
     expect(await store.removeOrphanTemps()).toBe(2);
     expect((await readdir(tempDir)).sort()).toEqual(expect.arrayContaining([names[2], names[3]]));
@@ -43,7 +48,16 @@ describe('renders', () => {
   it('are listed with their size and removed audio first, facts too', async () => {
     const temp = await store.tempPathFor(key);
     await writeFile(temp, Buffer.alloc(1234));
-    await store.publish(temp, { key, source: 'demo/tones', startMs: 0, endMs: 1000, mode: 'copy', bytes: 1234, durationSeconds: 1, renderedAt: new Date().toISOString() });
+    await store.publish(temp, {
+      key,
+      source: 'demo/tones',
+      startMs: 0,
+      endMs: 1000,
+      mode: 'copy',
+      bytes: 1234,
+      durationSeconds: 1,
+      renderedAt: new Date().toISOString(),
+    });
     expect((await store.list()).map(({ key: listed, bytes }) => ({ listed, bytes }))).toEqual([{ listed: key, bytes: 1234 }]);
     await store.remove(key);
     expect(await store.list()).toEqual([]);

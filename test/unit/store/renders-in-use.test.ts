@@ -18,7 +18,16 @@ beforeAll(async () => {
   store = createRenderStore({ dir });
   const temp = await store.tempPathFor(key);
   await writeFile(temp, 'audio');
-  await store.publish(temp, { key, source: 'demo/tones', startMs: 0, endMs: 1000, mode: 'copy', bytes: 5, durationSeconds: 1, renderedAt: longAgo.toISOString() });
+  await store.publish(temp, {
+    key,
+    source: 'demo/tones',
+    startMs: 0,
+    endMs: 1000,
+    mode: 'copy',
+    bytes: 5,
+    durationSeconds: 1,
+    renderedAt: longAgo.toISOString(),
+  });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

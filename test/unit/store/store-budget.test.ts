@@ -58,7 +58,16 @@ describe('the store budget on a real store and Redis', () => {
   async function put(n: number, bytes: number, usedAtMs: number): Promise<void> {
     const temp = await store.tempPathFor(key(n));
     await writeFile(temp, Buffer.alloc(bytes, n));
-    await store.publish(temp, { key: key(n), source: 'demo/tones', startMs: 0, endMs: 1000, mode: 'copy', bytes, durationSeconds: 1, renderedAt: new Date(usedAtMs).toISOString() });
+    await store.publish(temp, {
+      key: key(n),
+      source: 'demo/tones',
+      startMs: 0,
+      endMs: 1000,
+      mode: 'copy',
+      bytes,
+      durationSeconds: 1,
+      renderedAt: new Date(usedAtMs).toISOString(),
+    });
     await utimes(store.pathOf(key(n)), new Date(usedAtMs), new Date(usedAtMs));
   }
   const keysLeft = async () => (await store.list()).map((entry) => entry.key).sort();

@@ -47,7 +47,7 @@ describe('frame indexes', () => {
     expect(vbrCut?.ranges).not.toEqual(cbrCut?.ranges);
   });
 
-  it('leaves a path with a | to ffmpeg\'s own seek (concat splits on it), and a damaged source too', async () => {
+  it("leaves a path with a | to ffmpeg's own seek (concat splits on it), and a damaged source too", async () => {
     const indexes = createFrameIndexes({ maxBytes: 1 << 20 });
     expect(await indexes.cutFor(await sourceAt('a|b.mp3', 'cbr-44k-128-stereo.mp3'), spec)).toBeNull();
     expect(await indexes.cutFor(await sourceAt('junk.mp3', 'broken/junk-between-frames.mp3'), spec)).toBeNull();

@@ -42,7 +42,12 @@ describe('throttledPercent (job progress from ffmpeg progress)', () => {
   it('reports nothing within the first interval: a short render writes no progress', () => {
     let clock = 0;
     const reported: number[] = [];
-    const onProgress = throttledPercent({ totalMs: 30_000, minIntervalMs: 250, report: (percent) => reported.push(percent), now: () => clock });
+    const onProgress = throttledPercent({
+      totalMs: 30_000,
+      minIntervalMs: 250,
+      report: (percent) => reported.push(percent),
+      now: () => clock,
+    });
     onProgress(10);
     clock = 249;
     onProgress(30);
