@@ -1,33 +1,33 @@
-// Builds the API as one Fastify instance from its dependencies. Never listens (server.ts does), touches no
-// process globals, so tests build the same app around a real store and queue.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+// Owns the API's Fastify instance: its options, error answers and closing behaviour (createApp), and its
+// routes over the use cases (registerRoutes). Never listens (server.ts does) and touches no process
+// globals; api.ts puts the two together around the connections.
 import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Unavailable } from './errors.js';
-import { adminBoardPlugin, type AdminBoardOptions } from './http/plugins/admin-board.js';
+import { type AdminBoardOptions, adminBoardPlugin } from './http/plugins/admin-board.js';
 import { requestMetricsPlugin } from './http/plugins/request-metrics.js';
 import { answerClientError, frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
 import { demoPageRoutes } from './http/routes/demo-page.js';
-import { operationRoutes, type OperationsDeps } from './http/routes/operations.js';
-import { renderRoutes } from './http/routes/renders.js';
-import { segmentRoutes, type SegmentRouteDeps } from './http/routes/segments.js';
-import { sourceRoutes, type SourceRouteDeps } from './http/routes/sources.js';
+import { type OperationsDeps, operationRoutes } from './http/routes/operations.js';
+import { type RenderRouteDeps, renderRoutes } from './http/routes/renders.js';
+import { type SegmentRouteDeps, segmentRoutes } from './http/routes/segments.js';
+import { type SourceRouteDeps, sourceRoutes } from './http/routes/sources.js';
 
-const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
-
-export type AppDeps = SegmentRouteDeps &
+export type RouteDeps = SegmentRouteDeps &
+  RenderRouteDeps &
   SourceRouteDeps &
   OperationsDeps & {
-    logger: FastifyBaseLogger;
     /** The queue dashboard at /admin/queues; absent (no ADMIN_TOKEN) means every /admin URL is 404. */
     admin?: AdminBoardOptions;
   };
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+/** The Fastify instance with its options and error answers, no routes yet. */
+export function createApp(logger: FastifyBaseLogger): FastifyInstance {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: logger,
     // nginx sets X-Request-Id; the id then follows the request into the render job and the worker's log.
     requestIdHeader: 'x-request-id',
-    // The same key as the worker's lines (workers/render.ts), so one grep follows a request across processes.
+    // The same key as the worker's lines (use-cases/process-render-job.ts), so one grep follows a request across processes.
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 4096 },
@@ -39,20 +39,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   handleErrors(app);
-  // Before the routes: its onResponse hook counts every answer, refusals and 404s included.
-  await app.register(requestMetricsPlugin, { metrics: deps.metrics });
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
   app.addHook('onRequest', async () => {
-    if (closing) throw new Unavailable('The service is restarting; retry shortly.', SHUTDOWN_RETRY_AFTER_SECONDS);
+    if (closing) throw new Unavailable('The service is restarting; retry shortly.', 'shuttingDown');
   });
+  return app;
+}
+
+export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  // Before the routes: its onResponse hook counts every answer, refusals and 404s included.
+  await app.register(requestMetricsPlugin, { metrics: deps.metrics });
   await app.register(segmentRoutes, deps);
   await app.register(renderRoutes, deps);
   await app.register(sourceRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(demoPageRoutes);
   if (deps.admin) await app.register(adminBoardPlugin, deps.admin);
-  return app;
 }

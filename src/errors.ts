@@ -1,5 +1,6 @@
 // Owns the family of errors the domain throws: each carries its HTTP status, a problem type and a public
 // detail a person can act on. Only http/problem-handler.ts turns them into responses.
+import { RETRY_AFTER, type RetryReason } from './retry-after.js';
 
 export abstract class ServiceError extends Error {
   abstract readonly status: number;
@@ -65,11 +66,10 @@ export class Unavailable extends ServiceError {
   readonly status = 503;
   readonly title = 'Service unavailable';
   readonly slug = 'unavailable';
-  constructor(
-    detail: string,
-    readonly retryAfterSeconds: number,
-    options?: { cause?: unknown },
-  ) {
+  /** Seconds the client is told to wait (Retry-After), chosen by the one policy in retry-after.ts. */
+  readonly retryAfterSeconds: number;
+  constructor(detail: string, reason: RetryReason, options?: { cause?: unknown }) {
     super(detail, options);
+    this.retryAfterSeconds = RETRY_AFTER[reason];
   }
 }

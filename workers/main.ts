@@ -1,17 +1,19 @@
-// The worker process: one BullMQ Worker running one render at a time. ffmpeg runs as its child; the
-// stack starts this process in its own process group so that killing the group leaves no orphan ffmpeg.
+// The worker process: wires one BullMQ Worker, one render at a time, to the render job processor
+// (src/use-cases/process-render-job.ts). ffmpeg runs as its child; the stack starts this process in its own
+// process group so that killing the group leaves no orphan ffmpeg.
 import { Worker } from 'bullmq';
 import { loadConfigOrExit } from '../src/config.js';
 import { storeDir } from '../src/data-layout.js';
 import { createMediaToolsOrExit } from '../src/media/ffmpeg.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
-import { QUEUE_NAME, type RenderJobData, type RenderResult } from '../src/queue/render-job.js';
+import { createFailureMemory } from '../src/queue/failure-memory.js';
+import { QUEUE_NAME, type RenderJob, type RenderResult } from '../src/queue/render-job.js';
+import { createFrameIndexes } from '../src/render/frame-indexes.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
 import { createStoreBudget } from '../src/store/store-budget.js';
-import { createFrameIndexes } from './frame-indexes.js';
-import { createRenderProcessor } from './render.js';
+import { createRenderJobProcessor } from '../src/use-cases/process-render-job.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger('worker', config.logLevel);
@@ -25,7 +27,7 @@ const store = createRenderStore({ dir: storeDir(config.dataDir) });
 // A worker of this machine that died without its supervisor (a machine crash, a kill -9 of the stack) left its temp files.
 await store.removeOrphanTemps();
 const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
-const render = createRenderProcessor({
+const processRenderJob = createRenderJobProcessor({
   media: await createMediaToolsOrExit({
     ffmpegPath: config.ffmpegPath,
     ffprobePath: config.ffprobePath,
@@ -35,12 +37,13 @@ const render = createRenderProcessor({
   budget,
   mediaRoot: await realMediaRoot(config.mediaRoot),
   redis,
+  failures: createFailureMemory(redis),
   frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,
 });
 
-const worker = new Worker<RenderJobData, RenderResult>(QUEUE_NAME, render, {
+const worker = new Worker<RenderJob, RenderResult>(QUEUE_NAME, processRenderJob, {
   connection: redis,
   concurrency: 1,
   // A worker that dies keeps its job locked for this long; then the stalled check hands the job to another.

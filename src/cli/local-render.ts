@@ -1,14 +1,14 @@
-// Owns `segments render` without a service: the worker's own steps (workers/render.ts renderChecked: ffmpeg,
-// post-processing, the output check) on a source described by the same catalog and planned by the same
+// Owns `segments render` without a service: the worker's own steps (src/render/render-pipeline.ts
+// renderChecked: ffmpeg, post-processing, the output check) on a source described by the same catalog and planned by the same
 // planSegment, so a local render has the bytes the service would serve; no queue, store or Redis.
 import { pino } from 'pino';
 import type { Config } from '../config.js';
-import { readFailure } from '../queue/render-job.js';
+import { createFrameIndexes } from '../render/frame-indexes.js';
+import { RenderFailed } from '../render/render-failure.js';
+import { renderChecked } from '../render/render-pipeline.js';
 import { planSegment, type SegmentPlan } from '../segments/segment-plan.js';
 import type { SegmentRequest } from '../segments/segment-url.js';
 import type { SourceFacts } from '../sources/catalog.js';
-import { createFrameIndexes } from '../../workers/frame-indexes.js';
-import { renderChecked } from '../../workers/render.js';
 import { asCliErrors, CliError, EXIT } from './command.js';
 import { openLocalMedia } from './local-media.js';
 
@@ -35,13 +35,11 @@ export async function createLocalRenderer(config: Config): Promise<LocalRenderer
         return (await renderChecked({ media, renderTimeoutMs: config.renderTimeoutMs, frameIndexes }, source, file, plan.spec, log))
           .durationSeconds;
       } catch (error) {
-        // The worker's failures carry an encoded status and detail; anything else (ffmpeg killed) its message.
-        const message = (error as Error).message;
-        const failure = readFailure(message);
-        throw new CliError(
-          failure ? failure.detail : `the render did not finish: ${message}`,
-          failure?.status === 422 ? EXIT.input : EXIT.unavailable,
-        );
+        // A render failure says what the service would answer; anything else (ffmpeg killed) its message.
+        if (error instanceof RenderFailed) {
+          throw new CliError(error.failure.detail, error.failure.status === 422 ? EXIT.input : EXIT.unavailable);
+        }
+        throw new CliError(`the render did not finish: ${(error as Error).message}`, EXIT.unavailable);
       }
     },
   };

@@ -3,7 +3,7 @@
 // request id and answered without internals.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RangeNotSatisfiable, ServiceError, Unavailable } from '../errors.js';
-import { RENDER_BODY_FIELDS } from '../segments/render-body.js';
+import { RENDER_BODY_FIELDS } from '../segments/render-request-body.js';
 import { RENDER_ID_DESCRIPTION } from '../segments/render-key.js';
 import { QUERY_PARAMETERS } from '../segments/render-options.js';
 

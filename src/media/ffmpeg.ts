@@ -8,7 +8,17 @@ import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import ffmpeg from 'fluent-ffmpeg';
 import { progressSeconds } from './ffmpeg-progress.js';
-import type { FfmpegArguments } from './render-args.js';
+
+export interface FfmpegInput {
+  url: string;
+  options: string[];
+}
+
+/** What one ffmpeg run is given: its inputs, each with its own options, and the output's options. */
+export interface FfmpegArguments {
+  inputs: FfmpegInput[];
+  outputOptions: string[];
+}
 
 export interface AudioProbe {
   formatName: string;

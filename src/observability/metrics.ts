@@ -2,7 +2,7 @@
 // store bytes, queue depth) are read from Redis at scrape time, so every API process reports the same;
 // request counts and outcomes are this process's own.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { RENDER_MODES, type RenderMode } from '../segments/render-options.js';
+import { RENDER_MODES, type RenderMode } from '../render/render-spec.js';
 
 const SEGMENT_OUTCOMES = ['hit', 'memory_hit', 'miss', 'joined', 'shed', 'timeout', 'failed'] as const;
 export type SegmentOutcome = (typeof SEGMENT_OUTCOMES)[number];

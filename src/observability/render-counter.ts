@@ -1,7 +1,7 @@
 // Owns the cluster-wide count of renders: workers add to a Redis hash as each render is published, and
 // any API process reads it for /metrics, so the figure is the same whichever process is scraped.
 import type { Redis } from 'ioredis';
-import type { RenderMode } from '../segments/render-options.js';
+import type { RenderMode } from '../render/render-spec.js';
 
 const RENDERS_KEY = 'mp3-segments:renders_total';
 

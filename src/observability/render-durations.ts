@@ -4,7 +4,7 @@
 // covers all renders of the cluster (sum over processes counts each render once per API process).
 import type { QueueEvents } from 'bullmq';
 import type { RenderResult } from '../queue/render-job.js';
-import { RENDER_MODES, type RenderMode } from '../segments/render-options.js';
+import { RENDER_MODES, type RenderMode } from '../render/render-spec.js';
 
 /** Calls `observe` for each render a worker ran (not for a duplicate job that found the store filled). */
 export function observeRenderDurations(events: QueueEvents, observe: (mode: RenderMode, seconds: number) => void): () => void {

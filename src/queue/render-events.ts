@@ -2,7 +2,9 @@
 // subscription (shared with the waiter), with one listener per event name, fanned out through a map from
 // job id to the streams following it. A stream costs a map entry, never a listener on the shared emitter.
 import type { QueueEvents } from 'bullmq';
-import { decodeFailure, progressPercent, type RenderFailure } from './render-job.js';
+import type { RenderFailure } from '../render/render-failure.js';
+import type { FailureMemory } from './failure-memory.js';
+import { progressPercent } from './render-job.js';
 
 export type RenderEvent =
   | { type: 'queued' }
@@ -17,7 +19,7 @@ export interface RenderEvents {
   close(): void;
 }
 
-export function createRenderEvents(events: QueueEvents): RenderEvents {
+export function createRenderEvents(events: QueueEvents, failures: Pick<FailureMemory, 'failureOf'>): RenderEvents {
   const byId = new Map<string, Set<(event: RenderEvent) => void>>();
 
   function emit(id: string, event: RenderEvent): void {
@@ -34,8 +36,10 @@ export function createRenderEvents(events: QueueEvents): RenderEvents {
       if (percent !== undefined) emit(jobId, { type: 'progress', percent });
     },
     completed: ({ jobId }: { jobId: string }) => emit(jobId, { type: 'completed' }),
-    failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
-      emit(jobId, { type: 'failed', failure: decodeFailure(failedReason) }),
+    // Read only when a stream follows the job: the record, not the event's text, says how it failed.
+    failed: ({ jobId }: { jobId: string }) => {
+      if (byId.has(jobId)) void failures.failureOf(jobId).then((failure) => emit(jobId, { type: 'failed', failure }));
+    },
   };
   // Each handler under its event's name: the same list to listen with and to stop listening with.
   const names = Object.keys(handlers) as Array<keyof typeof handlers>;

@@ -1,46 +1,28 @@
-// Owns the contract between the API and the workers: the queue's name, the job payload (defined once,
-// imported by both sides), the job options, and how a failure travels back as an HTTP status.
+// Owns the contract between the API and the workers: the queue's name, the job payload (one type, built
+// once by the API from a segment's plan and read once by the worker), the job's result, its options, and
+// what a job's progress holds. How a job failed is not in the job: see failure-memory.ts.
 import type { JobsOptions } from 'bullmq';
-import type { RenderOptions } from '../segments/render-options.js';
+import type { RenderMode, RenderSpec } from '../render/render-spec.js';
+import type { SourceIdentity } from '../segments/render-key.js';
 import type { SegmentPlan } from '../segments/segment-plan.js';
 
 export const QUEUE_NAME = 'segment-renders';
 export const JOB_NAME = 'render';
 
-export interface RenderJobData {
+export interface RenderJob {
   /** The render key; also the job id. */
   key: string;
-  /** Decoded source path segments below MEDIA_ROOT (each worker resolves them under its own root). */
-  source: string[];
-  /** Source identity the key was made from; the worker refuses a file that changed since. */
-  sourceSize: number;
-  sourceMtimeMs: number;
-  sampleRate: number;
-  startMs: number;
-  endMs: number;
-  options: RenderOptions;
+  /** The source as the key was made from it: each worker resolves the path under its own MEDIA_ROOT and
+   * refuses a file whose size or mtime changed since. */
+  source: SourceIdentity;
+  spec: RenderSpec;
   /** The request that caused the job, so worker log lines can be joined with the API's. */
   requestId: string;
 }
 
-/** The job for a planned segment of a source with this identity, caused by this request. */
-export function renderJobFor(
-  plan: SegmentPlan,
-  source: string[],
-  identity: { size: number; mtimeMs: number },
-  requestId: string,
-): RenderJobData {
-  return {
-    key: plan.key,
-    source,
-    sourceSize: identity.size,
-    sourceMtimeMs: identity.mtimeMs,
-    sampleRate: plan.spec.sampleRate,
-    startMs: plan.spec.startMs,
-    endMs: plan.spec.endMs,
-    options: plan.spec.options,
-    requestId,
-  };
+/** The job for a planned segment, caused by this request. */
+export function renderJobFor(plan: SegmentPlan, requestId: string): RenderJob {
+  return { key: plan.key, source: plan.source, spec: plan.spec, requestId };
 }
 
 /**
@@ -56,7 +38,7 @@ export interface RenderResult {
   rendered: boolean;
   bytes: number;
   /** When rendered: its mode and how long it took (ffmpeg to publish), for the API's duration histogram. */
-  mode?: RenderOptions['mode'];
+  mode?: RenderMode;
   renderMs?: number;
 }
 
@@ -64,7 +46,8 @@ export interface RenderResult {
  * Completed jobs are removed at once: the store is the record of success, and a kept completed job would
  * make add() ignore a re-render after the store evicted the file. Failed jobs are removed too, so the next
  * request for a failed key renders again (bad sources rarely get here: the API probes them first and
- * answers 422 without a job); the requests waiting at the time get the failure through the 'failed' event.
+ * answers 422 without a job); the requests waiting at the time get the failure through the 'failed' event
+ * and the failure memory.
  */
 export const RENDER_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: true,
@@ -72,35 +55,3 @@ export const RENDER_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
   backoff: { type: 'fixed', delay: 250 },
 };
-
-/** Seconds the requests waiting on a render that failed on a passing fault are told to wait (Retry-After). */
-export const FAILURE_RETRY_AFTER_SECONDS = 5;
-
-/** What a failed job tells the requests waiting on it. */
-export interface RenderFailure {
-  status: 422 | 503;
-  detail: string;
-}
-
-const FAILURE_MARK = 'render-failure:';
-
-export function encodeFailure(failure: RenderFailure): string {
-  return `${FAILURE_MARK}${JSON.stringify(failure)}`;
-}
-
-/** The failure a worker encoded in `reason`; undefined for anything else (a stalled job, a crash). */
-export function readFailure(reason: string | undefined): RenderFailure | undefined {
-  if (!reason?.startsWith(FAILURE_MARK)) return undefined;
-  try {
-    const failure = JSON.parse(reason.slice(FAILURE_MARK.length)) as RenderFailure;
-    if ((failure.status === 422 || failure.status === 503) && typeof failure.detail === 'string') return failure;
-  } catch {
-    // not a worker's encoding after all
-  }
-  return undefined;
-}
-
-/** Anything not encoded by a worker (a stalled job, a crash) is a passing fault: 503, try again. */
-export function decodeFailure(reason: string | undefined): RenderFailure {
-  return readFailure(reason) ?? { status: 503, detail: 'The render failed on a passing fault; try again in a few seconds.' };
-}

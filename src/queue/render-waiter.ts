@@ -1,9 +1,10 @@
 // Owns waiting for renders: one QueueEvents subscription per process and a map from job id to the
 // requests waiting on it. A waiting request costs one map entry and one timer; no listener per request
-// on the shared emitter, no polling.
+// on the shared emitter, no polling. A failed job's waiters get the failure its worker recorded.
 import type { QueueEvents } from 'bullmq';
-import { type ServiceError, Unavailable, Unprocessable } from '../errors.js';
-import { decodeFailure, FAILURE_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS, type RenderFailure } from './render-job.js';
+import { type ServiceError, Unavailable } from '../errors.js';
+import { failureAsServiceError } from '../render/render-failure.js';
+import type { FailureMemory } from './failure-memory.js';
 
 /** The request went away before its render finished; nobody is left to answer. */
 export class WaitAbandoned extends Error {
@@ -16,10 +17,7 @@ export class WaitAbandoned extends Error {
 /** Waited longer than the limit: 503 + Retry-After, while the render goes on and fills the store. */
 export class WaitTimedOut extends Unavailable {
   constructor(timeoutMs: number) {
-    super(
-      `The segment is still rendering after ${Math.round(timeoutMs / 1000)} s; its render goes on, retry shortly.`,
-      RETRY_AFTER_SECONDS,
-    );
+    super(`The segment is still rendering after ${Math.round(timeoutMs / 1000)} s; its render goes on, retry shortly.`, 'stillRendering');
   }
 }
 
@@ -44,11 +42,7 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-export function failureToError(failure: RenderFailure): ServiceError {
-  return failure.status === 422 ? new Unprocessable(failure.detail) : new Unavailable(failure.detail, RETRY_AFTER_SECONDS);
-}
-
-export function createRenderWaiter(events: QueueEvents): RenderWaiter {
+export function createRenderWaiter(events: QueueEvents, failures: Pick<FailureMemory, 'failureOf'>): RenderWaiter {
   const byKey = new Map<string, Set<Waiting>>();
   let waiting = 0;
   // After close() no completion can arrive: a wait begun then would hang until its timeout.
@@ -65,8 +59,10 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
   }
 
   const onCompleted = ({ jobId }: { jobId: string }) => settle(jobId);
-  const onFailed = ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
-    settle(jobId, failureToError(decodeFailure(failedReason)));
+  // Read only when someone here waits on the job: the record, not the event's text, says how it failed.
+  const onFailed = ({ jobId }: { jobId: string }) => {
+    if (byKey.has(jobId)) void failures.failureOf(jobId).then((failure) => settle(jobId, failureAsServiceError(failure)));
+  };
   events.on('completed', onCompleted);
   events.on('failed', onFailed);
 
@@ -77,7 +73,7 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
     settle,
     wait(key, { timeoutMs, signal }) {
       if (closed) {
-        const done = Promise.reject(new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
+        const done = Promise.reject(new Unavailable('The service is shutting down; retry shortly.', 'shuttingDown'));
         done.catch(() => undefined);
         return { done, joined: false };
       }
@@ -125,8 +121,7 @@ export function createRenderWaiter(events: QueueEvents): RenderWaiter {
       closed = true;
       events.off('completed', onCompleted);
       events.off('failed', onFailed);
-      for (const key of [...byKey.keys()])
-        settle(key, new Unavailable('The service is shutting down; retry shortly.', RETRY_AFTER_SECONDS));
+      for (const key of [...byKey.keys()]) settle(key, new Unavailable('The service is shutting down; retry shortly.', 'shuttingDown'));
     },
   };
 }

@@ -1,10 +1,12 @@
 // Owns the render key: the hash of everything that decides a render's bytes (source identity, canonical
 // parameters, renderer version). Same key, same bytes: it names the stored file, the job, and the ETag.
 import { createHash } from 'node:crypto';
-import { RENDERER_VERSION, type RenderSpec } from '../media/render-args.js';
+import { RENDERER_VERSION, type RenderSpec } from '../render/render-spec.js';
+import { type SourcePath, sourcePathFor } from './segment-url.js';
 
+/** What a key knows of its source: the path it was asked by and the version of the file found there. */
 export interface SourceIdentity {
-  name: string;
+  path: SourcePath;
   size: number;
   mtimeMs: number;
 }
@@ -18,7 +20,15 @@ export function renderKey(source: SourceIdentity, spec: RenderSpec): string {
   const { options } = spec;
   const parameters =
     options.mode === 'copy' ? ['copy'] : ['exact', options.bitrateKbps, options.channels, options.fadeInMs, options.fadeOutMs];
-  const identity = JSON.stringify([RENDERER_VERSION, source.name, source.size, source.mtimeMs, spec.startMs, spec.endMs, ...parameters]);
+  const identity = JSON.stringify([
+    RENDERER_VERSION,
+    sourcePathFor(source.path),
+    source.size,
+    source.mtimeMs,
+    spec.startMs,
+    spec.endMs,
+    ...parameters,
+  ]);
   // 128 bits of SHA-256 in hex: collision-free in practice, short enough for paths and job ids (no ':').
   return createHash('sha256').update(identity).digest('hex').slice(0, 32);
 }

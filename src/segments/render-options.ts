@@ -1,19 +1,13 @@
 // Owns the query string of a segment URL: which parameters exist, their schema, their defaults, and the
 // canonical order they are written in.
 import { BadRequest } from '../errors.js';
+import { RENDER_MODES, type RenderOptions } from '../render/render-spec.js';
 import { formatSeconds, parseSeconds, SECONDS_PATTERN } from './seconds.js';
 import { SIGNATURE_PATTERN } from './url-signature.js';
-
-export type RenderMode = 'copy' | 'exact';
-export const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];
 
 /** Bit rates libmp3lame accepts across MPEG-1, -2 and -2.5 (kbps). */
 export const MP3_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320] as const;
 export const DEFAULT_EXACT_BITRATE = 128;
-
-export type RenderOptions =
-  | { mode: 'copy' }
-  | { mode: 'exact'; bitrateKbps: number; channels: 1 | 2 | null; fadeInMs: number; fadeOutMs: number };
 
 export interface SegmentQuery {
   mode?: string;

@@ -2,14 +2,15 @@
 // the source, end clamped to its end, length and fades within limits) and names the result by its key.
 import { Unprocessable } from '../errors.js';
 import { bitrateRange } from '../media/mp3-frame.js';
-import type { RenderSpec } from '../media/render-args.js';
-import type { RenderOptions } from './render-options.js';
+import type { RenderOptions, RenderSpec } from '../render/render-spec.js';
 import { renderKey, type SourceIdentity } from './render-key.js';
 import type { SegmentRequest } from './segment-url.js';
 import { formatSeconds } from './seconds.js';
 
 export interface SegmentPlan {
   key: string;
+  /** The source as the key was made from it. */
+  source: SourceIdentity;
   spec: RenderSpec;
 }
 
@@ -52,5 +53,6 @@ export function planSegment(
     options: withinFormat(options, source.sampleRate),
     sampleRate: source.sampleRate,
   };
-  return { key: renderKey(source, spec), spec };
+  const identity: SourceIdentity = { path: source.path, size: source.size, mtimeMs: source.mtimeMs };
+  return { key: renderKey(identity, spec), source: identity, spec };
 }

@@ -1,16 +1,22 @@
 // Owns the segment URL: /segments/{source}/{start}-{end}.mp3?{query}. Parses the raw path (each source
 // segment percent-decoded on its own) and writes the one canonical URL every spelling redirects to.
 import { BadRequest } from '../errors.js';
-import { canonicalQuery, type RenderOptions } from './render-options.js';
+import type { RenderOptions } from '../render/render-spec.js';
+import { canonicalQuery } from './render-options.js';
 import { formatSeconds, parseSeconds } from './seconds.js';
 
 export const SEGMENTS_PREFIX = '/segments/';
 const MAX_PATH_LENGTH = 2048;
 const MAX_NAME_BYTES = 255;
 
+/**
+ * A source's path below MEDIA_ROOT, without .mp3: its decoded segments. The one spelling inside the code;
+ * it is percent-encoded only for URLs (sourcePathFor) and joined for people (sourceLabel).
+ */
+export type SourcePath = readonly string[];
+
 export interface SegmentRequest {
-  /** Decoded path segments of the source below MEDIA_ROOT, without the .mp3 extension. */
-  source: string[];
+  source: SourcePath;
   startMs: number;
   endMs: number;
   options: RenderOptions;
@@ -18,7 +24,7 @@ export interface SegmentRequest {
 }
 
 export interface SegmentPath {
-  source: string[];
+  source: SourcePath;
   startMs: number;
   endMs: number;
 }
@@ -89,9 +95,14 @@ function checkSourceName(name: string): string {
   return name;
 }
 
-/** The canonical path of a source (no leading slash): each segment percent-encoded on its own. */
-export function sourcePathFor(source: readonly string[]): string {
+/** The canonical path of a source in URLs (no leading slash): each segment percent-encoded on its own. */
+export function sourcePathFor(source: SourcePath): string {
   return source.map(encodeURIComponent).join('/');
+}
+
+/** A source's path for people (messages, logs): decoded, as on disk and as GET /sources lists it. */
+export function sourceLabel(source: SourcePath): string {
+  return source.join('/');
 }
 
 /**
@@ -106,7 +117,7 @@ export function canonicalRenderUrl(
 }
 
 /** The readable file name of a segment (Content-Disposition, `segments render`): tones_10-20.5.mp3. */
-export function segmentFileName(source: readonly string[], startMs: number, endMs: number): string {
+export function segmentFileName(source: SourcePath, startMs: number, endMs: number): string {
   return `${source[source.length - 1] ?? 'segment'}_${formatSeconds(startMs)}-${formatSeconds(endMs)}.mp3`;
 }
 

@@ -4,7 +4,9 @@ import { LRUCache } from 'lru-cache';
 import { Unavailable, Unprocessable } from '../errors.js';
 import { FfmpegKilled, ProbeTimedOut, type AudioProbe } from '../media/ffmpeg.js';
 import { readGaplessInfo } from '../media/mp3-frame.js';
-import { realMediaRoot, resolveSource, sourceVersion, type ResolvedSource } from './resolve-source.js';
+import { fileVersion } from '../media/source-file.js';
+import { type SourcePath, sourceLabel } from '../segments/segment-url.js';
+import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
 
 export interface SourceFacts extends ResolvedSource {
   durationMs: number;
@@ -14,7 +16,7 @@ export interface SourceFacts extends ResolvedSource {
 }
 
 export interface Catalog {
-  describe(source: readonly string[]): Promise<SourceFacts>;
+  describe(source: SourcePath): Promise<SourceFacts>;
 }
 
 type ProbeOutcome =
@@ -24,7 +26,6 @@ type ProbeOutcome =
   /** The probe itself did not finish (time limit, killed): says nothing about the file, never remembered. */
   | { ok: false; transient: true; reason: string };
 
-const PROBE_RETRY_AFTER_SECONDS = 5;
 /** How long a source's resolution (real path, size, mtime) is trusted before it is looked at again. */
 export const RESOLVE_TTL_MS = 1_000;
 
@@ -40,7 +41,7 @@ export async function createCatalog(deps: {
   const probes = new LRUCache<string, Promise<ProbeOutcome>>({ max: deps.maxEntries ?? 10_000 });
 
   function probeOnce(resolved: ResolvedSource): Promise<ProbeOutcome> {
-    const key = sourceVersion(resolved);
+    const key = fileVersion(resolved);
     let outcome = probes.get(key);
     if (!outcome) {
       outcome = Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
@@ -64,7 +65,7 @@ export async function createCatalog(deps: {
     max: deps.maxEntries ?? 10_000,
     ttl: deps.resolveTtlMs ?? RESOLVE_TTL_MS,
   });
-  function resolveRecently(source: readonly string[]): Promise<ResolvedSource> {
+  function resolveRecently(source: SourcePath): Promise<ResolvedSource> {
     const key = source.join('/');
     let resolved = resolutions.get(key);
     if (!resolved) {
@@ -79,11 +80,11 @@ export async function createCatalog(deps: {
   return {
     async describe(source) {
       const resolved = await resolveRecently(source);
-      const unreadable = `'${decodeURIComponent(resolved.name)}' is not a decodable MP3 file`;
+      const unreadable = `'${sourceLabel(resolved.path)}' is not a decodable MP3 file`;
       if (resolved.size === 0) throw new Unprocessable(`${unreadable}: it is empty.`);
       const outcome = await probeOnce(resolved);
       if (!outcome.ok && 'transient' in outcome) {
-        throw new Unavailable(`Reading '${decodeURIComponent(resolved.name)}' took too long; retry shortly.`, PROBE_RETRY_AFTER_SECONDS);
+        throw new Unavailable(`Reading '${sourceLabel(resolved.path)}' took too long; retry shortly.`, 'probeSlow');
       }
       if (!outcome.ok) throw new Unprocessable(`${unreadable}; replace the file with a valid MP3.`);
       const { probe } = outcome;

@@ -4,30 +4,21 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SourceNotFound } from '../errors.js';
-import { sourcePathFor } from '../segments/segment-url.js';
+import type { SourceFile } from '../media/source-file.js';
+import { type SourcePath, sourceLabel } from '../segments/segment-url.js';
 
-/** One string per version of a file: its real path, size and mtime (a replaced file is a new version). */
-export function sourceVersion(source: Pick<ResolvedSource, 'file' | 'size' | 'mtimeMs'>): string {
-  return `${source.file}\0${source.size}\0${source.mtimeMs}`;
-}
-
-export interface ResolvedSource {
-  /** Canonical source path as it appears in URLs (each segment percent-encoded), for logs and answers. */
-  name: string;
-  /** Real absolute path of the file. */
-  file: string;
-  size: number;
-  mtimeMs: number;
+/** A source found below MEDIA_ROOT: the path it was asked by, and its file. */
+export interface ResolvedSource extends SourceFile {
+  path: SourcePath;
 }
 
 export async function realMediaRoot(mediaRoot: string): Promise<string> {
   return realpath(mediaRoot);
 }
 
-export async function resolveSource(realRoot: string, source: readonly string[]): Promise<ResolvedSource> {
-  const name = sourcePathFor(source);
-  const notFound = () =>
-    new SourceNotFound(`There is no source '${decodeURIComponent(name)}': no file ${decodeURIComponent(name)}.mp3 below the media root.`);
+export async function resolveSource(realRoot: string, source: SourcePath): Promise<ResolvedSource> {
+  const label = sourceLabel(source);
+  const notFound = () => new SourceNotFound(`There is no source '${label}': no file ${label}.mp3 below the media root.`);
   // Segments are already free of '.', '..', slashes and NUL (segment-url.ts); join cannot climb out.
   const candidate = path.join(realRoot, ...source.slice(0, -1), `${source[source.length - 1]}.mp3`);
   let file: string;
@@ -39,5 +30,5 @@ export async function resolveSource(realRoot: string, source: readonly string[])
   if (!file.startsWith(realRoot + path.sep) || !file.toLowerCase().endsWith('.mp3')) throw notFound();
   const facts = await stat(file).catch(() => null);
   if (!facts?.isFile()) throw notFound();
-  return { name, file, size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
+  return { path: source, file, size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
 }

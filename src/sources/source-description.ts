@@ -1,5 +1,6 @@
 // Owns the public description of one source, the same wherever it is shown: GET /sources, GET
 // /sources/{source} and `segments probe`.
+import { sourceLabel, sourcePathFor } from '../segments/segment-url.js';
 import type { SourceFacts } from './catalog.js';
 
 export interface SourceDescription {
@@ -16,12 +17,12 @@ export interface SourceDescription {
 
 export function describeSource(facts: SourceFacts): SourceDescription {
   return {
-    source: decodeURIComponent(facts.name),
+    source: sourceLabel(facts.path),
     durationSeconds: facts.durationMs / 1000,
     sampleRate: facts.sampleRate,
     channels: facts.channels,
     bitRate: facts.bitRate,
     size: facts.size,
-    segments: `/segments/${facts.name}/{start}-{end}.mp3`,
+    segments: `/segments/${sourcePathFor(facts.path)}/{start}-{end}.mp3`,
   };
 }

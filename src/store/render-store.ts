@@ -6,7 +6,7 @@ import os from 'node:os';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { RENDER_KEY_PATTERN } from '../segments/render-key.js';
-import type { RenderOptions } from '../segments/render-options.js';
+import type { RenderOptions } from '../render/render-spec.js';
 
 export interface StoredRender {
   /** Open handle: the bytes stay readable even if the file is evicted while streaming. */

@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.js';
-import type { RenderInput, RenderSpec } from '../../src/media/render-args.js';
-import { buildRenderArguments } from '../../src/media/render-args.js';
+import { buildRenderArguments, type RenderInput } from '../../src/render/render-args.js';
+import type { RenderSpec } from '../../src/render/render-spec.js';
 import { startProcess, type LineSink, type ManagedProcess } from '../../src/stack/managed-process.js';
 import { unprivilegedIds } from '../../src/stack/nginx-front.js';
 

@@ -10,7 +10,7 @@ import { parseRenderOptions } from '../../src/segments/render-options.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { startProcess, type LineSink } from '../../src/stack/managed-process.js';
 import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
-import { createFrameIndexes } from '../../workers/frame-indexes.js';
+import { createFrameIndexes } from '../../src/render/frame-indexes.js';
 import { timeBareFfmpeg } from './references.js';
 
 /** Room for the bench's one hour-long source's index (8 bytes a frame). */

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { createMediaTools, type MediaTools } from '../../src/media/ffmpeg.js';
 import { cutFrames, readFrameIndex } from '../../src/media/frame-index.js';
-import { buildRenderArguments, copyLengthMs, type RenderSpec } from '../../src/media/render-args.js';
+import { buildRenderArguments } from '../../src/render/render-args.js';
+import { copyLengthMs, type RenderSpec } from '../../src/render/render-spec.js';
 import { frameBytes, readMp3 } from '../helpers/mp3-frames.js';
 
 const corpus = path.join(PROJECT_ROOT, 'fixtures', 'corpus');

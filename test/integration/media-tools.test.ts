@@ -16,7 +16,7 @@ import {
   ToolNotExecutable,
   type MediaTools,
 } from '../../src/media/ffmpeg.js';
-import { buildRenderArguments } from '../../src/media/render-args.js';
+import { buildRenderArguments } from '../../src/render/render-args.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
 import { API_ENTRY } from '../../src/stack/stack.js';
 import { descendantsOf, eventually } from '../helpers/test-stack.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeDir } from '../../src/data-layout.js';
-import { QUEUE_NAME } from '../../src/queue/render-job.js';
+import { QUEUE_NAME, type RenderJob } from '../../src/queue/render-job.js';
 import { startProcess } from '../../src/stack/managed-process.js';
 import { WORKER_ENTRY } from '../../src/stack/stack.js';
 import { configToEnv } from '../../src/config.js';
@@ -82,22 +82,18 @@ describe('a failed key', () => {
     events.on('failed', ({ jobId: id, failedReason }) => {
       if (id === jobId) failures.push(failedReason);
     });
-    const data = {
+    const data: RenderJob = {
       key: jobId,
-      source: ['demo', 'no-such-file'],
-      sourceSize: 1,
-      sourceMtimeMs: 1,
-      sampleRate: 44100,
-      startMs: 0,
-      endMs: 1000,
-      options: { mode: 'copy' },
+      source: { path: ['demo', 'no-such-file'], size: 1, mtimeMs: 1 },
+      spec: { startMs: 0, endMs: 1000, options: { mode: 'copy' }, sampleRate: 44100 },
       requestId: 'test',
     };
     await queue.add('render', data, { jobId, removeOnFail: true, removeOnComplete: true });
     await eventually(async () => (failures.length === 1 ? true : undefined), 'the first failure');
     await queue.add('render', data, { jobId, removeOnFail: true, removeOnComplete: true });
     await eventually(async () => (failures.length === 2 ? true : undefined), 'the second failure');
-    expect(failures[1]).toMatch(/no file demo\/no-such-file\.mp3/);
+    // The job's reason is the public detail as words; how the render failed travels in the failure memory.
+    expect(failures[1]).toBe("There is no source 'demo/no-such-file': no file demo/no-such-file.mp3 below the media root.");
     await events.close();
     await queue.close();
   });

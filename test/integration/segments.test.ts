@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RENDERER_VERSION } from '../../src/media/render-args.js';
+import { RENDERER_VERSION } from '../../src/render/render-spec.js';
 import { answeredOutcomes, outcomesSince, segmentOutcomes } from '../helpers/metrics.js';
 import { readMp3, type Mp3Summary } from '../helpers/mp3-frames.js';
 import { checkCopySegment, checkSegment } from '../helpers/segment-oracle.js';

@@ -2,6 +2,7 @@
 // /metrics (Prometheus text).
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../../observability/metrics.js';
+import { RETRY_AFTER } from '../../retry-after.js';
 import { problemType, sendProblem } from '../problem-handler.js';
 
 export interface OperationsDeps {
@@ -16,7 +17,7 @@ export async function operationRoutes(app: FastifyInstance, deps: OperationsDeps
   app.get('/readyz', async (_request, reply) => {
     const missing = await deps.missingForReadiness();
     if (missing.length === 0) return reply.header('cache-control', 'no-store').send({ status: 'ready' });
-    reply.header('retry-after', '5');
+    reply.header('retry-after', String(RETRY_AFTER.notReady));
     return sendProblem(reply, {
       type: problemType('not-ready'),
       title: 'Not ready',

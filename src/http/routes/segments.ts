@@ -1,25 +1,20 @@
-// Owns GET/HEAD /segments/{source}/{start}-{end}.mp3: canonical URL or 308, source facts, plan, then the
-// stored render or a wait on its job, then the bytes.
+// Owns GET/HEAD /segments/{source}/{start}-{end}.mp3: the canonical URL or 308, then either the 202 of an
+// asynchronous ask (Prefer: respond-async) or the segment's bytes (obtained by the use case: stored, or
+// rendered while the request waits) with Range, ETag and caching headers.
 import type { FastifyInstance } from 'fastify';
-import { Unavailable } from '../../errors.js';
-import type { SegmentOutcome } from '../../observability/metrics.js';
-import { renderJobFor, type RenderJobData } from '../../queue/render-job.js';
-import { Overloaded } from '../../queue/render-requester.js';
-import { WaitAbandoned, WaitTimedOut } from '../../queue/render-waiter.js';
-import { planSegment } from '../../segments/segment-plan.js';
-import { parseRenderOptions, segmentQuerySchema, type SegmentQuery } from '../../segments/render-options.js';
-import { canonicalSegmentUrl, parseSegmentPath, segmentFileName, type SegmentRequest } from '../../segments/segment-url.js';
+import { parseRenderOptions, type SegmentQuery, segmentQuerySchema } from '../../segments/render-options.js';
+import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest, segmentFileName } from '../../segments/segment-url.js';
 import { requireSignature, signedUrl } from '../../segments/url-signature.js';
-import type { RenderReader } from '../../store/render-reader.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
-import { prefersAsync } from '../render-status-answer.js';
+import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
+import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
+import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { segmentCacheControl, sendRender } from '../send-render.js';
-import { acceptSegment, type RenderRouteDeps } from './renders.js';
 
-export interface SegmentRouteDeps extends RenderRouteDeps {
-  /** The render's bytes: from memory when hot, else from the store. */
-  renders: RenderReader;
+export interface SegmentRouteDeps extends ObtainSegmentDeps, AcceptRenderDeps {
   rendersInUse: RendersInUse;
+  /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
+  signingKey: string | undefined;
   cacheMaxAgeSeconds: number;
 }
 
@@ -44,24 +39,17 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         return reply.code(308).header('location', expected).header('cache-control', segmentCacheControl(deps.cacheMaxAgeSeconds)).send();
       }
 
-      // Prefer: respond-async (RFC 7240): 202 with the render's status at once, never the bytes (README).
+      // Prefer: respond-async (RFC 7240): 202 with the render's status at once, never the bytes (docs/api.md).
       if (prefersAsync(request.headers.prefer)) {
-        return acceptSegment(deps, segment, String(request.id), reply.header('preference-applied', 'respond-async'));
+        const accepted = await acceptSegment(deps, segment, String(request.id));
+        reply.header('preference-applied', 'respond-async');
+        return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
       }
 
-      const source = await deps.catalog.describe(segment.source);
-      const plan = planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
-      let body = await deps.renders.open(plan.key);
-      let outcome: SegmentOutcome = body?.origin === 'memory' ? 'memory_hit' : 'hit';
-      if (!body) {
-        const job = renderJobFor(plan, segment.source, source, String(request.id));
-        const waited = await waitForRender(deps, job, reply.raw);
-        if (waited === 'abandoned') return reply.hijack();
-        outcome = waited;
-        body = await deps.renders.open(plan.key);
-        if (!body) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 1);
-      }
-      deps.metrics.countSegment(outcome);
+      const obtained = await obtainSegment(deps, segment, String(request.id), clientGone(reply.raw));
+      // The client went away while its render was made: nobody is left to answer.
+      if (!obtained) return reply.hijack();
+      const { plan, body } = obtained;
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
       if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
       return sendRender(request, reply, body, {
@@ -74,18 +62,9 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
   });
 }
 
-/** Waits on the render; a client that goes away stops waiting (its job still completes for the others). */
-async function waitForRender(deps: SegmentRouteDeps, job: RenderJobData, response: NodeJS.EventEmitter) {
+/** Aborted when the response closes before it is sent: the client went away while waiting. */
+function clientGone(response: NodeJS.EventEmitter): AbortSignal {
   const gone = new AbortController();
-  const onClose = () => gone.abort();
-  response.once('close', onClose);
-  try {
-    return await deps.requester.request(job, gone.signal);
-  } catch (error) {
-    if (error instanceof WaitAbandoned) return 'abandoned' as const;
-    deps.metrics.countSegment(error instanceof WaitTimedOut ? 'timeout' : error instanceof Overloaded ? 'shed' : 'failed');
-    throw error;
-  } finally {
-    response.off('close', onClose);
-  }
+  response.once('close', () => gone.abort());
+  return gone.signal;
 }

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequest, RangeNotSatisfiable, SourceNotFound, Unavailable, Unprocessable } from '../../../src/errors.js';
 import { handleErrors } from '../../../src/http/problem-handler.js';
+import { RETRY_AFTER } from '../../../src/retry-after.js';
 import { QUERY_PARAMETERS, segmentQuerySchema } from '../../../src/segments/render-options.js';
 
 let app: FastifyInstance;
@@ -23,7 +24,7 @@ beforeAll(async () => {
     throw new RangeNotSatisfiable(5_000);
   });
   app.get('/unavailable', async () => {
-    throw new Unavailable('Too many requests are waiting for renders; retry shortly.', 7);
+    throw new Unavailable('Too many requests are waiting for renders; retry shortly.', 'overloaded');
   });
   app.get('/bug', async () => {
     throw new Error('ENOENT: /srv/secret/path/ffmpeg crashed');
@@ -78,7 +79,7 @@ describe('handleErrors', () => {
 
   it('answers 503 with Retry-After', async () => {
     const { response } = await problem('/unavailable');
-    expect(response.headers['retry-after']).toBe('7');
+    expect(response.headers['retry-after']).toBe(String(RETRY_AFTER.overloaded));
   });
 
   it('adds neither Retry-After nor Content-Range to other problems', async () => {

@@ -4,11 +4,13 @@ import { EventEmitter } from 'node:events';
 import type { QueueEvents } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENTS_RETRY_MS, renderRoutes, type RenderRouteDeps } from '../../../src/http/routes/renders.js';
+import { EVENTS_RETRY_MS } from '../../../src/http/render-events-stream.js';
+import { type RenderRouteDeps, renderRoutes } from '../../../src/http/routes/renders.js';
 import { createRenderEvents } from '../../../src/queue/render-events.js';
-import { encodeFailure } from '../../../src/queue/render-job.js';
+import type { RenderFailure } from '../../../src/render/render-failure.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
+const CUT_FAILURE: RenderFailure = { status: 422, detail: 'cannot be cut', permanent: true };
 let app: FastifyInstance | undefined;
 afterEach(async () => {
   await app?.close();
@@ -20,7 +22,8 @@ async function openStream() {
   const queue = new EventEmitter();
   const deps = {
     renderStatus: { read: async () => ({ status: 'rendering', percent: 50 }) },
-    renderEvents: createRenderEvents(queue as unknown as QueueEvents),
+    // How the job failed comes from the failure memory, never from the event's text.
+    renderEvents: createRenderEvents(queue as unknown as QueueEvents, { failureOf: async () => CUT_FAILURE }),
     signingKey: undefined,
   } as unknown as RenderRouteDeps;
   app = Fastify();
@@ -42,7 +45,10 @@ async function openStream() {
   return {
     queue,
     until,
-    statuses: () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { status: string; percent?: number }),
+    statuses: () =>
+      [...text.matchAll(/^data: (.*)$/gm)].map(
+        (m) => JSON.parse(m[1]!) as { status: string; percent?: number; problem?: { status: number; detail: string } },
+      ),
   };
 }
 
@@ -63,7 +69,7 @@ describe('GET /renders/{id}/events', () => {
     stream.queue.emit('waiting', { jobId: ID });
     stream.queue.emit('active', { jobId: ID });
     stream.queue.emit('progress', { jobId: ID, data: 20 });
-    stream.queue.emit('failed', { jobId: ID, failedReason: encodeFailure({ status: 422, detail: 'cannot be cut' }) });
+    stream.queue.emit('failed', { jobId: ID, failedReason: 'cannot be cut' });
     await stream.until(10);
     expect(stream.statuses().map(({ status, percent }) => (percent === undefined ? status : `${status} ${percent}`))).toEqual([
       'rendering 50',
@@ -76,5 +82,7 @@ describe('GET /renders/{id}/events', () => {
       'rendering 20',
       'failed',
     ]);
+    // The failure recorded by the worker, as the segment URL would answer it.
+    expect(stream.statuses().at(-1)?.problem).toMatchObject({ status: 422, detail: 'cannot be cut' });
   });
 });

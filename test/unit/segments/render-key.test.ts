@@ -1,15 +1,67 @@
-import { describe, expect, it } from 'vitest';
-import type { RenderSpec } from '../../../src/media/render-args.js';
+import { createHash } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import { RENDERER_VERSION, type RenderSpec } from '../../../src/render/render-spec.js';
 import { renderKey, type SourceIdentity } from '../../../src/segments/render-key.js';
 
-const source: SourceIdentity = { name: 'shows/ep42', size: 1_234_567, mtimeMs: 1_700_000_000_000 };
+const source: SourceIdentity = { path: ['shows', 'ep42'], size: 1_234_567, mtimeMs: 1_700_000_000_000 };
 const spec: RenderSpec = { startMs: 754_500, endMs: 812_000, sampleRate: 44100, options: { mode: 'copy' } };
 const exact: RenderSpec = { ...spec, options: { mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs: 0, fadeOutMs: 0 } };
 const key = renderKey(source, spec);
+/** A path whose URL spelling differs from its decoded one. */
+const spaced: SourceIdentity = { ...source, path: ['my show', 'café (live)'] };
+
+/**
+ * The key as documented, computed here without the code under test: SHA-256 of the JSON array
+ * [rendererVersion, name, size, mtimeMs, startMs, endMs, ...parameters], its first 32 hex characters; the
+ * name is the source's path as in URLs (each segment percent-encoded, joined by '/').
+ */
+function documentedKey(rendererVersion: number, identity: SourceIdentity, render: RenderSpec): string {
+  const { options } = render;
+  const parameters =
+    options.mode === 'copy' ? ['copy'] : ['exact', options.bitrateKbps, options.channels, options.fadeInMs, options.fadeOutMs];
+  const name = identity.path.map(encodeURIComponent).join('/');
+  const fields = [rendererVersion, name, identity.size, identity.mtimeMs, render.startMs, render.endMs, ...parameters];
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 32);
+}
 
 describe('renderKey', () => {
   it('is 32 lowercase hex characters', () => {
     expect(key).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  // Every stored render, job id and ETag is named by its key: a refactor that changes the key silently orphans
+  // them all. Only a deliberate RENDERER_VERSION bump may change these literals (update them with it).
+  it('is pinned: fixed sources and specs give the recorded keys for renderer version 3', () => {
+    expect({ version: RENDERER_VERSION, copy: key, exact: renderKey(source, exact), spaced: renderKey(spaced, spec) }).toEqual({
+      version: 3,
+      copy: '1f52c5b10106f230f5e2cb8085b7488a',
+      exact: '8ba1cd4344ed5bffb95d203fa3f4a645',
+      spaced: '5d1d4f7a71989bec2c2781f7030957c7',
+    });
+  });
+
+  it('follows the documented recipe with the current RENDERER_VERSION', () => {
+    for (const render of [spec, exact]) expect(renderKey(source, render)).toBe(documentedKey(RENDERER_VERSION, source, render));
+    expect(renderKey(spaced, spec)).toBe(documentedKey(RENDERER_VERSION, spaced, spec));
+  });
+
+  it('changes when RENDERER_VERSION is bumped: every key moves to the recipe of the new version', async () => {
+    const renderSpecModule = '../../../src/render/render-spec.js';
+    vi.resetModules();
+    vi.doMock(renderSpecModule, async (importOriginal) => ({
+      ...(await importOriginal<typeof import('../../../src/render/render-spec.js')>()),
+      RENDERER_VERSION: RENDERER_VERSION + 1,
+    }));
+    try {
+      const bumped = await import('../../../src/segments/render-key.js');
+      for (const render of [spec, exact]) {
+        expect(bumped.renderKey(source, render)).toBe(documentedKey(RENDERER_VERSION + 1, source, render));
+        expect(bumped.renderKey(source, render)).not.toBe(renderKey(source, render));
+      }
+    } finally {
+      vi.doUnmock(renderSpecModule);
+      vi.resetModules();
+    }
   });
 
   it('is the same for the same inputs, given as fresh objects', () => {
@@ -18,7 +70,7 @@ describe('renderKey', () => {
   });
 
   it.each<[string, SourceIdentity, RenderSpec]>([
-    ['source name', { ...source, name: 'shows/ep43' }, spec],
+    ['source path', { ...source, path: ['shows', 'ep43'] }, spec],
     ['source size', { ...source, size: source.size + 1 }, spec],
     ['source mtime', { ...source, mtimeMs: source.mtimeMs + 1 }, spec],
     ['start', source, { ...spec, startMs: spec.startMs + 1 }],
@@ -42,8 +94,8 @@ describe('renderKey', () => {
   });
 
   it('does not let a name and a time run into each other', () => {
-    expect(renderKey({ ...source, name: 'a1' }, { ...spec, startMs: 2 })).not.toBe(
-      renderKey({ ...source, name: 'a' }, { ...spec, startMs: 12 }),
+    expect(renderKey({ ...source, path: ['a1'] }, { ...spec, startMs: 2 })).not.toBe(
+      renderKey({ ...source, path: ['a'] }, { ...spec, startMs: 12 }),
     );
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Unprocessable } from '../../../src/errors.js';
 import { renderKey } from '../../../src/segments/render-key.js';
-import type { RenderOptions } from '../../../src/segments/render-options.js';
+import type { RenderOptions } from '../../../src/render/render-spec.js';
 import { planSegment } from '../../../src/segments/segment-plan.js';
 import type { SegmentRequest } from '../../../src/segments/segment-url.js';
 
-const source = { name: 'demo/tones', size: 540_000, mtimeMs: 1_700_000_000_000, durationMs: 90_000, sampleRate: 44100 };
+const source = { path: ['demo', 'tones'], size: 540_000, mtimeMs: 1_700_000_000_000, durationMs: 90_000, sampleRate: 44100 };
 const limits = { maxSegmentSeconds: 60 };
 const copy: RenderOptions = { mode: 'copy' };
 
@@ -43,7 +43,8 @@ describe('planSegment', () => {
   it('plans a segment inside the source as it was asked, named by its render key', () => {
     const plan = planSegment(request(10_000, 20_500), source, limits);
     const spec = { startMs: 10_000, endMs: 20_500, options: copy, sampleRate: 44100 };
-    expect(plan).toEqual({ key: renderKey(source, spec), spec });
+    const identity = { path: source.path, size: source.size, mtimeMs: source.mtimeMs };
+    expect(plan).toEqual({ key: renderKey(identity, spec), source: identity, spec });
   });
 
   it('clamps an end past the source end to the source end', () => {

@@ -71,7 +71,7 @@ describe('the source list', () => {
     expect(names(result)).toEqual(['a', 'alias', 'b', 'broken', 'empty', 'folder.mp3/inner', 'shows/season 1/épisode 1']);
     expect(result.truncated).toBe(false);
     const first = result.sources[0];
-    expect(first && 'facts' in first && first.facts).toMatchObject({ name: 'a', durationMs: 12_500, sampleRate: 44100 });
+    expect(first && 'facts' in first && first.facts).toMatchObject({ path: ['a'], durationMs: 12_500, sampleRate: 44100 });
   });
 
   it('leaves out symlinks that leave the root or dangle, symlinked folders, other extensions and unspellable names', async () => {

@@ -10,7 +10,7 @@ import { NGINX_TEMPLATE, nginxValues, renderNginxConfig } from '../../../src/sta
 import { API_ENTRY, WORKER_ENTRY } from '../../../src/stack/stack.js';
 
 const UNITS = path.join(PROJECT_ROOT, 'src', 'stack', 'systemd');
-/** Where the README installs the checkout; the units name it. */
+/** Where docs/operations.md installs the checkout; the units name it. */
 const INSTALL_ROOT = '/opt/mp3-segments';
 /** The units' DATA_DIR (StateDirectory=mp3-segments). */
 const STATE_DIR = '/var/lib/mp3-segments';
@@ -89,8 +89,8 @@ describe('the shipped systemd units', () => {
     for (const target of written) expect(exists(path.dirname(target)), target).toBe(true);
   });
 
-  it('are where the README says they are', async () => {
-    const readme = await readFile(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-    expect(readme).toContain('src/stack/systemd/');
+  it('are where the operations guide says they are', async () => {
+    const guide = await readFile(path.join(PROJECT_ROOT, 'docs', 'operations.md'), 'utf8');
+    expect(guide).toContain('src/stack/systemd/');
   });
 });

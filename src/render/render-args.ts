@@ -1,33 +1,9 @@
 // Owns what ffmpeg is asked to do for a render: a pure function from the render spec to argument lists,
 // unit-tested for the exact arguments of each mode. Changing these bytes on purpose means bumping
-// RENDERER_VERSION, which is part of every render key, so no store or cache keeps serving old bytes.
-import type { RenderOptions } from '../segments/render-options.js';
-import type { FrameCut } from './frame-index.js';
-import { mp3FrameSeconds } from './mp3-frame.js';
-
-// 2: exact renders trimmed by sample count with a corrected LAME padding; junk removed from copies.
-// 3: copies of clean sources cut by byte offset (frame-index.ts): the same audio frames and tags, but the
-//    info frame's bit rate and replay-gain fields now come from the cut, not from the whole source.
-export const RENDERER_VERSION = 3;
-
-export interface RenderSpec {
-  startMs: number;
-  /** Already clamped to the source's end. */
-  endMs: number;
-  options: RenderOptions;
-  /** The source's sample rate, which sets its frame length. */
-  sampleRate: number;
-}
-
-export interface FfmpegInput {
-  url: string;
-  options: string[];
-}
-
-export interface FfmpegArguments {
-  inputs: FfmpegInput[];
-  outputOptions: string[];
-}
+// RENDERER_VERSION (render-spec.ts), which is part of every render key, so no store or cache keeps serving old bytes.
+import type { FfmpegArguments } from '../media/ffmpeg.js';
+import type { FrameCut } from '../media/frame-index.js';
+import { copyLengthMs, exactSampleCount, type RenderSpec } from './render-spec.js';
 
 /** The source to read: its file and, for a copy, the frames to keep when its frame index knows them. */
 export interface RenderInput {
@@ -58,16 +34,6 @@ function copyByIndex(file: string, cut: FrameCut, common: (audioInput: number) =
 /** Seconds as ffmpeg reads them, from whole milliseconds (no float noise). */
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(3);
-}
-
-/** Samples an exact render holds: the asked length at the source's sample rate, to the nearest sample. */
-export function exactSampleCount(spec: RenderSpec): number {
-  return Math.max(1, Math.round(((spec.endMs - spec.startMs) * spec.sampleRate) / 1000));
-}
-
-/** The length a copy asks for: ffmpeg's copy writes no frame at all for under about two frames. */
-export function copyLengthMs(spec: RenderSpec): number {
-  return Math.max(spec.endMs - spec.startMs, Math.ceil(2000 * mp3FrameSeconds(spec.sampleRate)));
 }
 
 const GLOBAL_OPTIONS = ['-nostdin', '-hide_banner'];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildRenderArguments } from '../../../src/media/render-args.js';
-import type { RenderOptions } from '../../../src/segments/render-options.js';
+import { buildRenderArguments } from '../../../src/render/render-args.js';
+import type { RenderOptions } from '../../../src/render/render-spec.js';
 
 const input = { file: 'in.mp3' };
 const tail = ['-map', '0:a:0', '-map_metadata', '0', '-id3v2_version', '3', '-write_xing', '1', '-fflags', '+bitexact', '-f', 'mp3'];

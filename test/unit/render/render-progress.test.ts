@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { throttledPercent } from '../../../workers/render-progress.js';
+import { throttledPercent } from '../../../src/render/render-progress.js';
 
 function reporter(totalMs: number, minIntervalMs = 250) {
   let clock = 0;

@@ -3,11 +3,11 @@
 // remembered. Completed and failed jobs are removed from BullMQ at once (render-job.ts), so the store and
 // the failure memory are the record of how a render ended.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { FailureMemory } from '../queue/failure-memory.js';
+import { progressPercent, type RenderJob, type RenderResult } from '../queue/render-job.js';
+import type { RenderFailure } from '../render/render-failure.js';
 import type { RenderMetadata, RenderStore } from '../store/render-store.js';
-import { recentFailure } from './failure-memory.js';
-import { decodeFailure, progressPercent, type RenderFailure, type RenderJobData, type RenderResult } from './render-job.js';
-import { QueueUnreachable } from './render-requester.js';
+import { QueueUnreachable } from './request-render.js';
 
 export type RenderState =
   | { status: 'queued' }
@@ -21,16 +21,16 @@ export interface RenderStatus {
 }
 
 export function createRenderStatus(deps: {
-  queue: Pick<Queue<RenderJobData, RenderResult>, 'getJob'>;
+  queue: Pick<Queue<RenderJob, RenderResult>, 'getJob'>;
   store: Pick<RenderStore, 'metadata'>;
-  redis: Redis;
+  failures: Pick<FailureMemory, 'permanent' | 'failureOf'>;
 }): RenderStatus {
   async function fromQueue(id: string): Promise<RenderState | null> {
     const job = await deps.queue.getJob(id);
     const state = job ? await job.getState() : 'unknown';
     if (!job || state === 'unknown' || state === 'completed') return null;
     if (state === 'active') return { status: 'rendering', percent: progressPercent(job.progress) };
-    if (state === 'failed') return { status: 'failed', failure: decodeFailure(job.failedReason) };
+    if (state === 'failed') return { status: 'failed', failure: await deps.failures.failureOf(id) };
     // waiting, prioritized, delayed (a retry's backoff), waiting-children
     return { status: 'queued' };
   }
@@ -42,7 +42,7 @@ export function createRenderStatus(deps: {
       try {
         const queued = await fromQueue(id);
         if (queued) return queued;
-        const failure = await recentFailure(deps.redis, id);
+        const failure = await deps.failures.permanent(id);
         if (failure) return { status: 'failed', failure };
       } catch (error) {
         throw new QueueUnreachable(error);

@@ -2,9 +2,9 @@
 // copy render of a source and kept in memory, bounded in bytes, so later copies cut by byte offset. A
 // replaced file has a new size or mtime, hence a new index; the old one ages out.
 import { LRUCache } from 'lru-cache';
-import { cutFrames, readFrameIndex, type FrameCut, type FrameIndex } from '../src/media/frame-index.js';
-import { copyLengthMs, type RenderSpec } from '../src/media/render-args.js';
-import { sourceVersion, type ResolvedSource } from '../src/sources/resolve-source.js';
+import { cutFrames, type FrameCut, type FrameIndex, readFrameIndex } from '../media/frame-index.js';
+import { fileVersion, type SourceFile } from '../media/source-file.js';
+import { copyLengthMs, type RenderSpec } from './render-spec.js';
 
 export interface FrameIndexes {
   /**
@@ -12,7 +12,7 @@ export interface FrameIndexes {
    * Which of the two a source gets depends on its bytes only, never on the memory bound: the two ways
    * write the same audio frames but not the same info frame, and one key must always mean the same bytes.
    */
-  cutFor(source: ResolvedSource, spec: RenderSpec): Promise<FrameCut | null>;
+  cutFor(source: SourceFile, spec: RenderSpec): Promise<FrameCut | null>;
 }
 
 /** A source that is not a clean chain is remembered as such (a small entry), so it is walked only once. */
@@ -30,7 +30,7 @@ export function createFrameIndexes(options: { maxBytes: number }): FrameIndexes 
     async cutFor(source, spec) {
       // ffmpeg's concat protocol splits its list on '|' (render-args.ts): such a path is cut by ffmpeg's seek.
       if (source.file.includes('|')) return null;
-      const id = sourceVersion(source);
+      const id = fileVersion(source);
       let index = indexes.get(id);
       if (!index) {
         index = readFrameIndex(source.file);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequest } from '../../../src/errors.js';
-import { parseRenderBody } from '../../../src/segments/render-body.js';
+import { parseRenderBody } from '../../../src/segments/render-request-body.js';
 import { canonicalSegmentUrl, parseSegmentPath } from '../../../src/segments/segment-url.js';
 
 describe('parseRenderBody (POST /renders)', () => {

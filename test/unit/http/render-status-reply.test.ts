@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prefersAsync, statusBody } from '../../../src/http/render-status-answer.js';
+import { prefersAsync, statusBody } from '../../../src/http/render-status-reply.js';
 import { signatureFor } from '../../../src/segments/url-signature.js';
 
 const id = 'a'.repeat(32);
@@ -60,7 +60,7 @@ describe('statusBody', () => {
   });
 
   it('gives a failed render the problem its segment URL would answer', () => {
-    expect(statusBody(id, { status: 'failed', failure: { status: 422, detail: 'damaged' } }, context)).toEqual({
+    expect(statusBody(id, { status: 'failed', failure: { status: 422, detail: 'damaged', permanent: true } }, context)).toEqual({
       id,
       status: 'failed',
       problem: { type: 'urn:mp3-segments:problem:unprocessable', title: 'Cannot render this segment', status: 422, detail: 'damaged' },

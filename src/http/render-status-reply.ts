@@ -1,15 +1,12 @@
 // Owns the JSON status of an asynchronous render (GET /renders/{id}, each event of its stream, the body of
-// a 202) and the 202 answer itself: queue the render unless it is known already, then say where to follow it.
+// a 202), the 202 answer itself, and the Prefer header that asks for it.
 import type { FastifyReply } from 'fastify';
-import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
-import type { RenderJobData } from '../queue/render-job.js';
-import { Overloaded, type RenderRequester } from '../queue/render-requester.js';
-import type { RenderState, RenderStatus } from '../queue/render-status.js';
-import { failureToError } from '../queue/render-waiter.js';
-import type { RenderOptions } from '../segments/render-options.js';
+import { failureAsServiceError } from '../render/render-failure.js';
+import type { RenderOptions } from '../render/render-spec.js';
 import { canonicalRenderUrl } from '../segments/segment-url.js';
 import { publishedUrl } from '../segments/url-signature.js';
 import type { RenderMetadata } from '../store/render-store.js';
+import type { RenderState } from '../use-cases/render-status.js';
 import { problemOf, type Problem } from './problem-handler.js';
 
 export interface RenderStatusBody {
@@ -51,7 +48,7 @@ export function statusBody(id: string, state: RenderState, context: StatusContex
     case 'done':
       return { id, status: 'done', segment: segmentUrlOf(state.render, context) };
     case 'failed':
-      return { id, status: 'failed', problem: problemOf(failureToError(state.failure)) };
+      return { id, status: 'failed', problem: problemOf(failureAsServiceError(state.failure)) };
   }
 }
 
@@ -60,40 +57,13 @@ export function statusLocation(id: string, download: boolean): string {
   return `/renders/${id}${download ? '?download=1' : ''}`;
 }
 
-/** An asynchronous ask for a render already known, as segment_requests_total counts it. */
-const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', failed: 'failed' } as const satisfies Record<
-  RenderState['status'],
-  SegmentOutcome
->;
-
-/**
- * Answers 202 with the render's status at once, queueing the render unless it is known already: a render
- * in the store is `done`, one queued or rendering is joined, a failure still remembered is `failed` (a new
- * job would fail at once the same way). Never cached: the next look may say something else.
- */
-export async function acceptRender(
-  deps: { requester: RenderRequester; renderStatus: RenderStatus; metrics: Pick<Metrics, 'countSegment'>; signingKey: string | undefined },
-  job: RenderJobData,
-  download: boolean,
-  reply: FastifyReply,
-): Promise<FastifyReply> {
-  let state = await deps.renderStatus.read(job.key);
-  if (!state) {
-    // Counted as a waiting request would be (README "Observability"): the ask that queued it is the miss.
-    await deps.requester.submit(job).catch((error: unknown) => {
-      deps.metrics.countSegment(error instanceof Overloaded ? 'shed' : 'failed');
-      throw error;
-    });
-    state = { status: 'queued' };
-    deps.metrics.countSegment('miss');
-  } else {
-    deps.metrics.countSegment(ASKED_OUTCOME[state.status]);
-  }
+/** The 202 of an asynchronous ask: the render's status now, and where to follow it. Never cached. */
+export function replyAccepted(reply: FastifyReply, accepted: { key: string; state: RenderState }, context: StatusContext): FastifyReply {
   return reply
     .code(202)
-    .header('location', statusLocation(job.key, download))
+    .header('location', statusLocation(accepted.key, context.download))
     .header('cache-control', 'no-store')
-    .send(statusBody(job.key, state, { download, signingKey: deps.signingKey }));
+    .send(statusBody(accepted.key, accepted.state, context));
 }
 
 /** True when a Prefer header (RFC 7240) holds the respond-async preference. */

@@ -4,10 +4,10 @@
 // listening (BullMQ issues #383 and #85), and wait.
 import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
+import type { QueueDepth } from '../queue/queue-depth.js';
+import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
+import type { RenderWaiter } from '../queue/render-waiter.js';
 import type { RenderStore } from '../store/render-store.js';
-import type { QueueDepth } from './queue-depth.js';
-import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJobData, type RenderResult } from './render-job.js';
-import type { RenderWaiter } from './render-waiter.js';
 
 /** Too many requests already wait, or too many jobs are queued: a new miss is refused at once. */
 export class Overloaded extends Unavailable {}
@@ -15,27 +15,24 @@ export class Overloaded extends Unavailable {}
 /** Redis cannot be reached from the request path (the connection fails fast): 503 at once. */
 export class QueueUnreachable extends Unavailable {
   constructor(cause: unknown) {
-    super('The render queue (Redis) cannot be reached; retry shortly.', 5, { cause });
+    super('The render queue (Redis) cannot be reached; retry shortly.', 'queueUnreachable', { cause });
   }
 }
-
-/** Seconds a shed request is told to wait: long enough for a few renders to drain. */
-const SHED_RETRY_AFTER_SECONDS = 2;
 
 export type MissOutcome = 'miss' | 'joined';
 
 export interface RenderRequester {
   /** Resolves once the key is in the store. Rejects with a ServiceError (422/503) or WaitAbandoned. */
-  request(data: RenderJobData, signal: AbortSignal): Promise<MissOutcome>;
+  request(data: RenderJob, signal: AbortSignal): Promise<MissOutcome>;
   /**
    * Adds the job without waiting on it (an asynchronous render: its status is read later). Rejects with
    * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached.
    */
-  submit(data: RenderJobData): Promise<void>;
+  submit(data: RenderJob): Promise<void>;
 }
 
 export function createRenderRequester(deps: {
-  queue: Queue<RenderJobData, RenderResult>;
+  queue: Queue<RenderJob, RenderResult>;
   waiter: RenderWaiter;
   store: RenderStore;
   queueDepth: QueueDepth;
@@ -46,7 +43,7 @@ export function createRenderRequester(deps: {
   const { queue, waiter, store, queueDepth } = deps;
 
   /** Adds the job unless the queue is full (the job id is the key: an existing job is joined). */
-  async function submit(data: RenderJobData): Promise<void> {
+  async function submit(data: RenderJob): Promise<void> {
     let admitted: boolean;
     try {
       admitted = await queueDepth.admit(deps.maxQueueDepth);
@@ -54,11 +51,11 @@ export function createRenderRequester(deps: {
     } catch (error) {
       throw new QueueUnreachable(error);
     }
-    if (!admitted) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, SHED_RETRY_AFTER_SECONDS);
+    if (!admitted) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, 'overloaded');
   }
 
   /** Adds the job; a failure ends the wait of this key's requests. */
-  async function enqueue(data: RenderJobData): Promise<void> {
+  async function enqueue(data: RenderJob): Promise<void> {
     await submit(data).catch((error: Unavailable) => waiter.settle(data.key, error));
   }
 
@@ -66,10 +63,7 @@ export function createRenderRequester(deps: {
     submit,
     async request(data, signal) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
-        throw new Overloaded(
-          `${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`,
-          SHED_RETRY_AFTER_SECONDS,
-        );
+        throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 'overloaded');
       }
       // Registered before add(): a completion can never slip between adding and listening. A request that
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.

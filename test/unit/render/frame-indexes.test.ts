@@ -5,19 +5,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../src/config.js';
-import type { RenderSpec } from '../../../src/media/render-args.js';
-import type { ResolvedSource } from '../../../src/sources/resolve-source.js';
-import { createFrameIndexes } from '../../../workers/frame-indexes.js';
+import type { RenderSpec } from '../../../src/render/render-spec.js';
+import type { SourceFile } from '../../../src/media/source-file.js';
+import { createFrameIndexes } from '../../../src/render/frame-indexes.js';
 
 const corpus = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'corpus', name);
 const spec: RenderSpec = { startMs: 1_000, endMs: 2_000, options: { mode: 'copy' }, sampleRate: 44_100 };
 let dir: string;
 
-async function sourceAt(name: string, from: string): Promise<ResolvedSource> {
+async function sourceAt(name: string, from: string): Promise<SourceFile> {
   const file = path.join(dir, name);
   await copyFile(corpus(from), file);
   const facts = await stat(file);
-  return { name, file, size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
+  return { file, size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
 }
 
 beforeAll(async () => {

@@ -1,0 +1,126 @@
+// Owns the API as one value: startApi(config) builds the Fastify app, its connections to the queue as a
+// plugin that closes them itself (http/plugins/render-queue.ts), and the use cases wired over them. It
+// never listens and touches no process globals: server.ts listens and handles signals, tests call it and
+// drive the app with inject().
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createApp, registerRoutes } from './app.js';
+import type { Config } from './config.js';
+import { storeDir } from './data-layout.js';
+import { renderQueuePlugin } from './http/plugins/render-queue.js';
+import { createMediaTools } from './media/ffmpeg.js';
+import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { readRenderCounts } from './observability/render-counter.js';
+import { observeRenderDurations } from './observability/render-durations.js';
+import { readWorkerRestarts } from './observability/worker-restarts.js';
+import { createCatalog } from './sources/catalog.js';
+import { createSourceList } from './sources/source-list.js';
+import { createHotRenders } from './store/hot-renders.js';
+import { createRenderReader } from './store/render-reader.js';
+import { createRenderStore } from './store/render-store.js';
+import { createRendersInUse } from './store/renders-in-use.js';
+import { readStoreBytes } from './store/store-budget.js';
+import { createRenderStatus } from './use-cases/render-status.js';
+import { createRenderRequester } from './use-cases/request-render.js';
+
+export interface Api {
+  app: FastifyInstance;
+  /** Ends waiting requests with 503, answers the rest, then closes the connections. */
+  close(): Promise<void>;
+}
+
+/** The API joins a Redis it is given (npm start starts one and sets REDIS_URL for the processes it starts). */
+export class RedisUrlMissing extends Error {
+  constructor() {
+    super('REDIS_URL is not set: the API joins an existing Redis (npm start sets it for the processes it starts)');
+    this.name = 'RedisUrlMissing';
+  }
+}
+
+/** The sizes the API derives from its configuration. */
+export function apiSizing(config: Pick<Config, 'storeEvictGraceMs' | 'hotCacheMaxBytes'>) {
+  // Renders in use are marked as used well inside the eviction grace, so the store never removes them.
+  const markUsedEveryMs = Math.max(250, Math.floor(config.storeEvictGraceMs / 3));
+  return {
+    markUsedEveryMs,
+    hot: {
+      maxBytes: config.hotCacheMaxBytes,
+      // A sixteenth of the budget per render at most: one long render cannot push out every hot one.
+      maxEntryBytes: Math.floor(config.hotCacheMaxBytes / 16),
+      storeTouchEveryMs: markUsedEveryMs,
+    },
+  };
+}
+
+/**
+ * The API built from its configuration. Rejects with RedisUrlMissing or media/ffmpeg.ts's
+ * ToolNotExecutable when it cannot run (server.ts exits 78 on those), closing whatever it opened.
+ */
+export async function startApi(config: Config, options: { logger?: Logger } = {}): Promise<Api> {
+  if (!config.redisUrl) throw new RedisUrlMissing();
+  const logger = options.logger ?? createLogger('api', config.logLevel);
+  const media = await createMediaTools({
+    ffmpegPath: config.ffmpegPath,
+    ffprobePath: config.ffprobePath,
+    probeTimeoutMs: config.probeTimeoutMs,
+  });
+  const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
+  const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
+  const store = createRenderStore({ dir: storeDir(config.dataDir) });
+  const sizing = apiSizing(config);
+
+  const app = createApp(logger);
+  try {
+    await app.register(renderQueuePlugin, { redisUrl: config.redisUrl });
+    const { commands, queue, events, failures, waiter, renderEvents, queueDepth } = app.renderQueue;
+    const metrics = createMetrics({
+      renderCounts: () => readRenderCounts(commands),
+      waitingRequests: () => waiter.waiting,
+      queueDepth: () => queueDepth.current(),
+      workerRestarts: () => readWorkerRestarts(commands),
+      storeBytes: () => readStoreBytes(commands),
+    });
+    // From the completions the waiter's subscription already receives: no Redis round trip per render.
+    observeRenderDurations(events, metrics.observeRender);
+
+    async function missingForReadiness(): Promise<string[]> {
+      try {
+        await commands.ping();
+      } catch {
+        return ['Redis does not answer'];
+      }
+      const workers = await queue.getWorkersCount().catch(() => 0);
+      return workers > 0 ? [] : ['no worker process is connected to render'];
+    }
+
+    await registerRoutes(app, {
+      catalog,
+      sourceList,
+      renders: createRenderReader({ store, hot: createHotRenders(sizing.hot) }),
+      rendersInUse: createRendersInUse(store, { refreshMs: sizing.markUsedEveryMs }),
+      requester: createRenderRequester({
+        queue,
+        waiter,
+        store,
+        queueDepth,
+        waitTimeoutMs: config.waitTimeoutMs,
+        maxWaitingRequests: config.maxWaitingRequests,
+        maxQueueDepth: config.maxQueueDepth,
+      }),
+      metrics,
+      missingForReadiness,
+      maxSegmentSeconds: config.maxSegmentSeconds,
+      cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
+      signingKey: config.signingKey,
+      renderStatus: createRenderStatus({ queue, store, failures }),
+      renderEvents,
+      admin: config.adminToken ? { token: config.adminToken, queues: [queue] } : undefined,
+    });
+    await app.ready();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+  return { app, close: () => app.close() };
+}

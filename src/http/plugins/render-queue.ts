@@ -1,0 +1,72 @@
+// Owns the API's connections to the render queue, as a named Fastify plugin: the fail-fast Redis connection
+// of the request path, the BullMQ Queue on it, the process's one QueueEvents subscription (on a blocking
+// connection of its own), and what follows renders through it (the waiter, the events streams, the queue's
+// depth, the failure memory). Waiting requests are ended at preClose (503 + Retry-After, so closing does not
+// wait for their renders); the connections close in onClose, after the last answer.
+import { Queue, QueueEvents } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import { createFailureMemory, type FailureMemory } from '../../queue/failure-memory.js';
+import { createQueueDepth, type QueueDepth } from '../../queue/queue-depth.js';
+import { connectRedis } from '../../queue/redis-connection.js';
+import { createRenderEvents, type RenderEvents } from '../../queue/render-events.js';
+import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../queue/render-job.js';
+import { createRenderWaiter, type RenderWaiter } from '../../queue/render-waiter.js';
+
+export interface RenderQueue {
+  /** The request path's Redis connection: fails fast while Redis is down instead of hanging requests. */
+  commands: Redis;
+  queue: Queue<RenderJob, RenderResult>;
+  events: QueueEvents;
+  failures: FailureMemory;
+  waiter: RenderWaiter;
+  renderEvents: RenderEvents;
+  queueDepth: QueueDepth;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    renderQueue: RenderQueue;
+  }
+}
+
+/** Reads of the queue's depth are shared by every miss (and scrape) within this long: one round trip for all. */
+const QUEUE_DEPTH_MAX_AGE_MS = 200;
+
+async function renderQueue(app: FastifyInstance, options: { redisUrl: string }) {
+  const commands = connectRedis(options.redisUrl, 'fail-fast', 'api');
+  const eventsConnection = connectRedis(options.redisUrl, 'blocking', 'api-events');
+  const queue = new Queue<RenderJob, RenderResult>(QUEUE_NAME, { connection: commands });
+  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
+  queue.on('error', (error) => app.log.warn({ err: error.message }, 'queue connection error'));
+  events.on('error', (error) => app.log.warn({ err: error.message }, 'queue events connection error'));
+  const failures = createFailureMemory(commands);
+  const waiter = createRenderWaiter(events, failures);
+  const renderEvents = createRenderEvents(events, failures);
+
+  app.addHook('preClose', async () => waiter.close());
+  app.addHook('onClose', async () => {
+    renderEvents.close();
+    await events.close().catch(() => undefined);
+    await queue.close().catch(() => undefined);
+    // Connections handed to BullMQ stay ours to close.
+    await Promise.all([
+      commands.quit().catch(() => commands.disconnect()),
+      eventsConnection.quit().catch(() => eventsConnection.disconnect()),
+    ]);
+  });
+  // Completions are read from the stream from the moment this resolves; only then may requests wait.
+  await events.waitUntilReady();
+  app.decorate('renderQueue', {
+    commands,
+    queue,
+    events,
+    failures,
+    waiter,
+    renderEvents,
+    queueDepth: createQueueDepth(queue, { maxAgeMs: QUEUE_DEPTH_MAX_AGE_MS }),
+  });
+}
+
+export const renderQueuePlugin = fp(renderQueue, { name: 'render-queue', fastify: '5.x' });

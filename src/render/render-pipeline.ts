@@ -1,0 +1,77 @@
+// Owns the making of one render's bytes, as an ordered list of steps, without queue, store or Redis: find
+// the frames to keep (a copy of an indexed source), build ffmpeg's arguments, run ffmpeg into a file,
+// repair what ffmpeg writes (gapless fields, junk), check the result. The worker's job processor and
+// `segments render` both call renderChecked, so a local render has the bytes the service would serve.
+// Failures are RenderFailed (a typed RenderFailure: permanent or passing); anything else is a passing fault.
+import type { Logger } from 'pino';
+import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../media/ffmpeg.js';
+import { clearGaplessTrim, removeJunkBetweenFrames, setGaplessPadding } from '../media/mp3-frame.js';
+import type { SourceFile } from '../media/source-file.js';
+import type { FrameIndexes } from './frame-indexes.js';
+import { type CheckedRender, checkOutput } from './output-check.js';
+import { buildRenderArguments, type RenderInput } from './render-args.js';
+import { passingFailure, permanentFailure } from './render-failure.js';
+import { exactSampleCount, type RenderSpec } from './render-spec.js';
+
+/** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by. */
+export interface RenderTools {
+  media: MediaTools;
+  renderTimeoutMs: number;
+  frameIndexes: FrameIndexes;
+}
+
+async function runFfmpeg(
+  tools: RenderTools,
+  input: RenderInput,
+  output: string,
+  spec: RenderSpec,
+  log: Logger,
+  onProgress?: (seconds: number) => void,
+): Promise<void> {
+  try {
+    await tools.media.render(output, buildRenderArguments(spec, input), { timeoutMs: tools.renderTimeoutMs, onProgress });
+  } catch (error) {
+    if (error instanceof FfmpegTimedOut) {
+      // Not retried: a render that hung once would most likely hang again and hold a worker each time.
+      // The waiting requests get 503 + Retry-After; a later request tries once more (failed jobs are removed).
+      log.warn({ timeoutMs: error.timeoutMs }, 'ffmpeg killed at its time limit');
+      throw permanentFailure(503, 'Rendering took longer than allowed; retry later.');
+    }
+    if (error instanceof FfmpegKilled) {
+      log.warn({ err: error.message }, 'ffmpeg did not run to its end; the job will be retried');
+      throw error;
+    }
+    if (error instanceof FfmpegFailed && /No space left on device/i.test(error.stderrTail)) {
+      // The store's disk is full: a passing fault (eviction or an operator frees space), retried.
+      log.error({ stderr: error.stderrTail }, 'the render store is out of disk space');
+      throw passingFailure('The render store is out of disk space; retry later.');
+    }
+    if (error instanceof FfmpegFailed) {
+      log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');
+      throw permanentFailure(422, 'ffmpeg could not read or cut this source; the file may be damaged or not MP3.');
+    }
+    throw error;
+  }
+}
+
+/** Renders `spec` of `source` into `output` and checks it; returns the output's duration and size. */
+export async function renderChecked(
+  tools: RenderTools,
+  source: SourceFile,
+  output: string,
+  spec: RenderSpec,
+  log: Logger,
+  onProgress?: (seconds: number) => void,
+): Promise<CheckedRender> {
+  // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
+  const cut = spec.options.mode === 'copy' ? await tools.frameIndexes.cutFor(source, spec) : null;
+  const input: RenderInput = { file: source.file, cut };
+  await runFfmpeg(tools, input, output, spec, log, onProgress);
+  if (spec.options.mode === 'exact') await setGaplessPadding(output, exactSampleCount(spec));
+  else {
+    // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
+    if (!input.cut) await removeJunkBetweenFrames(output);
+    await clearGaplessTrim(output);
+  }
+  return checkOutput(output, spec);
+}

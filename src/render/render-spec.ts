@@ -1,0 +1,40 @@
+// Owns what a render is asked to make: its spec (times, mode and options, the source's sample rate), the
+// renderer version that is part of every render key, and the lengths derived from a spec.
+import { mp3FrameSeconds } from '../media/mp3-frame.js';
+
+// 2: exact renders trimmed by sample count with a corrected LAME padding; junk removed from copies.
+// 3: copies of clean sources cut by byte offset (frame-index.ts): the same audio frames and tags, but the
+//    info frame's bit rate and replay-gain fields now come from the cut, not from the whole source.
+/** Changing a render's bytes on purpose means bumping this: it is part of every render key. */
+export const RENDERER_VERSION = 3;
+
+export type RenderMode = 'copy' | 'exact';
+export const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];
+
+export type RenderOptions =
+  | { mode: 'copy' }
+  | { mode: 'exact'; bitrateKbps: number; channels: 1 | 2 | null; fadeInMs: number; fadeOutMs: number };
+
+export interface RenderSpec {
+  startMs: number;
+  /** Already clamped to the source's end. */
+  endMs: number;
+  options: RenderOptions;
+  /** The source's sample rate, which sets its frame length. */
+  sampleRate: number;
+}
+
+/** Samples an exact render holds: the asked length at the source's sample rate, to the nearest sample. */
+export function exactSampleCount(spec: RenderSpec): number {
+  return Math.max(1, Math.round(((spec.endMs - spec.startMs) * spec.sampleRate) / 1000));
+}
+
+/** The length a copy asks for: ffmpeg's copy writes no frame at all for under about two frames. */
+export function copyLengthMs(spec: RenderSpec): number {
+  return Math.max(spec.endMs - spec.startMs, Math.ceil(2000 * mp3FrameSeconds(spec.sampleRate)));
+}
+
+/** The length a render of this spec must play for (checked after every render). */
+export function askedLengthMs(spec: RenderSpec): number {
+  return spec.options.mode === 'copy' ? copyLengthMs(spec) : spec.endMs - spec.startMs;
+}

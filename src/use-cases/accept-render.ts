@@ -1,0 +1,46 @@
+// Owns an asynchronous ask for a segment (a segment URL with Prefer: respond-async, or POST /renders):
+// plan it, queue its render unless it is known already, count the ask, and say where the render stands.
+import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
+import { renderJobFor } from '../queue/render-job.js';
+import type { SegmentRequest } from '../segments/segment-url.js';
+import { type PlanningDeps, planFromCatalog } from './plan-from-catalog.js';
+import type { RenderState, RenderStatus } from './render-status.js';
+import { Overloaded, type RenderRequester } from './request-render.js';
+
+export interface AcceptRenderDeps extends PlanningDeps {
+  requester: RenderRequester;
+  renderStatus: RenderStatus;
+  /** segment_requests_total counts asynchronous asks too. */
+  metrics: Pick<Metrics, 'countSegment'>;
+}
+
+/** An asynchronous ask for a render already known, as segment_requests_total counts it. */
+const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', failed: 'failed' } as const satisfies Record<
+  RenderState['status'],
+  SegmentOutcome
+>;
+
+/**
+ * The render's id and state at once, queueing it unless it is known already: a render in the store is
+ * `done`, one queued or rendering is joined, a failure still remembered is `failed` (a new job would fail
+ * at once the same way). Rejects with the segment's 4xx, or 503 when the queue is full or unreachable.
+ */
+export async function acceptSegment(
+  deps: AcceptRenderDeps,
+  segment: SegmentRequest,
+  requestId: string,
+): Promise<{ key: string; state: RenderState }> {
+  const plan = await planFromCatalog(deps, segment);
+  const known = await deps.renderStatus.read(plan.key);
+  if (known) {
+    deps.metrics.countSegment(ASKED_OUTCOME[known.status]);
+    return { key: plan.key, state: known };
+  }
+  // Counted as a waiting request would be (docs/operations.md, metrics): the ask that queued it is the miss.
+  await deps.requester.submit(renderJobFor(plan, requestId)).catch((error: unknown) => {
+    deps.metrics.countSegment(error instanceof Overloaded ? 'shed' : 'failed');
+    throw error;
+  });
+  deps.metrics.countSegment('miss');
+  return { key: plan.key, state: { status: 'queued' } };
+}

@@ -1,0 +1,126 @@
+// Owns a worker's handling of one render job, as an ordered list of steps: skip if stored, refuse a key
+// that just failed for good, resolve the source (unchanged since the key was made), render and check
+// (render/render-pipeline.ts), publish atomically, count. A failure is recorded once, as a typed
+// RenderFailure, in the failure memory; the error thrown to BullMQ states only the retry policy:
+// UnrecoverableError fails the job for good, a plain Error is retried.
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ServiceError } from '../errors.js';
+import { countRender } from '../observability/render-counter.js';
+import type { FailureMemory } from '../queue/failure-memory.js';
+import type { RenderJob, RenderResult } from '../queue/render-job.js';
+import { permanentFailure, RenderFailed } from '../render/render-failure.js';
+import { type RenderTools, renderChecked } from '../render/render-pipeline.js';
+import { throttledPercent } from '../render/render-progress.js';
+import type { RenderSpec } from '../render/render-spec.js';
+import { sourceLabel, sourcePathFor } from '../segments/segment-url.js';
+import { type ResolvedSource, resolveSource } from '../sources/resolve-source.js';
+import type { RenderStore } from '../store/render-store.js';
+import type { StoreBudget } from '../store/store-budget.js';
+
+export interface RenderJobDeps extends RenderTools {
+  store: RenderStore;
+  budget: StoreBudget;
+  failures: FailureMemory;
+  /** Real path of MEDIA_ROOT. */
+  mediaRoot: string;
+  /** Where render counts are kept (render-counter.ts). */
+  redis: Redis;
+  logger: Logger;
+}
+
+/** The part of a BullMQ job the processor reads: a test can hand it a plain object. */
+export type RenderJobHandle = Pick<Job<RenderJob, RenderResult>, 'id' | 'data' | 'attemptsMade' | 'updateProgress'>;
+
+/** A key that failed for good a moment ago: the same answer again, without ffmpeg and not recorded again, so it expires. */
+class RefusedAgain extends UnrecoverableError {}
+
+export function createRenderJobProcessor(deps: RenderJobDeps): (job: RenderJobHandle) => Promise<RenderResult> {
+  return async function processRenderJob(job) {
+    try {
+      return await renderJob(deps, job);
+    } catch (error) {
+      if (!(error instanceof RenderFailed)) throw error;
+      // Recorded before the job fails: the API reads the record when the 'failed' event reaches it.
+      await deps.failures.record(job.data.key, error.failure).catch(() => undefined);
+      throw error.failure.permanent ? new UnrecoverableError(error.failure.detail) : new Error(error.failure.detail);
+    }
+  };
+}
+
+async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<RenderResult> {
+  const { key, spec, requestId } = job.data;
+  const log = deps.logger.child({ jobId: job.id, requestId, attempt: job.attemptsMade + 1 });
+  // Both asked at once: one wait instead of two on every miss.
+  const [stored, refused] = await Promise.allSettled([deps.store.open(key), deps.failures.permanent(key)]);
+  if (stored.status === 'rejected') throw stored.reason;
+  if (stored.value) {
+    // A duplicate job after a race (the first one finished and was removed): nothing to do.
+    await stored.value.handle.close();
+    return { rendered: false, bytes: stored.value.size };
+  }
+  if (refused.status === 'rejected') throw refused.reason;
+  if (refused.value) throw new RefusedAgain(refused.value.detail);
+  const source = await resolveUnchanged(deps, job.data);
+  const temp = await deps.store.tempPathFor(key);
+  const started = performance.now();
+  let bytes = 0;
+  try {
+    const checked = await renderChecked(deps, source, temp, spec, log, reportProgress(job, spec, log));
+    bytes = checked.bytes;
+    await deps.store.publish(temp, {
+      key,
+      // The metadata file names its source as URLs do (purge and status read it back as such).
+      source: sourcePathFor(source.path),
+      startMs: spec.startMs,
+      endMs: spec.endMs,
+      mode: spec.options.mode,
+      options: spec.options,
+      bytes,
+      durationSeconds: checked.durationSeconds,
+      renderedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    await deps.store.discard(temp);
+    throw error;
+  }
+  const renderMs = Math.round(performance.now() - started);
+  log.info({ mode: spec.options.mode, source: sourceLabel(source.path), bytes, ms: renderMs }, 'rendered');
+  // The bookkeeping of a published render, in one round trip: its waiters are answered only after it.
+  await Promise.all([countRender(deps.redis, spec.options.mode), keepWithinBudget(deps, bytes, log)]);
+  // Mode and time travel in the 'completed' event to every API process's histogram (render-durations.ts).
+  return { rendered: true, bytes, mode: spec.options.mode, renderMs };
+}
+
+/** The source the key was made from; a replaced file must get a new key, not old key + new bytes. */
+async function resolveUnchanged(deps: RenderJobDeps, job: RenderJob): Promise<ResolvedSource> {
+  let source: ResolvedSource;
+  try {
+    source = await resolveSource(deps.mediaRoot, job.source.path);
+  } catch (error) {
+    throw permanentFailure(503, error instanceof ServiceError ? error.detail : 'The source cannot be opened now; retry.');
+  }
+  if (source.size !== job.source.size || source.mtimeMs !== job.source.mtimeMs) {
+    throw permanentFailure(503, 'The source file changed while the segment was being prepared; retry to render it from the new file.');
+  }
+  return source;
+}
+
+/** Counts the new render against STORE_MAX_BYTES; past it, the least recently used renders go. */
+async function keepWithinBudget(deps: RenderJobDeps, bytes: number, log: Logger): Promise<void> {
+  // The render is published either way: a failed count or pass is logged, and the next pass catches up.
+  const pass = await deps.budget.published(bytes).catch((error: Error) => log.warn({ err: error.message }, 'store budget pass failed'));
+  if (pass && (pass.removed > 0 || pass.overBudgetBytes > 0)) log.info(pass, 'store pruned to its budget');
+}
+
+/** ffmpeg's progress as the job's (GET /renders/{id}, its events): a rising percent, at most every 250 ms. */
+function reportProgress(job: RenderJobHandle, spec: RenderSpec, log: Logger): (seconds: number) => void {
+  return throttledPercent({
+    totalMs: spec.endMs - spec.startMs,
+    minIntervalMs: 250,
+    // Progress is only informative: a failed write must not fail the render.
+    report: (percent) =>
+      void job.updateProgress(percent).catch((error: Error) => log.debug({ err: error.message }, 'progress not recorded')),
+  });
+}
