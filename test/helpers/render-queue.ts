@@ -1,7 +1,7 @@
 // Helpers for unit tests of the render queue on a real Redis: a QueueEvents known to be reading the stream,
 // and render jobs with fresh keys (so the tests of one file never see each other's events).
 import { randomBytes } from 'node:crypto';
-import { QueueEvents, QueueEventsProducer } from 'bullmq';
+import { QueueEvents, type QueueEventsListener, QueueEventsProducer } from 'bullmq';
 import { QUEUE_NAME, type RenderJob } from '../../src/queue/render-job.js';
 
 const PROBE = 'test-listening-probe';
@@ -15,7 +15,7 @@ export async function listeningQueueEvents(url: string): Promise<QueueEvents> {
   const events = new QueueEvents(QUEUE_NAME, { connection: { url } });
   const producer = new QueueEventsProducer(QUEUE_NAME, { connection: { url } });
   try {
-    const heard = new Promise<true>((resolve) => events.once<{ [PROBE]: () => void }>(PROBE, () => resolve(true)));
+    const heard = new Promise<true>((resolve) => events.once<QueueEventsListener & { [PROBE]: () => void }>(PROBE, () => resolve(true)));
     for (let attempt = 0; attempt < 200; attempt += 1) {
       await producer.publishEvent({ eventName: PROBE });
       const pause = new Promise<false>((resolve) => setTimeout(() => resolve(false), 50));

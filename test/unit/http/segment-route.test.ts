@@ -1,0 +1,139 @@
+// GET/HEAD /segments/{source}/{start}-{end}.mp3 on the API built in-process (startApi) over a real Redis,
+// driven with app.inject(): with an in-process worker (real ffmpeg) a miss is rendered and answered; without
+// one, the waits run out and the limits refuse at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMp3 } from '../../helpers/mp3-frames.js';
+import { buildTestApi, type TestApi } from '../../helpers/test-api.js';
+import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
+import { eventually } from '../../helpers/test-stack.js';
+
+const ETAG = /^"[0-9a-f]{32}"$/;
+const PROBLEM = /^application\/problem\+json/;
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** A segment_requests_total figure of the app, as /metrics reports it. */
+async function segmentsCounted(api: TestApi, outcome: string): Promise<number> {
+  const text = (await api.app.inject({ url: '/metrics' })).body;
+  return Number(new RegExp(`^segment_requests_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+describe('with a worker rendering the misses', { sequential: true }, () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await buildTestApi({}, { redis, worker: true });
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  const url = '/segments/demo/tones/10-20.mp3';
+  let first: { etag: string; body: Buffer } | undefined;
+
+  it('a miss is rendered and answered 200 audio/mpeg with its length, a strong ETag and MP3 bytes of the asked length', async () => {
+    const response = await api.app.inject({ method: 'GET', url });
+    expect(response.statusCode, response.body.slice(0, 300)).toBe(200);
+    expect(response.headers['content-type']).toBe('audio/mpeg');
+    expect(response.headers['accept-ranges']).toBe('bytes');
+    expect(response.headers.etag).toMatch(ETAG);
+    const body = response.rawPayload;
+    expect(Number(response.headers['content-length'])).toBe(body.length);
+    const mp3 = readMp3(body);
+    // Frame sync (eleven set bits) where the audio starts, after an ID3v2 tag if there is one.
+    expect(body[mp3.id3v2Bytes]).toBe(0xff);
+    expect(body[mp3.id3v2Bytes + 1]! & 0xe0).toBe(0xe0);
+    expect(mp3.sampleRate).toBeGreaterThan(0);
+    expect(Math.abs(mp3.rawDurationSeconds - 10)).toBeLessThan(0.1);
+    expect(await segmentsCounted(api, 'miss')).toBe(1);
+    first = { etag: String(response.headers.etag), body };
+  });
+
+  it('a second ask is a hit: the same ETag and the same bytes, no new render', async () => {
+    expect(first).toBeDefined();
+    const response = await api.app.inject({ method: 'GET', url });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers.etag).toBe(first?.etag);
+    expect(response.rawPayload.equals(first!.body)).toBe(true);
+    expect(await segmentsCounted(api, 'miss')).toBe(1);
+    expect((await segmentsCounted(api, 'hit')) + (await segmentsCounted(api, 'memory_hit'))).toBe(1);
+  });
+
+  it('a non-canonical spelling is redirected (308) to the canonical URL', async () => {
+    const response = await api.app.inject({ method: 'GET', url: '/segments/demo/tones/010-20.50.mp3' });
+    expect(response.statusCode).toBe(308);
+    expect(response.headers.location).toBe('/segments/demo/tones/10-20.5.mp3');
+    expect(response.rawPayload.length).toBe(0);
+  });
+
+  it('an unknown query parameter is 400 problem+json naming it', async () => {
+    const response = await api.app.inject({ method: 'GET', url: '/segments/demo/tones/10-20.mp3?volume=11' });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toMatch(PROBLEM);
+    expect(response.json()).toMatchObject({ status: 400, detail: expect.stringContaining("'volume'") });
+  });
+
+  it('a source that does not exist is 404 problem+json', async () => {
+    const response = await api.app.inject({ method: 'GET', url: '/segments/demo/missing/10-20.mp3' });
+    expect(response.statusCode).toBe(404);
+    expect(response.headers['content-type']).toMatch(PROBLEM);
+    expect(response.json()).toMatchObject({ status: 404, type: 'urn:mp3-segments:problem:source-not-found' });
+  });
+
+  it('a start at or past the end of the source is 422', async () => {
+    // tones.mp3 lasts 90 s.
+    const response = await api.app.inject({ method: 'GET', url: '/segments/demo/tones/500-510.mp3' });
+    expect(response.statusCode).toBe(422);
+    expect(response.headers['content-type']).toMatch(PROBLEM);
+    expect(response.json()).toMatchObject({ status: 422, detail: expect.stringMatching(/past the end/) });
+  });
+
+  it('Prefer: respond-async is answered 202 at once with the status URL and { id, status }', async () => {
+    const response = await api.app.inject({ method: 'GET', url: '/segments/demo/chirp/1-3.mp3', headers: { prefer: 'respond-async' } });
+    expect(response.statusCode).toBe(202);
+    expect(response.headers['preference-applied']).toBe('respond-async');
+    const body = response.json() as { id: string; status: string };
+    expect(body.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(['queued', 'rendering', 'done']).toContain(body.status);
+    expect(response.headers.location).toBe(`/renders/${body.id}`);
+  });
+});
+
+describe('with no worker', { sequential: true }, () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await buildTestApi({ WAIT_TIMEOUT_MS: '1000', MAX_WAITING_REQUESTS: '1' }, { redis });
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it('a miss that waits past WAIT_TIMEOUT_MS is 503 with Retry-After', async () => {
+    const response = await api.app.inject({ method: 'GET', url: '/segments/demo/tones/30-40.mp3' });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.headers['content-type']).toMatch(PROBLEM);
+    expect(response.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/still rendering/) });
+    expect(await segmentsCounted(api, 'timeout')).toBe(1);
+  });
+
+  it('past MAX_WAITING_REQUESTS a miss for another segment is shed at once: 503 with Retry-After', async () => {
+    // Its source probed beforehand, so the second miss reaches the limit well within the first one's wait.
+    expect((await api.app.inject({ url: '/sources/demo/talk' })).statusCode).toBe(200);
+    const waiting = api.app.inject({ method: 'GET', url: '/segments/demo/tones/40-50.mp3' });
+    await eventually(async () => (api.app.renderQueue.waiter.waiting === 1 ? true : undefined), 'the first miss to wait');
+
+    const shed = await api.app.inject({ method: 'GET', url: '/segments/demo/talk/1-2.mp3' });
+    expect(shed.statusCode).toBe(503);
+    expect(shed.headers['retry-after']).toBe('2');
+    expect(shed.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/already waiting/) });
+    expect(await segmentsCounted(api, 'shed')).toBe(1);
+    // The first one still waits on its own render, then runs out of time.
+    expect((await waiting).statusCode).toBe(503);
+  });
+});
