@@ -56,7 +56,9 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string }) 
       eventsConnection.quit().catch(() => eventsConnection.disconnect()),
     ]);
   });
-  // Completions are read from the stream from the moment this resolves; only then may requests wait.
+  // Requests may wait only once the subscription is up. BullMQ starts reading the stream at '$' one round
+  // trip after this resolves, so a render completed in that moment at boot is seen only by the requester's
+  // second look at the store (test/helpers/render-queue.ts probes until an event arrives instead).
   await events.waitUntilReady();
   app.decorate('renderQueue', {
     commands,
