@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,26 +46,26 @@ describe('resolveSource', () => {
   it('resolves a file at the top of the root', async () => {
     const facts = await stat(path.join(root, 'a.mp3'));
     expect(await resolveSource(root, ['a'])).toEqual({
-      name: 'a',
+      path: ['a'],
       file: path.join(root, 'a.mp3'),
       size: 5,
       mtimeMs: Math.trunc(facts.mtimeMs),
     });
   });
 
-  it('resolves a file in a subfolder, naming it by its URL path', async () => {
-    expect(await resolveSource(root, ['sub', 'b'])).toMatchObject({ name: 'sub/b', file: path.join(root, 'sub', 'b.mp3'), size: 6 });
+  it('resolves a file in a subfolder, keeping the path it was asked by', async () => {
+    expect(await resolveSource(root, ['sub', 'b'])).toMatchObject({ path: ['sub', 'b'], file: path.join(root, 'sub', 'b.mp3'), size: 6 });
   });
 
-  it('names a source with spaces, parentheses and accents in its percent-encoded URL spelling', async () => {
+  it('finds a source with spaces, parentheses and accents in its name, keeping its decoded path', async () => {
     expect(await resolveSource(root, ['my show (live) café'])).toMatchObject({
-      name: 'my%20show%20(live)%20caf%C3%A9',
+      path: ['my show (live) café'],
       file: path.join(root, 'my show (live) café.mp3'),
     });
   });
 
   it('follows a symlink that stays inside the root to its real file', async () => {
-    expect(await resolveSource(root, ['alias'])).toMatchObject({ name: 'alias', file: path.join(root, 'a.mp3'), size: 5 });
+    expect(await resolveSource(root, ['alias'])).toMatchObject({ path: ['alias'], file: path.join(root, 'a.mp3'), size: 5 });
   });
 
   it('does not find a source that is not there', async () => {
@@ -82,13 +82,23 @@ describe('resolveSource', () => {
     await notFound(['outdir', 'secret']);
   });
 
-  it('does not serve a file that is not .mp3, even through an .mp3 symlink', async () => {
-    await notFound(['notes.txt']);
-    await notFound(['notes']);
+  it('does not serve a file that is not .mp3 through an .mp3 symlink to it', async () => {
+    // The link is there and leads to a real, readable regular file inside the root: only the check of the
+    // real path's extension refuses it.
+    expect((await lstat(path.join(root, 'notes.mp3'))).isSymbolicLink()).toBe(true);
+    expect((await stat(path.join(root, 'notes.mp3'))).isFile()).toBe(true);
+    expect((await notFound(['notes'])).detail).toBe("There is no source 'notes': no file notes.mp3 below the media root.");
+  });
+
+  it("looks for the name plus .mp3 even when the name ends in another extension: 'notes.txt' is not notes.txt", async () => {
+    expect((await stat(path.join(root, 'notes.txt'))).isFile()).toBe(true);
+    expect((await notFound(['notes.txt'])).detail).toBe("There is no source 'notes.txt': no file notes.txt.mp3 below the media root.");
   });
 
   it('does not serve a folder named like an MP3 file', async () => {
-    await notFound(['x']);
+    // It exists, inside the root, with the right extension: only the regular-file check refuses it.
+    expect((await lstat(path.join(root, 'x.mp3'))).isDirectory()).toBe(true);
+    expect((await notFound(['x'])).detail).toBe("There is no source 'x': no file x.mp3 below the media root.");
   });
 
   it('does not serve a dangling symlink', async () => {
