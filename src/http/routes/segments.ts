@@ -46,7 +46,10 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
       }
 
-      const obtained = await obtainSegment(deps, segment, String(request.id), clientGone(reply.raw));
+      const obtained = await obtainSegment(deps, segment, String(request.id), (listener) => {
+        reply.raw.once('close', listener);
+        return () => reply.raw.off('close', listener);
+      });
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();
       const { plan, body } = obtained;
@@ -60,11 +63,4 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       });
     },
   });
-}
-
-/** Aborted when the response closes before it is sent: the client went away while waiting. */
-function clientGone(response: NodeJS.EventEmitter): AbortSignal {
-  const gone = new AbortController();
-  response.once('close', () => gone.abort());
-  return gone.signal;
 }
