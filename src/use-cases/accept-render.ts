@@ -2,6 +2,7 @@
 // plan it, queue its render unless it is known already, count the ask, and say where the render stands.
 import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
 import { renderJobFor } from '../queue/render-job.js';
+import { jobPriorityOf } from '../queue/render-priority.js';
 import type { SegmentRequest } from '../segments/segment-url.js';
 import { type PlanningDeps, planFromCatalog } from './plan-from-catalog.js';
 import type { RenderState, RenderStatus } from './render-status.js';
@@ -28,7 +29,7 @@ const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', fail
 export async function acceptSegment(
   deps: AcceptRenderDeps,
   segment: SegmentRequest,
-  requestId: string,
+  ask: { requestId: string; urgency: number },
 ): Promise<{ key: string; state: RenderState }> {
   const plan = await planFromCatalog(deps, segment);
   const known = await deps.renderStatus.read(plan.key);
@@ -37,7 +38,8 @@ export async function acceptSegment(
     return { key: plan.key, state: known };
   }
   // Counted as a waiting request would be (docs/operations.md, metrics): the ask that queued it is the miss.
-  await deps.requester.submit(renderJobFor(plan, requestId)).catch((error: unknown) => {
+  const priority = jobPriorityOf({ waiting: false, urgency: ask.urgency });
+  await deps.requester.submit(renderJobFor(plan, ask.requestId), priority).catch((error: unknown) => {
     deps.metrics.countSegment(error instanceof Overloaded ? 'shed' : 'failed');
     throw error;
   });

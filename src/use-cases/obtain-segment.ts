@@ -3,6 +3,7 @@
 import { Unavailable } from '../errors.js';
 import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
 import { renderJobFor } from '../queue/render-job.js';
+import { jobPriorityOf } from '../queue/render-priority.js';
 import { WaitAbandoned, WaitTimedOut } from '../queue/render-waiter.js';
 import type { SegmentPlan } from '../segments/segment-plan.js';
 import type { SegmentRequest } from '../segments/segment-url.js';
@@ -23,13 +24,13 @@ export interface ObtainSegmentDeps extends PlanningDeps {
 /**
  * The segment's plan and bytes, or null when the client went away while its render was made (the render
  * goes on for everyone else). Rejects with the segment's 4xx, or 503 (overloaded, waited too long, failed
- * on a passing fault).
+ * on a passing fault). A render it asks for is queued by the ask's urgency (Priority header) as a
+ * waiting client's (queue/render-priority.ts).
  */
 export async function obtainSegment(
   deps: ObtainSegmentDeps,
   segment: SegmentRequest,
-  requestId: string,
-  onClientGone: ClientGoneWatch,
+  ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch },
 ): Promise<{ plan: SegmentPlan; body: RenderBody } | null> {
   const plan = await planFromCatalog(deps, segment);
   const stored = await deps.renders.open(plan.key);
@@ -40,10 +41,11 @@ export async function obtainSegment(
   // Only a request that waits watches for its client going away: an abort signal per hit (and the
   // DOMException its abort() builds when the answer closes) cost a quarter of the API's hit rate.
   const gone = new AbortController();
-  const unwatch = onClientGone(() => gone.abort());
+  const unwatch = ask.onClientGone(() => gone.abort());
   let outcome: SegmentOutcome;
   try {
-    outcome = await deps.requester.request(renderJobFor(plan, requestId), gone.signal);
+    const priority = jobPriorityOf({ waiting: true, urgency: ask.urgency });
+    outcome = await deps.requester.request(renderJobFor(plan, ask.requestId), gone.signal, priority);
   } catch (error) {
     if (error instanceof WaitAbandoned) return null;
     deps.metrics.countSegment(error instanceof WaitTimedOut ? 'timeout' : error instanceof Overloaded ? 'shed' : 'failed');

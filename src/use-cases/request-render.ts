@@ -6,6 +6,7 @@ import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
+import { DEFAULT_URGENCY, jobPriorityOf } from '../queue/render-priority.js';
 import type { RenderWaiter } from '../queue/render-waiter.js';
 import type { RenderStore } from '../store/render-store.js';
 
@@ -22,14 +23,21 @@ export class QueueUnreachable extends Unavailable {
 export type MissOutcome = 'miss' | 'joined';
 
 export interface RenderRequester {
-  /** Resolves once the key is in the store. Rejects with a ServiceError (422/503) or WaitAbandoned. */
-  request(data: RenderJob, signal: AbortSignal): Promise<MissOutcome>;
+  /**
+   * Resolves once the key is in the store. Rejects with a ServiceError (422/503) or WaitAbandoned.
+   * `priority` (render-priority.ts): a waiting client's, of default urgency, unless given.
+   */
+  request(data: RenderJob, signal: AbortSignal, priority?: number): Promise<MissOutcome>;
   /**
    * Adds the job without waiting on it (an asynchronous render: its status is read later). Rejects with
-   * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached.
+   * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached. `priority`: an
+   * asynchronous ask's, of default urgency, unless given.
    */
-  submit(data: RenderJob): Promise<void>;
+  submit(data: RenderJob, priority?: number): Promise<void>;
 }
+
+const WAITING_PRIORITY = jobPriorityOf({ waiting: true, urgency: DEFAULT_URGENCY });
+const ASYNC_PRIORITY = jobPriorityOf({ waiting: false, urgency: DEFAULT_URGENCY });
 
 export function createRenderRequester(deps: {
   queue: Queue<RenderJob, RenderResult>;
@@ -42,34 +50,50 @@ export function createRenderRequester(deps: {
 }): RenderRequester {
   const { queue, waiter, store, queueDepth } = deps;
 
-  /** Adds the job unless the queue is full (the job id is the key: an existing job is joined). */
-  async function submit(data: RenderJob): Promise<void> {
+  /**
+   * Moves a queued job ahead to `priority` when this ask is more pressing than the one that queued it (a
+   * listener joining a warm's render). Only an order: a failure to read or change it is not the ask's.
+   */
+  async function raise(key: string, priority: number): Promise<void> {
+    try {
+      const job = await queue.getJob(key);
+      if (job && job.priority > priority) await job.changePriority({ priority });
+    } catch {
+      // the job finished or went away meanwhile, or Redis is gone: the render keeps its place
+    }
+  }
+
+  /** Adds the job unless the queue is full (the job id is the key: an existing job is joined, and raised). */
+  async function submit(data: RenderJob, priority = ASYNC_PRIORITY): Promise<void> {
     let admitted: boolean;
     try {
       admitted = await queueDepth.admit(deps.maxQueueDepth);
-      if (admitted) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key });
+      if (admitted) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key, priority });
     } catch (error) {
       throw new QueueUnreachable(error);
     }
     if (!admitted) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, 'overloaded');
+    // add() keeps a job already queued under this id as it is, its priority too.
+    await raise(data.key, priority);
   }
 
   /** Adds the job; a failure ends the wait of this key's requests. */
-  async function enqueue(data: RenderJob): Promise<void> {
-    await submit(data).catch((error: Unavailable) => waiter.settle(data.key, error));
+  async function enqueue(data: RenderJob, priority: number): Promise<void> {
+    await submit(data, priority).catch((error: Unavailable) => waiter.settle(data.key, error));
   }
 
   return {
     submit,
-    async request(data, signal) {
+    async request(data, signal, priority = WAITING_PRIORITY) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
         throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 'overloaded');
       }
       // Registered before add(): a completion can never slip between adding and listening. A request that
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
       const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal });
-      if (!ticket.joined) {
-        await enqueue(data);
+      if (ticket.joined) void raise(data.key, priority);
+      else {
+        await enqueue(data, priority);
         // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
         if (await store.has(data.key)) waiter.settle(data.key);
       }

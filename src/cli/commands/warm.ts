@@ -48,11 +48,17 @@ async function readList(name: string): Promise<string> {
   }
 }
 
+/**
+ * Warming is background work (RFC 9218's urgency 7): its renders wait behind every listener's and every
+ * asynchronous ask's, so a warm of thousands of segments never holds a player back.
+ */
+export const WARM_PRIORITY = 'u=7';
+
 /** GET it and read the body to its end (nginx caches a response only once it has all of it). */
 async function fetchSegment(url: string): Promise<string> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const response = await fetchOk(url);
+      const response = await fetchOk(url, { headers: { priority: WARM_PRIORITY } });
       await readAnswer(url, async () => {
         for await (const _chunk of response.body ?? []) {
           // dropped: only the render and the cache entry are wanted

@@ -8,6 +8,7 @@ import { parseRenderBody, type RenderRequestBody, renderBodySchema } from '../..
 import { canonicalSegmentUrl } from '../../segments/segment-url.js';
 import { requireSignature } from '../../segments/url-signature.js';
 import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
+import { urgencyOf } from '../priority-header.js';
 import { createEventStreams, renderNotFound } from '../render-events-stream.js';
 import { replyAccepted, type StatusContext, statusBody } from '../render-status-reply.js';
 
@@ -33,7 +34,7 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
   app.post<{ Body: RenderRequestBody }>('/renders', { schema: { body: renderBodySchema } }, async (request, reply) => {
     const segment = parseRenderBody(request.body);
     if (deps.signingKey) requireSignature(canonicalSegmentUrl(segment), request.body.sig, deps.signingKey);
-    const accepted = await acceptSegment(deps, segment, String(request.id));
+    const accepted = await acceptSegment(deps, segment, { requestId: String(request.id), urgency: urgencyOf(request.headers.priority) });
     return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
   });
 

@@ -8,6 +8,7 @@ import { requireSignature, signedUrl } from '../../segments/url-signature.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
 import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
 import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
+import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { segmentCacheControl, sendRender } from '../send-render.js';
 
@@ -41,14 +42,21 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
 
       // Prefer: respond-async (RFC 7240): 202 with the render's status at once, never the bytes (docs/api.md).
       if (prefersAsync(request.headers.prefer)) {
-        const accepted = await acceptSegment(deps, segment, String(request.id));
+        const accepted = await acceptSegment(deps, segment, {
+          requestId: String(request.id),
+          urgency: urgencyOf(request.headers.priority),
+        });
         reply.header('preference-applied', 'respond-async');
         return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
       }
 
-      const obtained = await obtainSegment(deps, segment, String(request.id), (listener) => {
-        reply.raw.once('close', listener);
-        return () => reply.raw.off('close', listener);
+      const obtained = await obtainSegment(deps, segment, {
+        requestId: String(request.id),
+        urgency: urgencyOf(request.headers.priority),
+        onClientGone: (listener) => {
+          reply.raw.once('close', listener);
+          return () => reply.raw.off('close', listener);
+        },
       });
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();

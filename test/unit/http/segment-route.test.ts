@@ -2,6 +2,7 @@
 // driven with app.inject(): with an in-process worker (real ffmpeg) a miss is rendered and answered; without
 // one, the waits run out and the limits refuse at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobPriorityOf } from '../../../src/queue/render-priority.js';
 import { readMp3 } from '../../helpers/mp3-frames.js';
 import { buildTestApi, type TestApi } from '../../helpers/test-api.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
@@ -135,5 +136,33 @@ describe('with no worker', { sequential: true }, () => {
     expect(await segmentsCounted(api, 'shed')).toBe(1);
     // The first one still waits on its own render, then runs out of time.
     expect((await waiting).statusCode).toBe(503);
+  });
+
+  it('queues each ask by who waits and how urgent it says it is (Priority, RFC 9218)', async () => {
+    const priorityOf = async (id: string) => (await api.app.renderQueue.queue.getJob(id))?.priority;
+    // A listener of default urgency: its 503 after WAIT_TIMEOUT_MS leaves the job queued (no worker).
+    const listening = await api.app.inject({ url: '/segments/demo/chirp/2-4.mp3' });
+    expect(listening.statusCode).toBe(503);
+    const asked = async (url: string, headers: Record<string, string>) => {
+      const response = await api.app.inject({ url, headers: { prefer: 'respond-async', ...headers } });
+      expect(response.statusCode).toBe(202);
+      return (response.json() as { id: string }).id;
+    };
+    const asyncId = await asked('/segments/demo/chirp/4-6.mp3', {});
+    const urgentAsyncId = await asked('/segments/demo/chirp/6-8.mp3', { priority: 'u=1, i' });
+    const warmId = await asked('/segments/demo/chirp/8-10.mp3', { priority: 'u=7' });
+    const jobs = await api.app.renderQueue.queue.getJobs(['prioritized']);
+    const listenerJob = jobs.find((job) => job.data.spec.startMs === 2_000);
+    expect({
+      listener: listenerJob?.priority,
+      async: await priorityOf(asyncId),
+      urgentAsync: await priorityOf(urgentAsyncId),
+      warm: await priorityOf(warmId),
+    }).toEqual({
+      listener: jobPriorityOf({ waiting: true, urgency: 3 }),
+      async: jobPriorityOf({ waiting: false, urgency: 3 }),
+      urgentAsync: jobPriorityOf({ waiting: false, urgency: 1 }),
+      warm: jobPriorityOf({ waiting: false, urgency: 7 }),
+    });
   });
 });

@@ -1,0 +1,129 @@
+// The order the queue serves asks in, on a real Redis with a real BullMQ Worker taking the jobs: a client
+// waiting now before asynchronous asks before background work (warming), urgency within a class, and a
+// queued background render moved ahead when a waiting client asks for the same segment.
+import { Queue, type QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createFailureMemory } from '../../../src/queue/failure-memory.js';
+import { createQueueDepth } from '../../../src/queue/queue-depth.js';
+import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
+import { BACKGROUND_URGENCY, DEFAULT_URGENCY, jobPriorityOf } from '../../../src/queue/render-priority.js';
+import { createRenderWaiter, type RenderWaiter } from '../../../src/queue/render-waiter.js';
+import type { RenderStore } from '../../../src/store/render-store.js';
+import { createRenderRequester } from '../../../src/use-cases/request-render.js';
+import { listeningQueueEvents, testRenderJob } from '../../helpers/render-queue.js';
+import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
+
+let redis: TestRedis;
+let commands: Redis;
+let queue: Queue<RenderJob, RenderResult>;
+let events: QueueEvents;
+let waiter: RenderWaiter;
+let worker: Worker<RenderJob, RenderResult> | undefined;
+
+const NOTHING_STORED = { has: async () => false } as unknown as RenderStore;
+const background = jobPriorityOf({ waiting: true, urgency: BACKGROUND_URGENCY });
+const asynchronous = jobPriorityOf({ waiting: false, urgency: DEFAULT_URGENCY });
+const listener = jobPriorityOf({ waiting: true, urgency: DEFAULT_URGENCY });
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  commands = new Redis(redis.url);
+  queue = new Queue<RenderJob, RenderResult>(QUEUE_NAME, { connection: { url: redis.url } });
+  events = await listeningQueueEvents(redis.url);
+  waiter = createRenderWaiter(events, createFailureMemory(commands));
+});
+afterEach(async () => {
+  await worker?.close();
+  worker = undefined;
+  await queue.obliterate({ force: true });
+});
+afterAll(async () => {
+  waiter?.close();
+  await events?.close();
+  await queue?.close();
+  commands?.disconnect();
+  await redis?.stop();
+});
+
+const requester = () =>
+  createRenderRequester({
+    queue,
+    waiter,
+    store: NOTHING_STORED,
+    queueDepth: createQueueDepth(queue, { maxAgeMs: 0 }),
+    waitTimeoutMs: 20_000,
+    maxWaitingRequests: 100,
+    maxQueueDepth: 1_000,
+  });
+
+/** Starts one worker on the paused queue's backlog; resolves with the keys in the order it took them. */
+async function drain(expected: number): Promise<string[]> {
+  const taken: string[] = [];
+  const all = new Promise<void>((resolve) => {
+    worker = new Worker<RenderJob, RenderResult>(
+      QUEUE_NAME,
+      async (job) => {
+        taken.push(job.data.key);
+        if (taken.length === expected) resolve();
+        return { rendered: true, bytes: 1 };
+      },
+      { connection: { url: redis.url }, concurrency: 1 },
+    );
+  });
+  await queue.resume();
+  await all;
+  return taken;
+}
+
+describe('the order of queued renders', { sequential: true }, () => {
+  it('serves a waiting client first, then asynchronous asks, then background work, each class in its order', async () => {
+    await queue.pause();
+    const asks = requester();
+    const warm = [testRenderJob(), testRenderJob(), testRenderJob()];
+    const queued = testRenderJob();
+    const listening = testRenderJob();
+    for (const job of warm) await asks.submit(job, background);
+    await asks.submit(queued, asynchronous);
+    const answered = asks.request(listening, new AbortController().signal, listener);
+    // The request adds its job before it waits: wait until it is in the queue.
+    for (let i = 0; i < 100 && !(await queue.getJob(listening.key)); i += 1) await new Promise((r) => setTimeout(r, 20));
+    expect(await drain(5)).toEqual([listening.key, queued.key, ...warm.map((job) => job.key)]);
+    await expect(answered).resolves.toBe('miss');
+  });
+
+  it('within a class, a more urgent ask goes first; equal ones in the order they came', async () => {
+    await queue.pause();
+    const asks = requester();
+    const [first, second, urgent] = [testRenderJob(), testRenderJob(), testRenderJob()];
+    await asks.submit(first, asynchronous);
+    await asks.submit(second, asynchronous);
+    await asks.submit(urgent, jobPriorityOf({ waiting: false, urgency: 0 }));
+    expect(await drain(3)).toEqual([urgent.key, first.key, second.key]);
+  });
+
+  it('a waiting client that asks for a segment queued by a warm moves its render ahead of the rest of the warm', async () => {
+    await queue.pause();
+    const asks = requester();
+    const warm = [testRenderJob(), testRenderJob(), testRenderJob()];
+    for (const job of warm) await asks.submit(job, background);
+    const wanted = warm[2]!;
+    expect((await queue.getJob(wanted.key))?.priority).toBe(background);
+    const answered = asks.request(wanted, new AbortController().signal, listener);
+    for (let i = 0; i < 100 && (await queue.getJob(wanted.key))?.priority !== listener; i += 1) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await queue.getJob(wanted.key))?.priority).toBe(listener);
+    expect(await drain(3)).toEqual([wanted.key, warm[0]!.key, warm[1]!.key]);
+    await expect(answered).resolves.toBe('miss');
+  });
+
+  it('a less pressing ask for a queued render never moves it back', async () => {
+    await queue.pause();
+    const asks = requester();
+    const job = testRenderJob();
+    await asks.submit(job, listener);
+    await asks.submit(job, background);
+    expect((await queue.getJob(job.key))?.priority).toBe(listener);
+  });
+});
