@@ -160,7 +160,9 @@ describe('overload', () => {
     let fill: Promise<Timed[]> | undefined;
     try {
       fill = Promise.all(distinctMisses(MAX_QUEUE_DEPTH, 40, 2, 'copy').map((url) => timedGet(t.url + url)));
-      await eventually(async () => ((await queue.getWaitingCount()) === MAX_QUEUE_DEPTH ? true : undefined), 'the queue to fill');
+      // Jobs carry a priority (a listener's), so they wait in BullMQ's 'prioritized' set, not its wait list.
+      const queued = async () => Object.values(await queue.getJobCounts('waiting', 'prioritized')).reduce((sum, n) => sum + n, 0);
+      await eventually(async () => ((await queued()) === MAX_QUEUE_DEPTH ? true : undefined), 'the queue to fill');
       const shedBefore = await segmentOutcomes(t.apiUrl, 'shed');
       const answeredBefore = await answeredCount();
       // Each round of hits sits between two new misses that are shed: the queue was full all along. A miss
