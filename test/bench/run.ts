@@ -15,7 +15,7 @@ import { canonicalSegmentUrl } from '../../src/segments/segment-url.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { ensurePrograms } from '../../src/stack/system-tools.js';
 import { startStack, type Stack } from '../../src/stack/stack.js';
-import { coldApi, crowdOfWaiters, hitRatioDuring, sequentialMisses } from './scenarios.js';
+import { coldApi, crowdOfWaiters, hitRatioDuring, missesDuringWarm, sequentialMisses } from './scenarios.js';
 import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
 import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import { percentilesOf } from './samples.js';
@@ -196,6 +196,34 @@ async function main(): Promise<BenchReport> {
       requests: service.times.length,
       errors: service.errors,
       latency: percentilesOf(service.times),
+    });
+  }
+
+  say(`cold copy misses one at a time while a warm of exact renders (Priority: u=7) fills the queue`);
+  // Twice: as a listener asks (ahead of the warm), then with the warm's own Priority: u=7, which puts each
+  // miss behind the warm's queued renders as the first-in, first-out queue before issue 12 did every miss.
+  let warmRenders = 0;
+  for (const [id, name, missHeaders, offsetMs] of [
+    ['miss-during-warm', 'cold miss, copy, 30 s, while a warm fills the queue', {}, 0],
+    ['miss-behind-warm', 'cold miss, copy, 30 s, in line behind the warm (reference: FIFO)', { priority: 'u=7' }, 300_000],
+  ] as const) {
+    const duringWarm = await missesDuringWarm({
+      stack,
+      count: PLAN.sequential,
+      warmConnections: 16,
+      warmUrlFor: (i) => segmentUrl(HOUR, 1_000_000 + (warmRenders + i) * 1_100, 1_010_000 + (warmRenders + i) * 1_100, 'exact'),
+      missUrlFor: (i) => segmentUrl(HOUR, 3_000_000 + offsetMs + i * 1_370, 3_030_000 + offsetMs + i * 1_370),
+      missHeaders,
+    });
+    warmRenders += duringWarm.warmAnswered + 16;
+    record({
+      id,
+      name,
+      reference: id === 'miss-behind-warm',
+      requests: duringWarm.times.length,
+      errors: duringWarm.errors,
+      latency: percentilesOf(duringWarm.times),
+      extra: { warmConnections: 16, warmQueuedAtFirstMiss: duringWarm.warmQueuedAtFirstMiss, warmAnswered: duringWarm.warmAnswered },
     });
   }
 

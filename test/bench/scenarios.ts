@@ -1,6 +1,6 @@
 // Owns the bench scenarios that wrk cannot drive alone: a second API process with no memory copy (for cold
 // store hits), misses one at a time beside the bare ffmpeg run, the crowd of requests waiting at once (with
-// the API's memory sampled), and the nginx hit ratio read from its access log.
+// the API's memory sampled), listeners' misses during a warm, and the nginx hit ratio read from its access log.
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -71,10 +71,14 @@ export async function sequentialMisses(options: {
 }
 
 /** GETs `url`, reading and dropping the body: its status and X-Cache-Status. */
-function getDiscarding(url: string, agent: http.Agent): Promise<{ status: number; cache: string | undefined }> {
+function getDiscarding(
+  url: string,
+  agent: http.Agent,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; cache: string | undefined }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent }, (response) => {
+      .get(url, { agent, headers }, (response) => {
         response.resume();
         response.on('end', () =>
           resolve({ status: response.statusCode ?? 0, cache: response.headers['x-cache-status'] as string | undefined }),
@@ -162,4 +166,60 @@ export async function hitRatioDuring<T>(
     hitRatio: lines.length ? count('HIT') / lines.length : 0,
   };
   return { load: result, hits };
+}
+
+/**
+ * Cold copy misses one at a time, as a listener asks, while a warm keeps the workers busy with exact
+ * renders: `warmConnections` loops through nginx, each asking for distinct exact segments with Priority:
+ * u=7 (as `segments warm` does) until the misses are done. Times are from request to last byte.
+ */
+export async function missesDuringWarm(options: {
+  stack: Stack;
+  count: number;
+  warmConnections: number;
+  warmUrlFor: (i: number) => string;
+  missUrlFor: (i: number) => string;
+  /** The misses' own request headers: none for a listener; Priority: u=7 puts them in line with the warm. */
+  missHeaders?: Record<string, string>;
+}): Promise<{ times: number[]; errors: number; warmAnswered: number; warmQueuedAtFirstMiss: number }> {
+  let stop = false;
+  let next = 0;
+  let warmAnswered = 0;
+  const warmAgent = new http.Agent({ keepAlive: true, maxSockets: options.warmConnections });
+  const warm = Array.from({ length: options.warmConnections }, async () => {
+    while (!stop) {
+      const url = options.stack.url + options.warmUrlFor(next++);
+      await getDiscarding(url, warmAgent, { priority: 'u=7' }).then(
+        () => (warmAnswered += 1),
+        () => undefined,
+      );
+    }
+  });
+  // Let the warm fill the queue first: every worker busy, the rest of its asks waiting behind them.
+  const warmQueuedAtFirstMiss = await waitForQueued(options.stack, options.warmConnections - options.stack.workers.processes.length);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < options.count; i++) {
+    const began = performance.now();
+    const { status, cache } = await getDiscarding(options.stack.url + options.missUrlFor(i), agent, options.missHeaders);
+    if (status === 200 && cache === 'MISS') times.push(performance.now() - began);
+    else errors += 1;
+  }
+  stop = true;
+  await Promise.all(warm);
+  agent.destroy();
+  warmAgent.destroy();
+  return { times, errors, warmAnswered, warmQueuedAtFirstMiss };
+}
+
+/** Waits (at most 10 s) until the API's segment_queue_depth reaches `atLeast`; returns the last reading. */
+async function waitForQueued(stack: Stack, atLeast: number): Promise<number> {
+  let depth = 0;
+  for (let tries = 0; tries < 200 && depth < atLeast; tries++) {
+    const text = await fetch(`${stack.apiUrl}/metrics`).then((response) => response.text());
+    depth = Number(/^segment_queue_depth (\d+)/m.exec(text)?.[1] ?? 0);
+    if (depth < atLeast) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return depth;
 }
