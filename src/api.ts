@@ -73,7 +73,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
   const app = createApp(logger);
   try {
     await app.register(renderQueuePlugin, { redisUrl: config.redisUrl });
-    const { commands, queue, events, failures, waiter, renderEvents, queueDepth } = app.renderQueue;
+    const { commands, queue, events, failures, waiter, renderEvents, queueDepth, waitingCount } = app.renderQueue;
     const metrics = createMetrics({
       renderCounts: () => readRenderCounts(commands),
       waitingRequests: () => waiter.waiting,
@@ -104,6 +104,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
         waiter,
         store,
         queueDepth,
+        waitingCount,
         waitTimeoutMs: config.waitTimeoutMs,
         maxWaitingRequests: config.maxWaitingRequests,
         maxQueueDepth: config.maxQueueDepth,

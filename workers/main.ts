@@ -9,6 +9,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
 import { createFailureMemory } from '../src/queue/failure-memory.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../src/queue/render-job.js';
+import { createWaitingCount } from '../src/queue/waiting-count.js';
 import { createFrameIndexes } from '../src/render/frame-indexes.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
@@ -38,6 +39,7 @@ const processRenderJob = createRenderJobProcessor({
   mediaRoot: await realMediaRoot(config.mediaRoot),
   redis,
   failures: createFailureMemory(redis),
+  waitingCount: createWaitingCount(redis),
   frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,

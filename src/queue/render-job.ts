@@ -34,8 +34,10 @@ export function progressPercent(progress: unknown): number | undefined {
 }
 
 export interface RenderResult {
-  /** False when the store already held the key (a duplicate job after a race): no ffmpeg ran. */
+  /** False when the store already held the key (a duplicate job after a race), or when skipped: no ffmpeg ran. */
   rendered: boolean;
+  /** True when every request that waited for it had gone and nothing else owned it (waiting-count.ts). */
+  skipped?: boolean;
   bytes: number;
   /** When rendered: its mode and how long it took (ffmpeg to publish), for the API's duration histogram. */
   mode?: RenderMode;

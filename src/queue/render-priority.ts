@@ -20,6 +20,11 @@ export interface RenderAsk {
 /** Each class's first priority; urgency is added within it (8 levels), so classes never mix. */
 const CLASS_BASE: Record<RenderClass, number> = { interactive: 1, async: 11, background: 21 };
 
+/** True for a priority of the interactive class: a render only waiting clients asked for, so far. */
+export function isInteractivePriority(priority: number): boolean {
+  return priority >= CLASS_BASE.interactive && priority < CLASS_BASE.async;
+}
+
 export function renderClassOf(ask: RenderAsk): RenderClass {
   if (ask.urgency >= BACKGROUND_URGENCY) return 'background';
   return ask.waiting ? 'interactive' : 'async';

@@ -10,6 +10,8 @@ import { ServiceError } from '../errors.js';
 import { countRender } from '../observability/render-counter.js';
 import type { FailureMemory } from '../queue/failure-memory.js';
 import type { RenderJob, RenderResult } from '../queue/render-job.js';
+import { isInteractivePriority } from '../queue/render-priority.js';
+import type { WaitingCount } from '../queue/waiting-count.js';
 import { permanentFailure, RenderFailed } from '../render/render-failure.js';
 import { type RenderTools, renderChecked } from '../render/render-pipeline.js';
 import { throttledPercent } from '../render/render-progress.js';
@@ -23,6 +25,8 @@ export interface RenderJobDeps extends RenderTools {
   store: RenderStore;
   budget: StoreBudget;
   failures: FailureMemory;
+  /** Who still waits on each render (queue/waiting-count.ts). */
+  waitingCount: Pick<WaitingCount, 'abandoned'>;
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
   /** Where render counts are kept (render-counter.ts). */
@@ -31,7 +35,8 @@ export interface RenderJobDeps extends RenderTools {
 }
 
 /** The part of a BullMQ job the processor reads: a test can hand it a plain object. */
-export type RenderJobHandle = Pick<Job<RenderJob, RenderResult>, 'id' | 'data' | 'attemptsMade' | 'updateProgress'>;
+export type RenderJobHandle = Pick<Job<RenderJob, RenderResult>, 'id' | 'data' | 'attemptsMade' | 'updateProgress'> &
+  Partial<Pick<Job<RenderJob, RenderResult>, 'priority'>>;
 
 /** A key that failed for good a moment ago: the same answer again, without ffmpeg and not recorded again, so it expires. */
 class RefusedAgain extends UnrecoverableError {}
@@ -52,13 +57,23 @@ export function createRenderJobProcessor(deps: RenderJobDeps): (job: RenderJobHa
 async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<RenderResult> {
   const { key, spec, requestId } = job.data;
   const log = deps.logger.child({ jobId: job.id, requestId, attempt: job.attemptsMade + 1 });
-  // Both asked at once: one wait instead of two on every miss.
-  const [stored, refused] = await Promise.allSettled([deps.store.open(key), deps.failures.permanent(key)]);
+  // A render only waiting clients asked for may have lost them all while it was queued: then it is skipped.
+  const mayBeAbandoned = job.priority !== undefined && isInteractivePriority(job.priority);
+  // All asked at once: one wait instead of three on every miss.
+  const [stored, refused, abandoned] = await Promise.allSettled([
+    deps.store.open(key),
+    deps.failures.permanent(key),
+    mayBeAbandoned ? deps.waitingCount.abandoned(key) : Promise.resolve(false),
+  ]);
   if (stored.status === 'rejected') throw stored.reason;
   if (stored.value) {
     // A duplicate job after a race (the first one finished and was removed): nothing to do.
     await stored.value.handle.close();
     return { rendered: false, bytes: stored.value.size };
+  }
+  if (abandoned.status === 'fulfilled' && abandoned.value) {
+    log.info('skipped: every request that waited for this render has gone');
+    return { rendered: false, bytes: 0, skipped: true };
   }
   if (refused.status === 'rejected') throw refused.reason;
   if (refused.value) throw new RefusedAgain(refused.value.detail);

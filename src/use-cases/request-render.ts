@@ -6,8 +6,9 @@ import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
-import { DEFAULT_URGENCY, jobPriorityOf } from '../queue/render-priority.js';
-import type { RenderWaiter } from '../queue/render-waiter.js';
+import { DEFAULT_URGENCY, isInteractivePriority, jobPriorityOf } from '../queue/render-priority.js';
+import { type RenderWaiter, WaitAbandoned } from '../queue/render-waiter.js';
+import type { WaitingCount } from '../queue/waiting-count.js';
 import type { RenderStore } from '../store/render-store.js';
 
 /** Too many requests already wait, or too many jobs are queued: a new miss is refused at once. */
@@ -44,11 +45,13 @@ export function createRenderRequester(deps: {
   waiter: RenderWaiter;
   store: RenderStore;
   queueDepth: QueueDepth;
+  /** Who waits on each render, across API processes: a render all its waiters left is skipped. */
+  waitingCount: WaitingCount;
   waitTimeoutMs: number;
   maxWaitingRequests: number;
   maxQueueDepth: number;
 }): RenderRequester {
-  const { queue, waiter, store, queueDepth } = deps;
+  const { queue, waiter, store, queueDepth, waitingCount } = deps;
 
   /**
    * Moves a queued job ahead to `priority` when this ask is more pressing than the one that queued it (a
@@ -73,6 +76,8 @@ export function createRenderRequester(deps: {
       throw new QueueUnreachable(error);
     }
     if (!admitted) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, 'overloaded');
+    // An asynchronous or background ask owns its render: it is made even when no one waits for it.
+    if (!isInteractivePriority(priority)) await waitingCount.own(data.key).catch(() => undefined);
     // add() keeps a job already queued under this id as it is, its priority too.
     await raise(data.key, priority);
   }
@@ -91,13 +96,22 @@ export function createRenderRequester(deps: {
       // Registered before add(): a completion can never slip between adding and listening. A request that
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
       const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal });
-      if (ticket.joined) void raise(data.key, priority);
-      else {
-        await enqueue(data, priority);
-        // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
-        if (await store.has(data.key)) waiter.settle(data.key);
+      // Counted in before the job is added, so a worker never skips a render this request waits for.
+      const counted = await waitingCount.joined(data.key);
+      try {
+        if (ticket.joined) void raise(data.key, priority);
+        else {
+          await enqueue(data, priority);
+          // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
+          if (await store.has(data.key)) waiter.settle(data.key);
+        }
+        await ticket.done;
+        if (counted) void waitingCount.left(data.key);
+      } catch (error) {
+        // Only a client that went away gives up on the render; one that waited too long will retry for it.
+        if (counted && error instanceof WaitAbandoned) void waitingCount.left(data.key);
+        throw error;
       }
-      await ticket.done;
       return ticket.joined ? 'joined' : 'miss';
     },
   };

@@ -58,6 +58,17 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
       true,
     );
   }
+  const hungUp = by('hang-ups');
+  if (hungUp) {
+    const renders = Number(hungUp.extra?.renders);
+    const workers = Number(hungUp.extra?.workers);
+    checks.push({
+      scenario: '100 clients hang up after 200 ms (issue 12)',
+      target: `at most one render per worker (${workers})`,
+      measured: `${renders} render(s)`,
+      met: renders <= workers,
+    });
+  }
   const ceiling = cores / (p('bare-copy', 50) / 1000);
   ratio(
     'distinct cold copy misses, 32 connections',

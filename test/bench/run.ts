@@ -15,7 +15,7 @@ import { canonicalSegmentUrl } from '../../src/segments/segment-url.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { ensurePrograms } from '../../src/stack/system-tools.js';
 import { startStack, type Stack } from '../../src/stack/stack.js';
-import { coldApi, crowdOfWaiters, hitRatioDuring, missesDuringWarm, sequentialMisses } from './scenarios.js';
+import { coldApi, crowdOfWaiters, hangUps, hitRatioDuring, missesDuringWarm, sequentialMisses } from './scenarios.js';
 import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
 import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import { percentilesOf } from './samples.js';
@@ -226,6 +226,23 @@ async function main(): Promise<BenchReport> {
       extra: { warmConnections: 16, warmQueuedAtFirstMiss: duringWarm.warmQueuedAtFirstMiss, warmAnswered: duringWarm.warmAnswered },
     });
   }
+
+  say('100 clients ask for distinct exact segments at once and hang up after 200 ms');
+  const hungUp = await hangUps({
+    stack,
+    count: 100,
+    hangUpMs: 200,
+    urlFor: (i) => segmentUrl(HOUR, 2_000_000 + i * 3_100, 2_010_000 + i * 3_100, 'exact'),
+  });
+  record({
+    id: 'hang-ups',
+    name: '100 clients hang up after 200 ms (distinct exact segments)',
+    reference: false,
+    requests: 100,
+    errors: 0,
+    latency: percentilesOf([hungUp.drainedMs]),
+    extra: { renders: hungUp.renders, workers: config.workers },
+  });
 
   say(`distinct cold copy misses: 32 connections, ${PLAN.distinctSeconds} s`);
   const distinct = await runWrk({

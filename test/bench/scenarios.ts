@@ -223,3 +223,43 @@ async function waitForQueued(stack: Stack, atLeast: number): Promise<number> {
   }
   return depth;
 }
+
+/**
+ * `count` clients ask at once, through nginx, for distinct exact segments and hang up after `hangUpMs`;
+ * once the queue has drained, how many renders the workers ran for them (segment_renders_total{mode="exact"}).
+ */
+export async function hangUps(options: {
+  stack: Stack;
+  count: number;
+  hangUpMs: number;
+  urlFor: (i: number) => string;
+}): Promise<{ renders: number; drainedMs: number }> {
+  const exactRenders = async () => {
+    const text = await fetch(`${options.stack.apiUrl}/metrics`).then((response) => response.text());
+    return Number(/^segment_renders_total\{mode="exact"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await exactRenders();
+  const began = performance.now();
+  const requests = Array.from({ length: options.count }, (_, i) => {
+    const request = http.get(options.stack.url + options.urlFor(i), { agent: false });
+    request.on('error', () => undefined);
+    request.on('response', (response) => response.resume());
+    return request;
+  });
+  await new Promise((resolve) => setTimeout(resolve, options.hangUpMs));
+  for (const request of requests) request.destroy();
+  // Drained: nothing queued, nobody waiting and no render completed, for two seconds in a row (the renders
+  // already running when the clients left take well under that).
+  let quiet = 0;
+  let last = -1;
+  for (let tries = 0; tries < 1_200 && quiet < 20; tries++) {
+    const text = await fetch(`${options.stack.apiUrl}/metrics`).then((response) => response.text());
+    const depth = Number(/^segment_queue_depth (\d+)/m.exec(text)?.[1] ?? 0);
+    const waiting = Number(/^segment_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
+    const renders = Number(/^segment_renders_total\{mode="exact"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    quiet = depth === 0 && waiting === 0 && renders === last ? quiet + 1 : 0;
+    last = renders;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { renders: (await exactRenders()) - before, drainedMs: performance.now() - began };
+}

@@ -13,6 +13,7 @@ import { connectRedis } from '../../queue/redis-connection.js';
 import { createRenderEvents, type RenderEvents } from '../../queue/render-events.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../queue/render-job.js';
 import { createRenderWaiter, type RenderWaiter } from '../../queue/render-waiter.js';
+import { createWaitingCount, type WaitingCount } from '../../queue/waiting-count.js';
 
 export interface RenderQueue {
   /** The request path's Redis connection: fails fast while Redis is down instead of hanging requests. */
@@ -23,6 +24,7 @@ export interface RenderQueue {
   waiter: RenderWaiter;
   renderEvents: RenderEvents;
   queueDepth: QueueDepth;
+  waitingCount: WaitingCount;
 }
 
 declare module 'fastify' {
@@ -68,6 +70,7 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string }) 
     waiter,
     renderEvents,
     queueDepth: createQueueDepth(queue, { maxAgeMs: QUEUE_DEPTH_MAX_AGE_MS }),
+    waitingCount: createWaitingCount(commands),
   });
 }
 

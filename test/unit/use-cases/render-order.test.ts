@@ -9,6 +9,7 @@ import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
 import { BACKGROUND_URGENCY, DEFAULT_URGENCY, jobPriorityOf } from '../../../src/queue/render-priority.js';
 import { createRenderWaiter, type RenderWaiter } from '../../../src/queue/render-waiter.js';
+import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
 import { createRenderRequester } from '../../../src/use-cases/request-render.js';
 import { listeningQueueEvents, testRenderJob } from '../../helpers/render-queue.js';
@@ -52,6 +53,7 @@ const requester = () =>
     waiter,
     store: NOTHING_STORED,
     queueDepth: createQueueDepth(queue, { maxAgeMs: 0 }),
+    waitingCount: createWaitingCount(commands),
     waitTimeoutMs: 20_000,
     maxWaitingRequests: 100,
     maxQueueDepth: 1_000,

@@ -8,6 +8,7 @@ import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { connectRedis } from '../../../src/queue/redis-connection.js';
 import { JOB_NAME, QUEUE_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
 import { createRenderWaiter, type RenderWaiter, WaitAbandoned } from '../../../src/queue/render-waiter.js';
+import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import { RETRY_AFTER } from '../../../src/retry-after.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
 import { createRenderRequester, Overloaded, QueueUnreachable } from '../../../src/use-cases/request-render.js';
@@ -64,6 +65,7 @@ function requesterWith(
     waiter,
     store: NOTHING_STORED,
     queueDepth: createQueueDepth(useQueue, { maxAgeMs: 0 }),
+    waitingCount: createWaitingCount(commands),
     waitTimeoutMs: 10_000,
     maxWaitingRequests: 100,
     maxQueueDepth: 1_000,

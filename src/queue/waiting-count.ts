@@ -1,0 +1,51 @@
+// Owns how many requests wait on each render, across every API process, in Redis: each waiting request
+// counts itself in before its job is added and out when its wait ends. A worker skips a queued render
+// whose waiters have all left and that no asynchronous or background ask owns (issue 12: 100 clients that
+// hang up must not cause 100 renders). Conservative by design: a render is skipped only on a count that
+// exists and reads zero, so a count lost to a Redis hiccup or expiry means "render it".
+import type { Redis } from 'ioredis';
+
+const WAITERS = 'mp3-segments:waiters:';
+const OWNED = 'mp3-segments:owned:';
+/** A count outlives every wait on it (WAIT_TIMEOUT_MS is at most an hour): a crashed API's count expires. */
+const COUNT_TTL_SECONDS = 7_200;
+const COUNT_IN = "local n = redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return n";
+
+export interface WaitingCount {
+  /** One more request waits on `key`. Resolves true once counted (only then may it be counted out). */
+  joined(key: string): Promise<boolean>;
+  /**
+   * A counted request will never want `key`'s render: it got it (or its failure), or its client went away.
+   * A request that ran out of time or was ended by a shutdown is not counted out: its render goes on and
+   * fills the store for the retry.
+   */
+  left(key: string): Promise<void>;
+  /** An asynchronous or background ask owns `key`'s render: it is rendered whoever waits. */
+  own(key: string): Promise<void>;
+  /** True when requests waited on `key`, all have left, and nothing owns it: its render may be skipped. */
+  abandoned(key: string): Promise<boolean>;
+}
+
+export function createWaitingCount(redis: Redis): WaitingCount {
+  return {
+    async joined(key) {
+      try {
+        // One command, not MULTI: with Redis down, the request path's connection must fail it at once.
+        await redis.eval(COUNT_IN, 1, `${WAITERS}${key}`, COUNT_TTL_SECONDS);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async left(key) {
+      await redis.decr(`${WAITERS}${key}`).catch(() => undefined);
+    },
+    async own(key) {
+      await redis.set(`${OWNED}${key}`, '1', 'EX', COUNT_TTL_SECONDS);
+    },
+    async abandoned(key) {
+      const [count, owned] = await redis.mget(`${WAITERS}${key}`, `${OWNED}${key}`);
+      return count !== null && Number(count) <= 0 && owned === null;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// Who waits on each render, counted in Redis across API processes: when a render counts as abandoned.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWaitingCount, type WaitingCount } from '../../../src/queue/waiting-count.js';
+import { freshKey } from '../../helpers/render-queue.js';
+import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
+
+let redis: TestRedis;
+let commands: Redis;
+let count: WaitingCount;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  commands = new Redis(redis.url);
+  count = createWaitingCount(commands);
+});
+afterAll(async () => {
+  commands?.disconnect();
+  await redis?.stop();
+});
+
+describe('the waiting count', () => {
+  it('calls a render abandoned only once every request counted in has left', async () => {
+    const key = freshKey();
+    expect(await count.joined(key)).toBe(true);
+    expect(await count.joined(key)).toBe(true);
+    await count.left(key);
+    expect(await count.abandoned(key)).toBe(false);
+    await count.left(key);
+    expect(await count.abandoned(key)).toBe(true);
+    expect(await count.joined(key)).toBe(true);
+    expect(await count.abandoned(key)).toBe(false);
+  });
+
+  it('never calls abandoned a render no request was counted for (a count lost or never written)', async () => {
+    expect(await count.abandoned(freshKey())).toBe(false);
+  });
+
+  it('never calls abandoned a render an asynchronous or background ask owns', async () => {
+    const key = freshKey();
+    await count.joined(key);
+    await count.own(key);
+    await count.left(key);
+    expect(await count.abandoned(key)).toBe(false);
+  });
+
+  it('expires its counts, so a crashed API leaves none behind for long', async () => {
+    const key = freshKey();
+    await count.joined(key);
+    await count.own(key);
+    const ttls = await Promise.all([commands.ttl(`mp3-segments:waiters:${key}`), commands.ttl(`mp3-segments:owned:${key}`)]);
+    for (const ttl of ttls) expect(ttl).toBeGreaterThan(3_600);
+  });
+
+  it('answers joined false, and never throws, when Redis cannot be reached', async () => {
+    const away = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    expect(await createWaitingCount(away).joined(freshKey())).toBe(false);
+    away.disconnect();
+  });
+});
