@@ -58,12 +58,16 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
       true,
     );
   }
-  const hungUp = by('hang-ups');
-  if (hungUp) {
+  for (const [id, via] of [
+    ['hang-ups', 'through nginx'],
+    ['hang-ups-api', 'straight at the API'],
+  ] as const) {
+    const hungUp = by(id);
+    if (!hungUp) continue;
     const renders = Number(hungUp.extra?.renders);
     const workers = Number(hungUp.extra?.workers);
     checks.push({
-      scenario: '100 clients hang up after 200 ms (issue 12)',
+      scenario: `100 clients hang up after 200 ms, ${via} (issue 12)`,
       target: `at most one render per worker (${workers})`,
       measured: `${renders} render(s)`,
       met: renders <= workers,

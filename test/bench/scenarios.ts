@@ -225,13 +225,14 @@ async function waitForQueued(stack: Stack, atLeast: number): Promise<number> {
 }
 
 /**
- * `count` clients ask at once, through nginx, for distinct exact segments and hang up after `hangUpMs`;
+ * `count` clients ask at once (`base`: nginx, or the API itself) for distinct exact segments and hang up after `hangUpMs`;
  * once the queue has drained, how many renders the workers ran for them (segment_renders_total{mode="exact"}).
  */
 export async function hangUps(options: {
   stack: Stack;
   count: number;
   hangUpMs: number;
+  base: string;
   urlFor: (i: number) => string;
 }): Promise<{ renders: number; drainedMs: number }> {
   const exactRenders = async () => {
@@ -241,7 +242,7 @@ export async function hangUps(options: {
   const before = await exactRenders();
   const began = performance.now();
   const requests = Array.from({ length: options.count }, (_, i) => {
-    const request = http.get(options.stack.url + options.urlFor(i), { agent: false });
+    const request = http.get(options.base + options.urlFor(i), { agent: false });
     request.on('error', () => undefined);
     request.on('response', (response) => response.resume());
     return request;
