@@ -198,9 +198,9 @@ describe('processing a render job', () => {
     const failure: RenderFailure = { status: 422, detail: 'This source cannot be cut there.', permanent: true };
     await failures.record(job.key, failure);
     // The record must expire on its own: a refusal must not write it again (and so reset its time).
-    const [recordName] = await redis.keys(`*${job.key}*`);
-    expect(recordName).toBeDefined();
-    await redis.expire(recordName!, 100);
+    const recordName = `mp3-segments:failed:${job.key}`;
+    expect(await redis.keys(`*${job.key}*`)).toEqual([recordName]);
+    await redis.expire(recordName, 100);
     const job$ = handle(job);
 
     const error = await rejectionOf(processRenderJob(job$));
@@ -208,7 +208,7 @@ describe('processing a render job', () => {
     expect(error).toBeInstanceOf(UnrecoverableError);
     expect(error.message).toBe(failure.detail);
     expect(await failures.permanent(job.key)).toEqual(failure);
-    expect(await redis.ttl(recordName!)).toBeLessThanOrEqual(100);
+    expect(await redis.ttl(recordName)).toBeLessThanOrEqual(100);
     // A render would have reported progress, left a file in the store, or published.
     expect(job$.progress).toEqual([]);
     expect(await storeFiles()).toEqual([]);
