@@ -3,17 +3,25 @@
 // whose waiters have all left and that no asynchronous or background ask owns (issue 12: 100 clients that
 // hang up must not cause 100 renders). Conservative by design: a render is skipped only on a count that
 // exists and reads zero, so a count lost to a Redis hiccup or expiry means "render it".
+// On Redis Cluster its script's two keys sit in different slots: counting then fails, which also means
+// "render it" (no render is skipped there; the order still holds).
 import type { Redis } from 'ioredis';
 
 const WAITERS = 'mp3-segments:waiters:';
 const OWNED = 'mp3-segments:owned:';
 /** A count outlives every wait on it (WAIT_TIMEOUT_MS is at most an hour): a crashed API's count expires. */
 const COUNT_TTL_SECONDS = 7_200;
-const COUNT_IN = "local n = redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return n";
+/** Counts in (KEYS[1]) and, in the same round trip, reads the priority of a job already queued (KEYS[2]). */
+const COUNT_IN = "redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return redis.call('HGET', KEYS[2], 'priority')";
 
 export interface WaitingCount {
-  /** One more request waits on `key`. Resolves true once counted (only then may it be counted out). */
-  joined(key: string): Promise<boolean>;
+  /**
+   * One more request waits on `key`: `counted` once it is (only then may it be counted out). `jobHash` is
+   * the Redis hash of the key's job (BullMQ's queue.toKey(key)); its priority, when a job is queued
+   * already, comes back with the count (`queuedPriority`, null when none), so the request needs no second
+   * round trip to know whether to move it ahead.
+   */
+  joined(key: string, jobHash: string): Promise<{ counted: boolean; queuedPriority: number | null }>;
   /**
    * A counted request will never want `key`'s render: it got it (or its failure), or its client went away.
    * A request that ran out of time or was ended by a shutdown is not counted out: its render goes on and
@@ -28,13 +36,13 @@ export interface WaitingCount {
 
 export function createWaitingCount(redis: Redis): WaitingCount {
   return {
-    async joined(key) {
+    async joined(key, jobHash) {
       try {
         // One command, not MULTI: with Redis down, the request path's connection must fail it at once.
-        await redis.eval(COUNT_IN, 1, `${WAITERS}${key}`, COUNT_TTL_SECONDS);
-        return true;
+        const priority = (await redis.eval(COUNT_IN, 2, `${WAITERS}${key}`, jobHash, COUNT_TTL_SECONDS)) as string | null;
+        return { counted: true, queuedPriority: priority === null ? null : Number(priority) };
       } catch {
-        return false;
+        return { counted: false, queuedPriority: null };
       }
     },
     async left(key) {

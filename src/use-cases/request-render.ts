@@ -56,8 +56,11 @@ export function createRenderRequester(deps: {
   /**
    * Moves a queued job ahead to `priority` when this ask is more pressing than the one that queued it (a
    * listener joining a warm's render). Only an order: a failure to read or change it is not the ask's.
+   * `queuedPriority`: the job's priority as read before the add (null: no job was queued), when known.
    */
-  async function raise(key: string, priority: number): Promise<void> {
+  async function raise(key: string, priority: number, queuedPriority?: number | null): Promise<void> {
+    // Known already (a waiting request peeks with its count): no job, or one at least as pressing.
+    if (queuedPriority !== undefined && (queuedPriority === null || queuedPriority <= priority)) return;
     try {
       const job = await queue.getJob(key);
       if (job && job.priority > priority) await job.changePriority({ priority });
@@ -67,7 +70,7 @@ export function createRenderRequester(deps: {
   }
 
   /** Adds the job unless the queue is full (the job id is the key: an existing job is joined, and raised). */
-  async function submit(data: RenderJob, priority = ASYNC_PRIORITY): Promise<void> {
+  async function submit(data: RenderJob, priority = ASYNC_PRIORITY, queuedPriority?: number | null): Promise<void> {
     let admitted: boolean;
     try {
       admitted = await queueDepth.admit(deps.maxQueueDepth);
@@ -79,12 +82,12 @@ export function createRenderRequester(deps: {
     // An asynchronous or background ask owns its render: it is made even when no one waits for it.
     if (!isInteractivePriority(priority)) await waitingCount.own(data.key).catch(() => undefined);
     // add() keeps a job already queued under this id as it is, its priority too.
-    await raise(data.key, priority);
+    await raise(data.key, priority, queuedPriority);
   }
 
   /** Adds the job; a failure ends the wait of this key's requests. */
-  async function enqueue(data: RenderJob, priority: number): Promise<void> {
-    await submit(data, priority).catch((error: Unavailable) => waiter.settle(data.key, error));
+  async function enqueue(data: RenderJob, priority: number, queuedPriority: number | null): Promise<void> {
+    await submit(data, priority, queuedPriority).catch((error: Unavailable) => waiter.settle(data.key, error));
   }
 
   return {
@@ -97,11 +100,11 @@ export function createRenderRequester(deps: {
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
       const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal });
       // Counted in before the job is added, so a worker never skips a render this request waits for.
-      const counted = await waitingCount.joined(data.key);
+      const { counted, queuedPriority } = await waitingCount.joined(data.key, queue.toKey(data.key));
       try {
-        if (ticket.joined) void raise(data.key, priority);
+        if (ticket.joined) void raise(data.key, priority, queuedPriority);
         else {
-          await enqueue(data, priority);
+          await enqueue(data, priority, queuedPriority);
           // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
           if (await store.has(data.key)) waiter.settle(data.key);
         }

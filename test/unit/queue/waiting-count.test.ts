@@ -19,16 +19,26 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+/** Where a job's hash would be: any hash will do for the count, which only reads its priority. */
+const jobHash = (key: string) => `test-jobs:${key}`;
+
 describe('the waiting count', () => {
+  it('tells with the count the priority of a job already queued under the key, and null when there is none', async () => {
+    const key = freshKey();
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: null });
+    await commands.hset(jobHash(key), 'priority', '21');
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: 21 });
+  });
+
   it('calls a render abandoned only once every request counted in has left', async () => {
     const key = freshKey();
-    expect(await count.joined(key)).toBe(true);
-    expect(await count.joined(key)).toBe(true);
+    expect((await count.joined(key, jobHash(key))).counted).toBe(true);
+    expect((await count.joined(key, jobHash(key))).counted).toBe(true);
     await count.left(key);
     expect(await count.abandoned(key)).toBe(false);
     await count.left(key);
     expect(await count.abandoned(key)).toBe(true);
-    expect(await count.joined(key)).toBe(true);
+    expect((await count.joined(key, jobHash(key))).counted).toBe(true);
     expect(await count.abandoned(key)).toBe(false);
   });
 
@@ -38,7 +48,7 @@ describe('the waiting count', () => {
 
   it('never calls abandoned a render an asynchronous or background ask owns', async () => {
     const key = freshKey();
-    await count.joined(key);
+    await count.joined(key, jobHash(key));
     await count.own(key);
     await count.left(key);
     expect(await count.abandoned(key)).toBe(false);
@@ -46,7 +56,7 @@ describe('the waiting count', () => {
 
   it('expires its counts, so a crashed API leaves none behind for long', async () => {
     const key = freshKey();
-    await count.joined(key);
+    await count.joined(key, jobHash(key));
     await count.own(key);
     const ttls = await Promise.all([commands.ttl(`mp3-segments:waiters:${key}`), commands.ttl(`mp3-segments:owned:${key}`)]);
     for (const ttl of ttls) expect(ttl).toBeGreaterThan(3_600);
@@ -54,7 +64,8 @@ describe('the waiting count', () => {
 
   it('answers joined false, and never throws, when Redis cannot be reached', async () => {
     const away = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    expect(await createWaitingCount(away).joined(freshKey())).toBe(false);
+    const key = freshKey();
+    expect(await createWaitingCount(away).joined(key, jobHash(key))).toEqual({ counted: false, queuedPriority: null });
     away.disconnect();
   });
 });
