@@ -4,6 +4,8 @@
 // hides its child process, so a probe that hangs could never be killed.
 import { execFile } from 'node:child_process';
 import { access, chmod, constants } from 'node:fs/promises';
+import { PassThrough, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import ffmpeg from 'fluent-ffmpeg';
@@ -73,7 +75,12 @@ export interface RenderLimits {
 export interface MediaTools {
   readonly ffmpegPath: string;
   probe(file: string): Promise<AudioProbe>;
-  render(output: string, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
+  /**
+   * Runs ffmpeg into a file, or into a stream (its stdout piped: the output options must name a format).
+   * Resolves once ffmpeg ended well and, for a stream, every byte was written and the stream finished.
+   * A stream's own write error (ENOSPC) rejects as itself, and stops ffmpeg.
+   */
+  render(output: string | Writable, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
 }
 
 const STDERR_TAIL_LINES = 12;
@@ -187,7 +194,12 @@ export async function createMediaTools(
         let timedOut = false;
         const command = ffmpeg({ stdoutLines: 0 });
         for (const input of args.inputs) command.input(input.url).inputOptions(input.options);
-        command.output(output).outputOptions(args.outputOptions);
+        // fluent-ffmpeg kills ffmpeg 20 ms after its output stream closes, and under load that can come
+        // before ffmpeg's exit is seen: it is given a stream that never emits 'close'.
+        const tap = typeof output === 'string' ? null : new PassThrough({ emitClose: false });
+        const written = tap ? pipeline(tap, output as Writable) : Promise.resolve();
+        written.catch(() => undefined); // read on 'end' or 'error'
+        command.output(tap ?? (output as string)).outputOptions(args.outputOptions);
         const timer = setTimeout(() => {
           timedOut = true;
           command.kill('SIGKILL');
@@ -205,9 +217,10 @@ export async function createMediaTools(
             const seconds = limits.onProgress ? progressSeconds(line) : null;
             if (seconds !== null) limits.onProgress?.(seconds);
           })
-          .on('error', (error: Error) => {
+          .on('error', (error: Error & { outputStreamError?: Error }) => {
             settle();
             if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
+            else if (error.outputStreamError) reject(error.outputStreamError);
             // A signal ends ffmpeg in one of two ways: killed outright, or (SIGTERM, SIGINT) it stops itself,
             // saying "received signal", with exit code 255. Neither says anything about the source.
             else if (/killed with signal|received signal|spawn|ENOENT|EAGAIN/.test(`${error.message}\n${stderr.join('\n')}`))
@@ -216,7 +229,7 @@ export async function createMediaTools(
           })
           .on('end', () => {
             settle();
-            resolve();
+            written.then(resolve, reject);
           })
           .run();
       }),

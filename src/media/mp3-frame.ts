@@ -1,11 +1,16 @@
 // Owns the MP3 format facts the service needs without running ffmpeg: frame headers, the Xing/Info +
 // LAME header (gapless length: ffprobe counts encoder delay and padding, so its duration runs up to two
-// frames long), and the two repairs a render may need (the LAME padding, junk between copied frames).
+// frames long), and the two repairs a copy may need (its gapless trim, junk between copied frames).
 import { open, readFile, writeFile } from 'node:fs/promises';
 
 /** Length of one MPEG audio layer III frame: 1152 samples in MPEG-1 (32 kHz and up), 576 in MPEG-2/2.5. */
 export function mp3FrameSeconds(sampleRate: number): number {
-  return (sampleRate >= 32_000 ? 1152 : 576) / sampleRate;
+  return samplesPerFrameAt(sampleRate) / sampleRate;
+}
+
+/** Samples in one layer III frame at this sample rate: 1152 in MPEG-1 (32 kHz and up), 576 in MPEG-2/2.5. */
+export function samplesPerFrameAt(sampleRate: number): number {
+  return sampleRate >= 32_000 ? 1152 : 576;
 }
 
 /** Bit rates (kbps) each MPEG version can carry, as LAME encodes them: MPEG-1, MPEG-2, MPEG-2.5. */
@@ -23,13 +28,15 @@ const BITRATES: Record<'v1' | 'v2', number[]> = {
 
 export interface FrameHeader {
   length: number;
+  /** Bits per second. */
+  bitrate: number;
   sampleRate: number;
   samplesPerFrame: number;
   /** Where a Xing/Info header would start in this frame (after the side information). */
   xingAt: number;
 }
 
-function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
+export function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   if (at + 4 > bytes.length || bytes[at] !== 0xff || (bytes[at + 1]! & 0xe0) !== 0xe0) return null;
   const version = (bytes[at + 1]! >> 3) & 0x03;
   const layer = (bytes[at + 1]! >> 1) & 0x03;
@@ -45,6 +52,7 @@ function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   const sideInfo = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
   return {
     length: Math.floor(((samplesPerFrame / 8) * bitrate) / sampleRate) + padding,
+    bitrate,
     sampleRate,
     samplesPerFrame,
     xingAt: at + 4 + (crc ? 2 : 0) + sideInfo,
@@ -102,7 +110,8 @@ export function parseGaplessInfo(bytes: Buffer, at = 0): GaplessInfo | null {
   };
 }
 
-function id3v2Length(head: Buffer): number {
+/** Bytes of the ID3v2 tag that `head` (at least its first 10 bytes) begins with; 0 when it begins with none. */
+export function id3v2Length(head: Buffer): number {
   if (head.length < 10 || head.toString('latin1', 0, 3) !== 'ID3') return 0;
   return (
     10 + (((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f)) + (head[5]! & 0x10 ? 10 : 0)
@@ -118,6 +127,19 @@ async function readFirstFrame(file: string, mode: 'r' | 'r+') {
   const head = Buffer.alloc(2048);
   const { bytesRead } = await handle.read(head, 0, head.length, at);
   return { handle, at, frame: head.subarray(0, bytesRead) };
+}
+
+/**
+ * The length the file's Xing/Info header states for it (its ID3v2 tag plus the header's byte count, which
+ * runs from the Info frame to the last audio frame); null when the file has no such header (yet: a file
+ * being written may not hold it whole).
+ */
+export async function statedLength(file: string): Promise<number | null> {
+  const { handle, at, frame } = await readFirstFrame(file, 'r');
+  await handle.close();
+  const header = readFrameHeader(frame, 0);
+  const xing = header && readXing(frame, header);
+  return xing && xing.bytesAt >= 0 && xing.bytesAt + 4 <= frame.length ? at + frame.readUInt32BE(xing.bytesAt) : null;
 }
 
 /**
@@ -247,7 +269,8 @@ const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
   return crc;
 });
 
-function crc16(bytes: Buffer): number {
+/** The CRC-16 a LAME tag's own CRC field holds (polynomial 0x8005, reflected, as LAME computes it). */
+export function crc16(bytes: Buffer): number {
   let crc = 0;
   for (const byte of bytes) crc = (crc >>> 8) ^ CRC16_TABLE[(crc ^ byte) & 0xff]!;
   return crc & 0xffff;
@@ -288,19 +311,6 @@ async function rewriteLameDelays(
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Sets the LAME tag's padding so gapless players play exactly `samples` samples. ffmpeg derives the
- * padding from its last packet only, so when LAME's flush adds a frame of pure padding (often with
- * 576-sample MPEG-2 frames) the tag says too little and players play up to a frame too much.
- * Returns the padding written, or null when the file has no Xing/Info + LAME header to correct.
- */
-export async function setGaplessPadding(file: string, samples: number): Promise<number | null> {
-  const written = await rewriteLameDelays(file, (current) =>
-    current.frames === null ? null : { delay: current.delay, padding: current.frames * current.samplesPerFrame - current.delay - samples },
-  );
-  return written?.padding ?? null;
 }
 
 /**

@@ -40,6 +40,10 @@ const GLOBAL_OPTIONS = ['-nostdin', '-hide_banner'];
 
 export function buildRenderArguments(spec: RenderSpec, input: RenderInput): FfmpegArguments {
   const durationMs = spec.endMs - spec.startMs;
+  // A copy is written into a file and gets ffmpeg's own Xing/Info + LAME header, filled in by seeking back
+  // at its end. An exact render is written into a pipe (it is streamed as it is encoded): its Info frame is
+  // written before encoding instead (render-pipeline.ts).
+  const writeXing = spec.options.mode === 'copy' ? '1' : '0';
   const common = (audioInput = 0) => [
     '-map',
     `${audioInput}:a:0`,
@@ -48,9 +52,8 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
     '0',
     '-id3v2_version',
     '3',
-    // The Xing/Info + LAME header is written only into a seekable output: render to a file, not a pipe.
     '-write_xing',
-    '1',
+    writeXing,
     // Same key, same bytes: no encoder version strings or other run-dependent fields.
     '-fflags',
     '+bitexact',

@@ -1,17 +1,25 @@
 // Owns the making of one render's bytes, as an ordered list of steps, without queue, store or Redis: find
-// the frames to keep (a copy of an indexed source), build ffmpeg's arguments, run ffmpeg into a file,
-// repair what ffmpeg writes (gapless fields, junk), check the result. The worker's job processor and
-// `segments render` both call renderChecked, so a local render has the bytes the service would serve.
-// Failures are RenderFailed (a typed RenderFailure: permanent or passing); anything else is a passing fault.
+// the frames to keep (a copy of an indexed source), build ffmpeg's arguments, run ffmpeg into a file (an
+// exact render through its precomputed Info frame, so the file can be followed while it is written),
+// repair what ffmpeg writes into a copy (gapless fields, junk), check the result. The worker's job
+// processor and `segments render` both call renderChecked, so a local render has the bytes the service
+// would serve. Failures are RenderFailed (a typed RenderFailure: permanent or passing); anything else is
+// a passing fault.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../media/ffmpeg.js';
-import { clearGaplessTrim, removeJunkBetweenFrames, setGaplessPadding } from '../media/mp3-frame.js';
+import { createInfoFrameInserter } from '../media/info-frame.js';
+import { clearGaplessTrim, removeJunkBetweenFrames } from '../media/mp3-frame.js';
 import type { SourceFile } from '../media/source-file.js';
 import type { FrameIndexes } from './frame-indexes.js';
 import { type CheckedRender, checkOutput } from './output-check.js';
 import { buildRenderArguments, type RenderInput } from './render-args.js';
+import { exactRenderLayout } from './exact-layout.js';
 import { passingFailure, permanentFailure } from './render-failure.js';
-import { exactSampleCount, type RenderSpec } from './render-spec.js';
+import type { RenderSpec } from './render-spec.js';
 
 /** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by. */
 export interface RenderTools {
@@ -20,10 +28,17 @@ export interface RenderTools {
   frameIndexes: FrameIndexes;
 }
 
+/** What a caller may follow: ffmpeg's progress, and the moment the output file exists and is being written. */
+export interface RenderHooks {
+  onProgress?: (seconds: number) => void;
+  /** An exact render's file exists and will only grow, by its final bytes, from here (awaited before ffmpeg starts). */
+  onWriting?: () => Promise<void>;
+}
+
 async function runFfmpeg(
   tools: RenderTools,
   input: RenderInput,
-  output: string,
+  output: string | Writable,
   spec: RenderSpec,
   log: Logger,
   onProgress?: (seconds: number) => void,
@@ -41,15 +56,36 @@ async function runFfmpeg(
       log.warn({ err: error.message }, 'ffmpeg did not run to its end; the job will be retried');
       throw error;
     }
-    if (error instanceof FfmpegFailed && /No space left on device/i.test(error.stderrTail)) {
+    const outOfSpace = (error as NodeJS.ErrnoException).code === 'ENOSPC';
+    if (outOfSpace || (error instanceof FfmpegFailed && /No space left on device/i.test(error.stderrTail))) {
       // The store's disk is full: a passing fault (eviction or an operator frees space), retried.
-      log.error({ stderr: error.stderrTail }, 'the render store is out of disk space');
+      log.error({ err: (error as Error).message }, 'the render store is out of disk space');
       throw passingFailure('The render store is out of disk space; retry later.');
     }
     if (error instanceof FfmpegFailed) {
       log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');
       throw permanentFailure(422, 'ffmpeg could not read or cut this source; the file may be damaged or not MP3.');
     }
+    throw error;
+  }
+}
+
+/**
+ * An exact render, written into `output` as LAME encodes it, behind an Info frame computed before encoding:
+ * every byte is final once written, so the file can be streamed while it grows.
+ */
+async function encodeFollowable(tools: RenderTools, input: RenderInput, output: string, spec: RenderSpec, log: Logger, hooks: RenderHooks) {
+  const file = createWriteStream(output);
+  await once(file, 'open');
+  const withInfoFrame = createInfoFrameInserter(exactRenderLayout(spec));
+  const written = pipeline(withInfoFrame, file);
+  written.catch(() => undefined); // awaited below, once ffmpeg ended well
+  try {
+    await hooks.onWriting?.();
+    await runFfmpeg(tools, input, withInfoFrame, spec, log, hooks.onProgress);
+    await written;
+  } catch (error) {
+    withInfoFrame.destroy();
     throw error;
   }
 }
@@ -61,17 +97,18 @@ export async function renderChecked(
   output: string,
   spec: RenderSpec,
   log: Logger,
-  onProgress?: (seconds: number) => void,
+  hooks: RenderHooks = {},
 ): Promise<CheckedRender> {
-  // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
-  const cut = spec.options.mode === 'copy' ? await tools.frameIndexes.cutFor(source, spec) : null;
-  const input: RenderInput = { file: source.file, cut };
-  await runFfmpeg(tools, input, output, spec, log, onProgress);
-  if (spec.options.mode === 'exact') await setGaplessPadding(output, exactSampleCount(spec));
-  else {
-    // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
-    if (!input.cut) await removeJunkBetweenFrames(output);
-    await clearGaplessTrim(output);
+  if (spec.options.mode === 'exact') {
+    await encodeFollowable(tools, { file: source.file }, output, spec, log, hooks);
+    return checkOutput(output, spec);
   }
+  // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
+  const cut = await tools.frameIndexes.cutFor(source, spec);
+  const input: RenderInput = { file: source.file, cut };
+  await runFfmpeg(tools, input, output, spec, log, hooks.onProgress);
+  // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
+  if (!input.cut) await removeJunkBetweenFrames(output);
+  await clearGaplessTrim(output);
   return checkOutput(output, spec);
 }

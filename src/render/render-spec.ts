@@ -5,8 +5,10 @@ import { mp3FrameSeconds } from '../media/mp3-frame.js';
 // 2: exact renders trimmed by sample count with a corrected LAME padding; junk removed from copies.
 // 3: copies of clean sources cut by byte offset (frame-index.ts): the same audio frames and tags, but the
 //    info frame's bit rate and replay-gain fields now come from the cut, not from the whole source.
+// 4: exact renders streamed while encoded, behind an Info frame written first (frames, delay, padding; no
+//    byte count or seek table): issue 12.
 /** Changing a render's bytes on purpose means bumping this: it is part of every render key. */
-export const RENDERER_VERSION = 3;
+export const RENDERER_VERSION = 4;
 
 export type RenderMode = 'copy' | 'exact';
 export const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];

@@ -82,7 +82,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
   const started = performance.now();
   let bytes = 0;
   try {
-    const checked = await renderChecked(deps, source, temp, spec, log, reportProgress(job, spec, log));
+    const checked = await renderChecked(deps, source, temp, spec, log, { onProgress: reportProgress(job, spec, log) });
     bytes = checked.bytes;
     await deps.store.publish(temp, {
       key,

@@ -3,7 +3,10 @@ import { buildRenderArguments } from '../../../src/render/render-args.js';
 import type { RenderOptions } from '../../../src/render/render-spec.js';
 
 const input = { file: 'in.mp3' };
+/** A copy's last options: ffmpeg writes its Xing/Info header into the file. */
 const tail = ['-map', '0:a:0', '-map_metadata', '0', '-id3v2_version', '3', '-write_xing', '1', '-fflags', '+bitexact', '-f', 'mp3'];
+/** An exact render's: written into a pipe, behind the Info frame the pipeline computes, so ffmpeg writes none. */
+const exactTail = tail.map((option, at) => (tail[at - 1] === '-write_xing' ? '0' : option));
 
 function exact(change: Partial<Extract<RenderOptions, { mode: 'exact' }>> = {}): RenderOptions {
   return { mode: 'exact', bitrateKbps: 128, channels: null, fadeInMs: 0, fadeOutMs: 0, ...change };
@@ -49,7 +52,7 @@ describe('buildRenderArguments', () => {
   it('re-encodes with libmp3lame at the default bit rate in exact mode', () => {
     expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, input)).toEqual({
       inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '0.000'] }],
-      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=1323000', '-flags:a', '+bitexact', ...tail],
+      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '128k', '-af', 'atrim=end_sample=1323000', '-flags:a', '+bitexact', ...exactTail],
     });
   });
 
@@ -58,7 +61,19 @@ describe('buildRenderArguments', () => {
       buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact({ bitrateKbps: 64, channels: 1 }) }, input),
     ).toEqual({
       inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '1.000'] }],
-      outputOptions: ['-c:a', 'libmp3lame', '-b:a', '64k', '-ac', '1', '-af', 'atrim=end_sample=44100', '-flags:a', '+bitexact', ...tail],
+      outputOptions: [
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '64k',
+        '-ac',
+        '1',
+        '-af',
+        'atrim=end_sample=44100',
+        '-flags:a',
+        '+bitexact',
+        ...exactTail,
+      ],
     });
   });
 
@@ -74,7 +89,7 @@ describe('buildRenderArguments', () => {
       'atrim=end_sample=441000,afade=t=in:st=0:d=1.500',
       '-flags:a',
       '+bitexact',
-      ...tail,
+      ...exactTail,
     ]);
   });
 
@@ -91,7 +106,7 @@ describe('buildRenderArguments', () => {
       'atrim=end_sample=441000,afade=t=out:st=7.750:d=2.250',
       '-flags:a',
       '+bitexact',
-      ...tail,
+      ...exactTail,
     ]);
   });
 
@@ -120,7 +135,7 @@ describe('buildRenderArguments', () => {
         'atrim=end_sample=1345050,afade=t=in:st=0:d=0.500,afade=t=out:st=27.500:d=3.000',
         '-flags:a',
         '+bitexact',
-        ...tail,
+        ...exactTail,
       ],
     });
   });
