@@ -17,6 +17,7 @@ import { readWorkerRestarts } from './observability/worker-restarts.js';
 import { createCatalog } from './sources/catalog.js';
 import { createSourceList } from './sources/source-list.js';
 import { createHotRenders } from './store/hot-renders.js';
+import { createRenderFollower } from './store/growing-render.js';
 import { createRenderReader } from './store/render-reader.js';
 import { createRenderStore } from './store/render-store.js';
 import { createRendersInUse } from './store/renders-in-use.js';
@@ -73,7 +74,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
   const app = createApp(logger);
   try {
     await app.register(renderQueuePlugin, { redisUrl: config.redisUrl });
-    const { commands, queue, events, failures, waiter, renderEvents, queueDepth, waitingCount } = app.renderQueue;
+    const { commands, queue, events, failures, waiter, streams, renderEvents, queueDepth, waitingCount } = app.renderQueue;
     const metrics = createMetrics({
       renderCounts: () => readRenderCounts(commands),
       waitingRequests: () => waiter.waiting,
@@ -109,6 +110,9 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
         maxWaitingRequests: config.maxWaitingRequests,
         maxQueueDepth: config.maxQueueDepth,
       }),
+      // Polled every 20 ms: a render's bytes reach its waiters within that of being written. Idle for a
+      // second, a stream looks for a retry's file; idle as long as a wait may last, it fails.
+      follow: createRenderFollower(store, streams.fileOf, { pollMs: 20, switchCheckMs: 1_000, idleLimitMs: config.waitTimeoutMs }),
       metrics,
       missingForReadiness,
       maxSegmentSeconds: config.maxSegmentSeconds,

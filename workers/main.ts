@@ -9,6 +9,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
 import { createFailureMemory } from '../src/queue/failure-memory.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../src/queue/render-job.js';
+import { createRenderStreams } from '../src/queue/render-streams.js';
 import { createWaitingCount } from '../src/queue/waiting-count.js';
 import { createFrameIndexes } from '../src/render/frame-indexes.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
@@ -40,6 +41,7 @@ const processRenderJob = createRenderJobProcessor({
   redis,
   failures: createFailureMemory(redis),
   waitingCount: createWaitingCount(redis),
+  streams: createRenderStreams(redis),
   frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,

@@ -1,6 +1,8 @@
-// Owns the answer for a render in the store: 200/206/304/416 with Range, HEAD, ETag and caching headers.
+// Owns the answer with a render's bytes: from the store, 200/206/304/416 with Range, HEAD, ETag and caching
+// headers; while it is written, a 200 of its bytes as they come.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RangeNotSatisfiable } from '../errors.js';
+import type { FollowedRender } from '../store/growing-render.js';
 import type { RenderBody } from '../store/render-reader.js';
 import { matchesIfNoneMatch, resolveRange } from './range.js';
 
@@ -30,7 +32,8 @@ export function contentDisposition(fileName: string, download: boolean): string 
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
-export async function sendRender(request: FastifyRequest, reply: FastifyReply, body: RenderBody, answer: RenderAnswer) {
+/** The headers of every answer with a render's bytes; returns its ETag. */
+function renderHeaders(reply: FastifyReply, answer: RenderAnswer): string {
   const etag = etagFor(answer.key);
   reply
     .header('content-type', 'audio/mpeg')
@@ -38,6 +41,23 @@ export async function sendRender(request: FastifyRequest, reply: FastifyReply, b
     .header('etag', etag)
     .header('cache-control', segmentCacheControl(answer.cacheMaxAgeSeconds))
     .header('content-disposition', contentDisposition(answer.fileName, answer.download));
+  return etag;
+}
+
+/**
+ * A render that is being written, as its bytes come: 200 with the length its header stated before the
+ * bytes were all written, the finished render's ETag and caching (they are its bytes: nginx keeps this
+ * answer as any other). Only a plain GET gets one (segments.ts). A render that fails midway ends the
+ * answer short of its length, which clients and nginx see as a failed answer, never a complete one.
+ */
+export function sendStreamingRender(reply: FastifyReply, render: FollowedRender, answer: RenderAnswer) {
+  renderHeaders(reply, answer);
+  reply.header('content-length', String(render.size));
+  return reply.send(render.bytes);
+}
+
+export async function sendRender(request: FastifyRequest, reply: FastifyReply, body: RenderBody, answer: RenderAnswer) {
+  const etag = renderHeaders(reply, answer);
 
   if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
     await body.release();

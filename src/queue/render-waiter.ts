@@ -1,10 +1,14 @@
 // Owns waiting for renders: one QueueEvents subscription per process and a map from job id to the
 // requests waiting on it. A waiting request costs one map entry and one timer; no listener per request
-// on the shared emitter, no polling. A failed job's waiters get the failure its worker recorded.
+// on the shared emitter, no polling. A failed job's waiters get the failure its worker recorded. A waiter
+// that can take its render as it is written is told the file once its render starts (the job's first
+// progress event, or a join of a render under way), and from then on waits without a time limit: the
+// stream's own limits take over (store/growing-render.ts).
 import type { QueueEvents } from 'bullmq';
 import { type ServiceError, Unavailable } from '../errors.js';
 import { failureAsServiceError } from '../render/render-failure.js';
 import type { FailureMemory } from './failure-memory.js';
+import type { RenderStreams } from './render-streams.js';
 
 /** The request went away before its render finished; nobody is left to answer. */
 export class WaitAbandoned extends Error {
@@ -28,27 +32,47 @@ export interface WaitTicket {
   joined: boolean;
 }
 
+export interface WaitOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Called once, with the name of the file the render is being written into, if it is written while waiting. */
+  onStreaming?: (fileName: string) => void;
+}
+
 export interface RenderWaiter {
   /** Requests waiting now, across all keys. */
   readonly waiting: number;
-  wait(key: string, options: { timeoutMs: number; signal: AbortSignal }): WaitTicket;
+  wait(key: string, options: WaitOptions): WaitTicket;
   /** Ends every wait on a key: success (undefined) or the failure to answer with. */
   settle(key: string, failure?: ServiceError): void;
+  /** `key`'s render is being written into `fileName`: its waiters that can stream it are told. */
+  streaming(key: string, fileName: string): void;
   close(): void;
 }
 
 interface Waiting {
   resolve(): void;
   reject(error: Error): void;
+  /** Absent for a waiter that takes only a finished render, and once called. */
+  stream?(fileName: string): void;
 }
 
-export function createRenderWaiter(events: QueueEvents, failures: Pick<FailureMemory, 'failureOf'>): RenderWaiter {
+export function createRenderWaiter(
+  events: QueueEvents,
+  failures: Pick<FailureMemory, 'failureOf'>,
+  streams?: Pick<RenderStreams, 'fileOf'>,
+): RenderWaiter {
   const byKey = new Map<string, Set<Waiting>>();
+  /** The file each key's render is being written into, once known here (forgotten when it settles). */
+  const streamFiles = new Map<string, string>();
+  /** Keys whose file is being asked of Redis now: one read per key, however many progress events come. */
+  const lookingUp = new Set<string>();
   let waiting = 0;
   // After close() no completion can arrive: a wait begun then would hang until its timeout.
   let closed = false;
 
   function settle(key: string, failure?: ServiceError): void {
+    streamFiles.delete(key);
     const set = byKey.get(key);
     if (!set) return;
     byKey.delete(key);
@@ -63,15 +87,35 @@ export function createRenderWaiter(events: QueueEvents, failures: Pick<FailureMe
   const onFailed = ({ jobId }: { jobId: string }) => {
     if (byKey.has(jobId)) void failures.failureOf(jobId).then((failure) => settle(jobId, failureAsServiceError(failure)));
   };
+  function streaming(key: string, fileName: string): void {
+    const set = byKey.get(key);
+    const previous = streamFiles.get(key);
+    if (!set || previous === fileName) return;
+    streamFiles.set(key, fileName);
+    // Once per waiter: a retry's file is found by the stream itself (store/growing-render.ts).
+    for (const entry of set) entry.stream?.(fileName);
+  }
+  // A job reports 0 % as its file is created (process-render-job.ts); later reports find the file known.
+  const onProgress = ({ jobId }: { jobId: string }) => {
+    if (!streams || streamFiles.has(jobId) || lookingUp.has(jobId) || !byKey.has(jobId)) return;
+    lookingUp.add(jobId);
+    streams
+      .fileOf(jobId)
+      .then((fileName) => fileName && streaming(jobId, fileName))
+      .catch(() => undefined) // the render is then answered when published
+      .finally(() => lookingUp.delete(jobId));
+  };
   events.on('completed', onCompleted);
   events.on('failed', onFailed);
+  events.on('progress', onProgress);
 
   return {
     get waiting() {
       return waiting;
     },
     settle,
-    wait(key, { timeoutMs, signal }) {
+    streaming,
+    wait(key, { timeoutMs, signal, onStreaming }) {
       if (closed) {
         const done = Promise.reject(new Unavailable('The service is shutting down; retry shortly.', 'shuttingDown'));
         done.catch(() => undefined);
@@ -86,6 +130,13 @@ export function createRenderWaiter(events: QueueEvents, failures: Pick<FailureMe
           resolve: () => finish(resolve),
           reject: (error) => finish(() => reject(error)),
         };
+        if (onStreaming) {
+          entry.stream = (fileName) => {
+            entry.stream = undefined;
+            clearTimeout(timer);
+            onStreaming(fileName);
+          };
+        }
         const timer = setTimeout(() => {
           forget();
           entry.reject(new WaitTimedOut(timeoutMs));
@@ -112,6 +163,9 @@ export function createRenderWaiter(events: QueueEvents, failures: Pick<FailureMe
         waiters.add(entry);
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
+        const known = streamFiles.get(key);
+        // After the caller has its ticket: it may start reading the file at once.
+        if (known !== undefined && entry.stream) queueMicrotask(() => entry.stream?.(known));
       });
       // Marked handled here: a wait may end (timeout, client gone) before its caller reaches `await`.
       done.catch(() => undefined);
@@ -121,6 +175,7 @@ export function createRenderWaiter(events: QueueEvents, failures: Pick<FailureMe
       closed = true;
       events.off('completed', onCompleted);
       events.off('failed', onFailed);
+      events.off('progress', onProgress);
       for (const key of [...byKey.keys()]) settle(key, new Unavailable('The service is shutting down; retry shortly.', 'shuttingDown'));
     },
   };

@@ -6,22 +6,28 @@
 // On Redis Cluster its script's two keys sit in different slots: counting then fails, which also means
 // "render it" (no render is skipped there; the order still holds).
 import type { Redis } from 'ioredis';
+import { renderStreamKey } from './render-streams.js';
 
 const WAITERS = 'mp3-segments:waiters:';
 const OWNED = 'mp3-segments:owned:';
 /** A count outlives every wait on it (WAIT_TIMEOUT_MS is at most an hour): a crashed API's count expires. */
 const COUNT_TTL_SECONDS = 7_200;
-/** Counts in (KEYS[1]) and, in the same round trip, reads the priority of a job already queued (KEYS[2]). */
-const COUNT_IN = "redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return redis.call('HGET', KEYS[2], 'priority')";
+/**
+ * Counts in (KEYS[1]) and, in the same round trip, reads the priority of a job already queued (KEYS[2])
+ * and the file its render is being written into, when it has started (KEYS[3], render-streams.ts).
+ */
+const COUNT_IN =
+  "redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return {redis.call('HGET', KEYS[2], 'priority'), redis.call('GET', KEYS[3])}";
 
 export interface WaitingCount {
   /**
    * One more request waits on `key`: `counted` once it is (only then may it be counted out). `jobHash` is
    * the Redis hash of the key's job (BullMQ's queue.toKey(key)); its priority, when a job is queued
    * already, comes back with the count (`queuedPriority`, null when none), so the request needs no second
-   * round trip to know whether to move it ahead.
+   * round trip to know whether to move it ahead. `streamFile`: the file the render is being written into,
+   * when it started already (render-streams.ts).
    */
-  joined(key: string, jobHash: string): Promise<{ counted: boolean; queuedPriority: number | null }>;
+  joined(key: string, jobHash: string): Promise<{ counted: boolean; queuedPriority: number | null; streamFile: string | null }>;
   /**
    * A counted request will never want `key`'s render: it got it (or its failure), or its client went away.
    * A request that ran out of time or was ended by a shutdown is not counted out: its render goes on and
@@ -39,10 +45,17 @@ export function createWaitingCount(redis: Redis): WaitingCount {
     async joined(key, jobHash) {
       try {
         // One command, not MULTI: with Redis down, the request path's connection must fail it at once.
-        const priority = (await redis.eval(COUNT_IN, 2, `${WAITERS}${key}`, jobHash, COUNT_TTL_SECONDS)) as string | null;
-        return { counted: true, queuedPriority: priority === null ? null : Number(priority) };
+        const [priority, streamFile] = (await redis.eval(
+          COUNT_IN,
+          3,
+          `${WAITERS}${key}`,
+          jobHash,
+          renderStreamKey(key),
+          COUNT_TTL_SECONDS,
+        )) as [string | null, string | null];
+        return { counted: true, queuedPriority: priority === null ? null : Number(priority), streamFile };
       } catch {
-        return { counted: false, queuedPriority: null };
+        return { counted: false, queuedPriority: null, streamFile: null };
       }
     },
     async left(key) {

@@ -61,6 +61,11 @@ export interface RenderStore {
    * several machines.
    */
   tempPathFor(key: string): Promise<string>;
+  /**
+   * The path of a temp file of this store named `name` (as tempPathFor made it, by any machine), for
+   * following a render while it is written; null when `name` is not such a name.
+   */
+  tempFileNamed(name: string): string | null;
   publish(tempFile: string, metadata: RenderMetadata): Promise<void>;
   discard(tempFile: string): Promise<void>;
   /** Removes the temp files of a process of this machine that died. */
@@ -70,6 +75,8 @@ export interface RenderStore {
 }
 
 const KEY_PATTERN = new RegExp(RENDER_KEY_PATTERN);
+/** <key>.<pid>.<host>.<random>.mp3, as tempPathFor names them: nothing read from Redis leaves the temp folder. */
+const TEMP_NAME_PATTERN = new RegExp(`${RENDER_KEY_PATTERN.slice(0, -1)}\\.\\d+\\.[A-Za-z0-9-]+\\.[0-9a-f]{8}\\.mp3$`);
 const SHARD_PATTERN = /^[0-9a-f]{2}$/;
 const TEMP_DIR = '.tmp';
 
@@ -204,6 +211,9 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
     async tempPathFor(key) {
       await mkdir(tempDir, { recursive: true });
       return path.join(tempDir, `${key}.${process.pid}.${host}.${randomBytes(4).toString('hex')}.mp3`);
+    },
+    tempFileNamed(name) {
+      return TEMP_NAME_PATTERN.test(name) ? path.join(tempDir, name) : null;
     },
     async publish(tempFile, metadata) {
       const finalPath = pathOf(metadata.key);

@@ -1,5 +1,7 @@
 // Owns a segment asked for by a client that waits for its bytes: plan it, take the stored render (from
-// memory when hot) or ask for its render and wait, and count how it was obtained (segment_requests_total).
+// memory when hot) or ask for its render and wait, until it is stored or, for an ask that can take it so,
+// until it is being written (then its bytes follow the writer), and count how it was obtained
+// (segment_requests_total).
 import { Unavailable } from '../errors.js';
 import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
 import { renderJobFor } from '../queue/render-job.js';
@@ -7,6 +9,7 @@ import { jobPriorityOf } from '../queue/render-priority.js';
 import { WaitAbandoned, WaitTimedOut } from '../queue/render-waiter.js';
 import type { SegmentPlan } from '../segments/segment-plan.js';
 import type { SegmentRequest } from '../segments/segment-url.js';
+import type { FollowedRender, RenderFollower } from '../store/growing-render.js';
 import type { RenderBody, RenderReader } from '../store/render-reader.js';
 import { type PlanningDeps, planFromCatalog } from './plan-from-catalog.js';
 import { Overloaded, type RenderRequester } from './request-render.js';
@@ -18,20 +21,28 @@ export interface ObtainSegmentDeps extends PlanningDeps {
   /** The render's bytes: from memory when hot, else from the store. */
   renders: RenderReader;
   requester: RenderRequester;
+  /** A render's bytes while it is written. */
+  follow: RenderFollower;
   metrics: Pick<Metrics, 'countSegment'>;
 }
+
+/** The segment's plan and its bytes: a render in the store, or one being written. */
+export type ObtainedSegment =
+  | { plan: SegmentPlan; body: RenderBody; streaming?: never }
+  | { plan: SegmentPlan; streaming: FollowedRender; body?: never };
 
 /**
  * The segment's plan and bytes, or null when the client went away while its render was made (the render
  * goes on for everyone else). Rejects with the segment's 4xx, or 503 (overloaded, waited too long, failed
  * on a passing fault). A render it asks for is queued by the ask's urgency (Priority header) as a
- * waiting client's (queue/render-priority.ts).
+ * waiting client's (queue/render-priority.ts). A `streamable` ask (a plain GET) gets a render that is
+ * being written as a stream of its bytes as they come.
  */
 export async function obtainSegment(
   deps: ObtainSegmentDeps,
   segment: SegmentRequest,
-  ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch },
-): Promise<{ plan: SegmentPlan; body: RenderBody } | null> {
+  ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch; streamable: boolean },
+): Promise<ObtainedSegment | null> {
   const plan = await planFromCatalog(deps, segment);
   const stored = await deps.renders.open(plan.key);
   if (stored) {
@@ -45,14 +56,30 @@ export async function obtainSegment(
   let outcome: SegmentOutcome;
   try {
     const priority = jobPriorityOf({ waiting: true, urgency: ask.urgency });
-    outcome = await deps.requester.request(renderJobFor(plan, ask.requestId), gone.signal, priority);
+    const requested = await deps.requester.request(renderJobFor(plan, ask.requestId), gone.signal, {
+      priority,
+      streamable: ask.streamable,
+    });
+    outcome = requested.outcome;
+    if (requested.streaming) {
+      const { fileName, done } = requested.streaming;
+      const streaming = await deps.follow(plan.key, fileName, done);
+      if (streaming) {
+        // The client may still leave mid-stream: its going away ends its wait (and its count) then.
+        void done.catch(() => undefined).finally(unwatch);
+        deps.metrics.countSegment(outcome);
+        return { plan, streaming };
+      }
+      // The file is gone already: published (or failed) between the announcement and now.
+      await done;
+    }
   } catch (error) {
+    unwatch();
     if (error instanceof WaitAbandoned) return null;
     deps.metrics.countSegment(error instanceof WaitTimedOut ? 'timeout' : error instanceof Overloaded ? 'shed' : 'failed');
     throw error;
-  } finally {
-    unwatch();
   }
+  unwatch();
   const rendered = await deps.renders.open(plan.key);
   if (!rendered) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 'renderEvicted');
   deps.metrics.countSegment(outcome);

@@ -3,6 +3,7 @@
 // (render/render-pipeline.ts), publish atomically, count. A failure is recorded once, as a typed
 // RenderFailure, in the failure memory; the error thrown to BullMQ states only the retry policy:
 // UnrecoverableError fails the job for good, a plain Error is retried.
+import path from 'node:path';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -10,10 +11,11 @@ import { ServiceError } from '../errors.js';
 import { countRender } from '../observability/render-counter.js';
 import type { FailureMemory } from '../queue/failure-memory.js';
 import type { RenderJob, RenderResult } from '../queue/render-job.js';
+import type { RenderStreams } from '../queue/render-streams.js';
 import { isInteractivePriority } from '../queue/render-priority.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
 import { permanentFailure, RenderFailed } from '../render/render-failure.js';
-import { type RenderTools, renderChecked } from '../render/render-pipeline.js';
+import { type RenderHooks, type RenderTools, renderChecked } from '../render/render-pipeline.js';
 import { throttledPercent } from '../render/render-progress.js';
 import type { RenderSpec } from '../render/render-spec.js';
 import { sourceLabel, sourcePathFor } from '../segments/segment-url.js';
@@ -27,6 +29,8 @@ export interface RenderJobDeps extends RenderTools {
   failures: FailureMemory;
   /** Who still waits on each render (queue/waiting-count.ts). */
   waitingCount: Pick<WaitingCount, 'abandoned'>;
+  /** Where waiting requests find a render being written, to stream it (queue/render-streams.ts). */
+  streams: Pick<RenderStreams, 'announce' | 'ended'>;
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
   /** Where render counts are kept (render-counter.ts). */
@@ -81,8 +85,9 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
   const temp = await deps.store.tempPathFor(key);
   const started = performance.now();
   let bytes = 0;
+  const hooks: RenderHooks = { onProgress: reportProgress(job, spec, log), onWriting: () => announceStream(deps, job, temp, log) };
   try {
-    const checked = await renderChecked(deps, source, temp, spec, log, { onProgress: reportProgress(job, spec, log) });
+    const checked = await renderChecked(deps, source, temp, spec, log, hooks);
     bytes = checked.bytes;
     await deps.store.publish(temp, {
       key,
@@ -99,6 +104,8 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
   } catch (error) {
     await deps.store.discard(temp);
     throw error;
+  } finally {
+    void deps.streams.ended(key, path.basename(temp)).catch(() => undefined);
   }
   const renderMs = Math.round(performance.now() - started);
   log.info({ mode: spec.options.mode, source: sourceLabel(source.path), bytes, ms: renderMs }, 'rendered');
@@ -127,6 +134,20 @@ async function keepWithinBudget(deps: RenderJobDeps, bytes: number, log: Logger)
   // The render is published either way: a failed count or pass is logged, and the next pass catches up.
   const pass = await deps.budget.published(bytes).catch((error: Error) => log.warn({ err: error.message }, 'store budget pass failed'));
   if (pass && (pass.removed > 0 || pass.overBudgetBytes > 0)) log.info(pass, 'store pruned to its budget');
+}
+
+/**
+ * Names the file the render is being written into and reports 0 %, which tells every API process whose
+ * requests wait on it that it can be followed (render-waiter.ts). Only a speed-up: when Redis fails it,
+ * the waiters get the render when it is published.
+ */
+async function announceStream(deps: RenderJobDeps, job: RenderJobHandle, temp: string, log: Logger): Promise<void> {
+  try {
+    await deps.streams.announce(job.data.key, path.basename(temp), deps.renderTimeoutMs);
+    await job.updateProgress(0);
+  } catch (error) {
+    log.debug({ err: (error as Error).message }, 'the render cannot be followed while it is written');
+  }
 }
 
 /** ffmpeg's progress as the job's (GET /renders/{id}, its events): a rising percent, at most every 250 ms. */

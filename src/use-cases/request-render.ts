@@ -23,12 +23,32 @@ export class QueueUnreachable extends Unavailable {
 
 export type MissOutcome = 'miss' | 'joined';
 
+/** A render that is being written: its file (in the store's temp folder), and its end. */
+export interface StreamingRender {
+  fileName: string;
+  /** Resolves once the render is published; rejects as the wait would (failure, client gone). */
+  done: Promise<void>;
+}
+
+export interface RequestedRender {
+  outcome: MissOutcome;
+  /** Set when the render was being written before it was published, for an ask that can stream it. */
+  streaming: StreamingRender | null;
+}
+
+export interface RequestOptions {
+  /** The job's priority (render-priority.ts): a waiting client's, of default urgency, unless given. */
+  priority?: number;
+  /** The asker can take the render as it is written: answer as soon as it starts, not once it ends. */
+  streamable?: boolean;
+}
+
 export interface RenderRequester {
   /**
-   * Resolves once the key is in the store. Rejects with a ServiceError (422/503) or WaitAbandoned.
-   * `priority` (render-priority.ts): a waiting client's, of default urgency, unless given.
+   * Resolves once the key is in the store or, for a streamable ask, once its render is being written.
+   * Rejects with a ServiceError (422/503) or WaitAbandoned.
    */
-  request(data: RenderJob, signal: AbortSignal, priority?: number): Promise<MissOutcome>;
+  request(data: RenderJob, signal: AbortSignal, options?: RequestOptions): Promise<RequestedRender>;
   /**
    * Adds the job without waiting on it (an asynchronous render: its status is read later). Rejects with
    * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached. `priority`: an
@@ -39,6 +59,15 @@ export interface RenderRequester {
 
 const WAITING_PRIORITY = jobPriorityOf({ waiting: true, urgency: DEFAULT_URGENCY });
 const ASYNC_PRIORITY = jobPriorityOf({ waiting: false, urgency: DEFAULT_URGENCY });
+
+/** A promise of the file a render starts being written into, and how to keep it. */
+function startSignal(): { promise: Promise<string>; resolve: (fileName: string) => void } {
+  let resolve: (fileName: string) => void = () => undefined;
+  const promise = new Promise<string>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
 
 export function createRenderRequester(deps: {
   queue: Queue<RenderJob, RenderResult>;
@@ -92,30 +121,44 @@ export function createRenderRequester(deps: {
 
   return {
     submit,
-    async request(data, signal, priority = WAITING_PRIORITY) {
+    async request(data, signal, { priority = WAITING_PRIORITY, streamable = false } = {}) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
         throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 'overloaded');
       }
+      // Only an ask that can stream pays for a promise of the render's start.
+      const start = streamable ? startSignal() : null;
       // Registered before add(): a completion can never slip between adding and listening. A request that
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
-      const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal });
+      const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal, onStreaming: start?.resolve });
       // Counted in before the job is added, so a worker never skips a render this request waits for.
-      const { counted, queuedPriority } = await waitingCount.joined(data.key, queue.toKey(data.key));
-      try {
-        if (ticket.joined) void raise(data.key, priority, queuedPriority);
-        else {
-          await enqueue(data, priority, queuedPriority);
-          // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
-          if (await store.has(data.key)) waiter.settle(data.key);
+      const { counted, queuedPriority, streamFile } = await waitingCount.joined(data.key, queue.toKey(data.key));
+      // A render under way when this request came: the waiter tells every waiter of the key that can stream.
+      if (streamFile) waiter.streaming(data.key, streamFile);
+      const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
+      const done = (async () => {
+        try {
+          if (ticket.joined) void raise(data.key, priority, queuedPriority);
+          else {
+            await enqueue(data, priority, queuedPriority);
+            // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
+            if (await store.has(data.key)) waiter.settle(data.key);
+          }
+          await ticket.done;
+          if (counted) void waitingCount.left(data.key);
+        } catch (error) {
+          // Only a client that went away gives up on the render; one that waited too long will retry for it.
+          if (counted && error instanceof WaitAbandoned) void waitingCount.left(data.key);
+          throw error;
         }
-        await ticket.done;
-        if (counted) void waitingCount.left(data.key);
-      } catch (error) {
-        // Only a client that went away gives up on the render; one that waited too long will retry for it.
-        if (counted && error instanceof WaitAbandoned) void waitingCount.left(data.key);
-        throw error;
+      })();
+      if (!start) {
+        await done;
+        return { outcome, streaming: null };
       }
-      return ticket.joined ? 'joined' : 'miss';
+      done.catch(() => undefined); // the stream's reader, or the race below, reads the failure
+      // Whichever comes first: the render published, or its file being written (then `done` ends the stream).
+      const fileName = await Promise.race([done.then(() => null), start.promise]);
+      return { outcome, streaming: fileName === null ? null : { fileName, done } };
     },
   };
 }

@@ -14,6 +14,7 @@ import { type Config, PROJECT_ROOT, parseConfig } from '../../src/config.js';
 import { storeDir } from '../../src/data-layout.js';
 import { createMediaTools } from '../../src/media/ffmpeg.js';
 import { createFailureMemory } from '../../src/queue/failure-memory.js';
+import { createRenderStreams } from '../../src/queue/render-streams.js';
 import { createWaitingCount } from '../../src/queue/waiting-count.js';
 import { connectRedis } from '../../src/queue/redis-connection.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../src/queue/render-job.js';
@@ -98,6 +99,7 @@ async function startTestWorker(config: Config): Promise<() => Promise<void>> {
     redis: connection,
     failures: createFailureMemory(connection),
     waitingCount: createWaitingCount(connection),
+    streams: createRenderStreams(connection),
     frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
     renderTimeoutMs: config.renderTimeoutMs,
     logger: pino({ level: 'silent' }),

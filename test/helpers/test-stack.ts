@@ -95,6 +95,38 @@ export async function getBytes(url: string, init?: RequestInit): Promise<{ respo
   return { response, body: Buffer.from(await response.arrayBuffer()) };
 }
 
+/** An answer read to its end, or to where the server cut it short of its Content-Length. */
+export interface MaybeCutAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** False when the connection ended before the body's stated length (a streamed render that failed midway). */
+  whole: boolean;
+}
+
+/**
+ * GET that tells a cut answer from a whole one instead of failing on it: a render streamed while it is
+ * written can only fail midway by ending short of the length it stated.
+ */
+export function getMaybeCut(url: string, options: { signal?: AbortSignal } = {}): Promise<MaybeCutAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, signal: options.signal }, (response) => {
+      const chunks: Buffer[] = [];
+      const finish = () => {
+        const body = Buffer.concat(chunks);
+        const stated = response.headers['content-length'];
+        const whole = response.complete && (stated === undefined || Number(stated) === body.length);
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body, whole });
+      };
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', finish);
+      response.on('aborted', finish);
+      response.on('error', finish);
+    });
+    request.on('error', reject);
+  });
+}
+
 /**
  * GET (or another method) with the path sent exactly as written (fetch would resolve '..' and '%2e%2e'
  * before sending), on a fresh connection; rejects if no whole answer arrives within `deadlineMs`.

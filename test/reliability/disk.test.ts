@@ -1,6 +1,7 @@
 // Disk: the render store keeps to STORE_MAX_BYTES by removing the least recently used renders, never one
-// being streamed or written; a full disk during a render fails that job cleanly (503, no partial file) and
-// the service renders again once there is room. The full disk is real: a small tmpfs mounted as the store.
+// being streamed or written; a full disk during a render fails that job cleanly (its streamed answer cut
+// short, or a 503 when no byte could be written; no partial file) and the service renders again once
+// there is room. The full disk is real: a small tmpfs mounted as the store.
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeDir } from '../../src/data-layout.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
-import { eventually, getBytes, rendersTotal, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import { eventually, getBytes, getMaybeCut, rendersTotal, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 const MiB = 1024 * 1024;
 /** About 400 KB each: 10 s re-encoded at 320 kbps. */
@@ -141,13 +142,15 @@ describe('a full disk during a render', () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('fails the job with 503 + Retry-After, leaves no partial file, and the worker lives on', async () => {
+  it('a render that fills the disk midway ends its streamed answer short of its length (never whole, never cached), fails the job, leaves no partial file, and the worker lives on', async () => {
     const free = await statfs(store).then((facts) => facts.bavail * facts.bsize);
     await writeFile(filler(), Buffer.alloc(free - 100 * 1024));
-    const { response, body } = await getBytes(t.url + bigSegment(0));
-    expect(response.status).toBe(503);
-    expect(response.headers.get('retry-after')).toBe('5');
-    expect(JSON.parse(body.toString()).detail).toBe('The render store is out of disk space; retry later.');
+    // Its first 100 KB are streamed as they are written (the answer states the whole length), then the disk is full.
+    const answer = await getMaybeCut(t.url + bigSegment(0));
+    expect(answer.status).toBe(200);
+    expect(Number(answer.headers['content-length'])).toBeGreaterThan(300 * 1024);
+    expect(answer.whole).toBe(false);
+    expect(answer.body.length).toBeLessThan(Number(answer.headers['content-length']));
     expect(await readdir(path.join(store, '.tmp'))).toEqual([]);
     expect((await storeContents(t)).keys.size).toBe(0);
     expect(t.stack.workers.restarts).toBe(0);
@@ -158,6 +161,18 @@ describe('a full disk during a render', () => {
         "the worker's out-of-space line",
       ),
     ).toMatch(/^worker(-\d+)?: /);
+    // nginx kept nothing of the cut answer: the same URL is asked upstream again.
+    await writeFile(filler(), Buffer.alloc(free));
+    const again = await getBytes(t.url + bigSegment(0));
+    expect(again.response.headers.get('x-cache-status')).not.toBe('HIT');
+  });
+
+  it('with no room for a first byte, the request gets 503 + Retry-After saying why', async () => {
+    const { response, body } = await getBytes(t.url + bigSegment(20));
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(JSON.parse(body.toString()).detail).toBe('The render store is out of disk space; retry later.');
+    expect(await readdir(path.join(store, '.tmp'))).toEqual([]);
   });
 
   it('renders again once there is room', async () => {

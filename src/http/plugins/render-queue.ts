@@ -12,6 +12,7 @@ import { createQueueDepth, type QueueDepth } from '../../queue/queue-depth.js';
 import { connectRedis } from '../../queue/redis-connection.js';
 import { createRenderEvents, type RenderEvents } from '../../queue/render-events.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../queue/render-job.js';
+import { createRenderStreams, type RenderStreams } from '../../queue/render-streams.js';
 import { createRenderWaiter, type RenderWaiter } from '../../queue/render-waiter.js';
 import { createWaitingCount, type WaitingCount } from '../../queue/waiting-count.js';
 
@@ -22,6 +23,8 @@ export interface RenderQueue {
   events: QueueEvents;
   failures: FailureMemory;
   waiter: RenderWaiter;
+  /** Where renders being written are followed from (render-streams.ts). */
+  streams: RenderStreams;
   renderEvents: RenderEvents;
   queueDepth: QueueDepth;
   waitingCount: WaitingCount;
@@ -44,7 +47,8 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string }) 
   queue.on('error', (error) => app.log.warn({ err: error.message }, 'queue connection error'));
   events.on('error', (error) => app.log.warn({ err: error.message }, 'queue events connection error'));
   const failures = createFailureMemory(commands);
-  const waiter = createRenderWaiter(events, failures);
+  const streams = createRenderStreams(commands);
+  const waiter = createRenderWaiter(events, failures, streams);
   const renderEvents = createRenderEvents(events, failures);
 
   app.addHook('preClose', async () => waiter.close());
@@ -68,6 +72,7 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string }) 
     events,
     failures,
     waiter,
+    streams,
     renderEvents,
     queueDepth: createQueueDepth(queue, { maxAgeMs: QUEUE_DEPTH_MAX_AGE_MS }),
     waitingCount: createWaitingCount(commands),

@@ -1,6 +1,7 @@
 // Owns GET/HEAD /segments/{source}/{start}-{end}.mp3: the canonical URL or 308, then either the 202 of an
 // asynchronous ask (Prefer: respond-async) or the segment's bytes (obtained by the use case: stored, or
-// rendered while the request waits) with Range, ETag and caching headers.
+// rendered while the request waits, or followed as they are written) with Range, ETag and caching headers.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { parseRenderOptions, type SegmentQuery, segmentQuerySchema } from '../../segments/render-options.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest, segmentFileName } from '../../segments/segment-url.js';
@@ -10,13 +11,21 @@ import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-ren
 import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
 import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
-import { segmentCacheControl, sendRender } from '../send-render.js';
+import { segmentCacheControl, sendRender, sendStreamingRender } from '../send-render.js';
 
 export interface SegmentRouteDeps extends ObtainSegmentDeps, AcceptRenderDeps {
   rendersInUse: RendersInUse;
   /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
   signingKey: string | undefined;
   cacheMaxAgeSeconds: number;
+}
+
+/**
+ * A GET that takes the whole body as it comes: it may get a render while it is written. A Range, HEAD or
+ * conditional request waits for the finished render, whose length and bytes its answer needs.
+ */
+function isPlainGet(method: string, headers: IncomingHttpHeaders): boolean {
+  return method === 'GET' && headers.range === undefined && headers['if-none-match'] === undefined;
 }
 
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps) {
@@ -57,18 +66,22 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
           reply.raw.once('close', listener);
           return () => reply.raw.off('close', listener);
         },
+        streamable: isPlainGet(request.method, request.headers),
       });
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();
-      const { plan, body } = obtained;
-      // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
-      if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
-      return sendRender(request, reply, body, {
+      const { plan } = obtained;
+      const answer = {
         key: plan.key,
         fileName: segmentFileName(segment.source, plan.spec.startMs, plan.spec.endMs),
         download: segment.download,
         cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds,
-      });
+      };
+      const { streaming, body } = obtained;
+      if (streaming) return sendStreamingRender(reply, streaming, answer);
+      // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
+      if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
+      return sendRender(request, reply, body, answer);
     },
   });
 }

@@ -6,10 +6,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Unavailable, Unprocessable } from '../../../src/errors.js';
 import { createFailureMemory, type FailureMemory } from '../../../src/queue/failure-memory.js';
 import { QUEUE_NAME } from '../../../src/queue/render-job.js';
+import { createRenderStreams } from '../../../src/queue/render-streams.js';
 import { createRenderWaiter, type RenderWaiter, WaitAbandoned, WaitTimedOut } from '../../../src/queue/render-waiter.js';
 import { type RenderFailure, UNEXPLAINED_FAILURE } from '../../../src/render/render-failure.js';
 import { RETRY_AFTER } from '../../../src/retry-after.js';
 import { freshKey, listeningQueueEvents } from '../../helpers/render-queue.js';
+import { eventually } from '../../helpers/test-stack.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
 
 /** What the test worker does with a job: complete it (the default), or fail it the way the tests say. */
@@ -20,6 +22,9 @@ interface TestJobData {
   crash?: true;
   /** Fails the first attempt on a passing fault; a later attempt completes. */
   failFirstAttempt?: true;
+  /** Announces its render as being written into this file (as the real processor does), then takes `holdMs`. */
+  stream?: string;
+  holdMs?: number;
 }
 
 const WAIT = { timeoutMs: 10_000 };
@@ -44,7 +49,12 @@ beforeAll(async () => {
     QUEUE_NAME,
     async (job: Job<TestJobData>) => {
       attemptsRun.set(job.id!, (attemptsRun.get(job.id!) ?? 0) + 1);
-      const { failure, crash, failFirstAttempt } = job.data;
+      const { failure, crash, failFirstAttempt, stream, holdMs } = job.data;
+      if (stream) {
+        await createRenderStreams(commands).announce(job.id!, stream, 10_000);
+        await job.updateProgress(0);
+      }
+      if (holdMs) await new Promise((resolve) => setTimeout(resolve, holdMs));
       if (failure) {
         await failures.record(job.id!, failure);
         throw new UnrecoverableError(failure.detail);
@@ -215,5 +225,62 @@ describe('render waiter', () => {
     await expect(later.done).rejects.toBeInstanceOf(Unavailable);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(later.joined).toBe(false);
+  });
+});
+
+describe('render waiter, for requests that can take a render as it is written', () => {
+  let streaming: RenderWaiter;
+  beforeEach(() => {
+    streaming = createRenderWaiter(events, failures, createRenderStreams(commands));
+  });
+  afterEach(() => {
+    streaming.close();
+  });
+
+  it("tells a waiter that can stream the file its render is written into, once, on the job's first progress; every waiter gets the end", async () => {
+    const key = freshKey();
+    const told: string[] = [];
+    const streamer = streaming.wait(key, { ...WAIT, signal: neverAborted(), onStreaming: (file) => told.push(file) });
+    const plain = streaming.wait(key, { ...WAIT, signal: neverAborted() });
+    await addJob(key, { stream: 'being-written.mp3', holdMs: 300 });
+    await eventually(async () => (told.length > 0 ? true : undefined), 'the waiter to be told');
+    expect(told).toEqual(['being-written.mp3']);
+    expect(streaming.waiting).toBe(2);
+    await Promise.all([streamer.done, plain.done]);
+    expect(told).toEqual(['being-written.mp3']);
+  });
+
+  it("once told, a wait no longer times out (the stream's own limits take over); a wait that is not told does", async () => {
+    const key = freshKey();
+    let told = false;
+    const streamer = streaming.wait(key, { timeoutMs: 200, signal: neverAborted(), onStreaming: () => (told = true) });
+    const plain = streaming.wait(key, { timeoutMs: 200, signal: neverAborted() });
+    await addJob(key, { stream: 'slow.mp3', holdMs: 600 });
+    await expect(plain.done).rejects.toBeInstanceOf(WaitTimedOut);
+    await streamer.done;
+    expect(told).toBe(true);
+  });
+
+  it('a waiter that comes once the file is known in this process is told at once, before the render ends', async () => {
+    const key = freshKey();
+    let first = '';
+    streaming.wait(key, { ...WAIT, signal: neverAborted(), onStreaming: (file) => (first = file) });
+    await addJob(key, { stream: 'known.mp3', holdMs: 800 });
+    await eventually(async () => (first ? true : undefined), 'the first waiter to be told');
+    let late = '';
+    const ticket = streaming.wait(key, { ...WAIT, signal: neverAborted(), onStreaming: (file) => (late = file) });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(late).toBe('known.mp3');
+    expect(streaming.waiting).toBe(2);
+    await ticket.done;
+  });
+
+  it('a join of a render under way (its file read with the count) tells the waiters of the key', () => {
+    const key = freshKey();
+    const told: string[] = [];
+    streaming.wait(key, { ...WAIT, signal: neverAborted(), onStreaming: (file) => told.push(file) });
+    streaming.streaming(key, 'joined.mp3');
+    streaming.streaming(key, 'joined.mp3');
+    expect(told).toEqual(['joined.mp3']);
   });
 });

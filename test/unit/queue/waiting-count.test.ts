@@ -1,6 +1,7 @@
 // Who waits on each render, counted in Redis across API processes: when a render counts as abandoned.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRenderStreams } from '../../../src/queue/render-streams.js';
 import { createWaitingCount, type WaitingCount } from '../../../src/queue/waiting-count.js';
 import { freshKey } from '../../helpers/render-queue.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
@@ -25,9 +26,17 @@ const jobHash = (key: string) => `test-jobs:${key}`;
 describe('the waiting count', () => {
   it('tells with the count the priority of a job already queued under the key, and null when there is none', async () => {
     const key = freshKey();
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: null });
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: null, streamFile: null });
     await commands.hset(jobHash(key), 'priority', '21');
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: 21 });
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: 21, streamFile: null });
+  });
+
+  it('tells with the count the file a render under way is written into, as its worker announced it', async () => {
+    const key = freshKey();
+    await createRenderStreams(commands).announce(key, 'being-written.mp3', 10_000);
+    expect(await count.joined(key, jobHash(key))).toMatchObject({ counted: true, streamFile: 'being-written.mp3' });
+    await createRenderStreams(commands).ended(key, 'being-written.mp3');
+    expect(await count.joined(key, jobHash(key))).toMatchObject({ streamFile: null });
   });
 
   it('calls a render abandoned only once every request counted in has left', async () => {
@@ -65,7 +74,7 @@ describe('the waiting count', () => {
   it('answers joined false, and never throws, when Redis cannot be reached', async () => {
     const away = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     const key = freshKey();
-    expect(await createWaitingCount(away).joined(key, jobHash(key))).toEqual({ counted: false, queuedPriority: null });
+    expect(await createWaitingCount(away).joined(key, jobHash(key))).toEqual({ counted: false, queuedPriority: null, streamFile: null });
     away.disconnect();
   });
 });

@@ -56,7 +56,11 @@ describe("the repository's nginx.conf", () => {
     expect(await rendered()).toMatch(/^\s*proxy_cache_lock on;/m);
   });
 
-  it.each(['proxy_cache_lock_timeout', 'proxy_cache_lock_age', 'proxy_read_timeout'])(
+  it('holds the rest of a crowd behind the cache lock only briefly, so they join the render upstream and get its bytes as they are written', async () => {
+    expect(await rendered()).toMatch(/^\s*proxy_cache_lock_timeout 200ms;/m);
+  });
+
+  it.each(['proxy_cache_lock_age', 'proxy_read_timeout'])(
     'waits with %s at least as long as the API waits for a render',
     async (directive) => {
       expect(seconds(await rendered(), directive)).toBeGreaterThanOrEqual(30);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../src/config.js';
 import { createMediaTools, type MediaTools } from '../../../src/media/ffmpeg.js';
 import { createFailureMemory, type FailureMemory } from '../../../src/queue/failure-memory.js';
+import { createRenderStreams } from '../../../src/queue/render-streams.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import { type RenderJob, renderJobFor } from '../../../src/queue/render-job.js';
 import { createFrameIndexes } from '../../../src/render/frame-indexes.js';
@@ -72,6 +73,7 @@ beforeEach(async () => {
     budget: createStoreBudget({ store, redis, maxBytes: 1024 ** 3, graceMs: 60_000 }),
     failures,
     waitingCount: createWaitingCount(redis),
+    streams: createRenderStreams(redis),
     mediaRoot,
     redis,
     logger: pino({ level: 'silent' }),

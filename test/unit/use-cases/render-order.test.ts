@@ -87,11 +87,11 @@ describe('the order of queued renders', { sequential: true }, () => {
     const listening = testRenderJob();
     for (const job of warm) await asks.submit(job, background);
     await asks.submit(queued, asynchronous);
-    const answered = asks.request(listening, new AbortController().signal, listener);
+    const answered = asks.request(listening, new AbortController().signal, { priority: listener });
     // The request adds its job before it waits: wait until it is in the queue.
     for (let i = 0; i < 100 && !(await queue.getJob(listening.key)); i += 1) await new Promise((r) => setTimeout(r, 20));
     expect(await drain(5)).toEqual([listening.key, queued.key, ...warm.map((job) => job.key)]);
-    await expect(answered).resolves.toBe('miss');
+    await expect(answered).resolves.toEqual({ outcome: 'miss', streaming: null });
   });
 
   it('within a class, a more urgent ask goes first; equal ones in the order they came', async () => {
@@ -111,13 +111,13 @@ describe('the order of queued renders', { sequential: true }, () => {
     for (const job of warm) await asks.submit(job, background);
     const wanted = warm[2]!;
     expect((await queue.getJob(wanted.key))?.priority).toBe(background);
-    const answered = asks.request(wanted, new AbortController().signal, listener);
+    const answered = asks.request(wanted, new AbortController().signal, { priority: listener });
     for (let i = 0; i < 100 && (await queue.getJob(wanted.key))?.priority !== listener; i += 1) {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect((await queue.getJob(wanted.key))?.priority).toBe(listener);
     expect(await drain(3)).toEqual([wanted.key, warm[0]!.key, warm[1]!.key]);
-    await expect(answered).resolves.toBe('miss');
+    await expect(answered).resolves.toEqual({ outcome: 'miss', streaming: null });
   });
 
   it('a less pressing ask for a queued render never moves it back', async () => {

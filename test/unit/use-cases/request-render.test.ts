@@ -120,7 +120,10 @@ describe('requesting a render', () => {
       },
     );
     try {
-      expect(await Promise.all([first, second])).toEqual(['miss', 'joined']);
+      expect(await Promise.all([first, second])).toEqual([
+        { outcome: 'miss', streaming: null },
+        { outcome: 'joined', streaming: null },
+      ]);
     } finally {
       await worker.close();
     }
@@ -131,7 +134,7 @@ describe('requesting a render', () => {
     // Completed jobs are removed and their event may come before the wait: only the store can tell.
     const job = testRenderJob();
     const { request, waiter } = requesterWith({ store: storeWhere((key) => key === job.key), waitTimeoutMs: 2_000 });
-    expect(await request(job, new AbortController().signal)).toBe('miss');
+    expect(await request(job, new AbortController().signal)).toEqual({ outcome: 'miss', streaming: null });
     expect(waiter.waiting).toBe(0);
   });
 
