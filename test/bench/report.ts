@@ -58,6 +58,20 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
       true,
     );
   }
+  for (const [id, clients, limitMs] of [
+    ['stream-one', 'one client', 500],
+    ['stream-crowd', '50 clients at once', 1_000],
+  ] as const) {
+    const streamed = by(id);
+    if (!streamed) continue;
+    const slowest = p(id, 100);
+    checks.push({
+      scenario: `a new 10-minute exact segment through nginx, ${clients} (issue 12)`,
+      target: `every first byte ≤ ${limitMs} ms, one render, identical bytes, 0 errors`,
+      measured: `slowest first byte ${fixed(slowest, 0)} ms (last byte ${streamed.extra?.lastByteMedianMs} ms), ${streamed.extra?.renders} render(s), identical: ${streamed.extra?.identical}, ${streamed.errors} errors`,
+      met: slowest <= limitMs && streamed.extra?.renders === 1 && streamed.extra?.identical === 'yes' && streamed.errors === 0,
+    });
+  }
   for (const [id, via] of [
     ['hang-ups', 'through nginx'],
     ['hang-ups-api', 'straight at the API'],

@@ -15,10 +15,10 @@ import { canonicalSegmentUrl } from '../../src/segments/segment-url.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { ensurePrograms } from '../../src/stack/system-tools.js';
 import { startStack, type Stack } from '../../src/stack/stack.js';
-import { coldApi, crowdOfWaiters, hangUps, hitRatioDuring, missesDuringWarm, sequentialMisses } from './scenarios.js';
+import { coldApi, crowdOfWaiters, hangUps, hitRatioDuring, missesDuringWarm, sequentialMisses, streamedRender } from './scenarios.js';
 import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
 import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
-import { percentilesOf } from './samples.js';
+import { median, percentilesOf } from './samples.js';
 import { distinctSegmentsScript, runInterleaved, runWrk, zipfScript, type LoadResult } from './wrk.js';
 
 const quick = process.argv.includes('--quick');
@@ -196,6 +196,27 @@ async function main(): Promise<BenchReport> {
       requests: service.times.length,
       errors: service.errors,
       latency: percentilesOf(service.times),
+    });
+  }
+
+  say('a new 10-minute exact segment, streamed while it is rendered, through nginx: one client, then 50 at once');
+  for (const [id, clients, startMs] of [
+    ['stream-one', 1, 600_000],
+    ['stream-crowd', 50, 1_300_000],
+  ] as const) {
+    const streamed = await streamedRender({ stack, clients, url: stack.url + segmentUrl(HOUR, startMs, startMs + 600_000, 'exact') });
+    record({
+      id,
+      name: `${clients === 1 ? 'one client' : `${clients} clients at once`}: first byte of a new 10-minute exact segment`,
+      reference: false,
+      requests: clients,
+      errors: streamed.errors,
+      latency: percentilesOf(streamed.firstByteMs),
+      extra: {
+        lastByteMedianMs: Math.round(median(streamed.lastByteMs)),
+        renders: streamed.renders,
+        identical: streamed.identical ? 'yes' : 'no',
+      },
     });
   }
 

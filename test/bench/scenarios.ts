@@ -1,6 +1,7 @@
 // Owns the bench scenarios that wrk cannot drive alone: a second API process with no memory copy (for cold
 // store hits), misses one at a time beside the bare ffmpeg run, the crowd of requests waiting at once (with
 // the API's memory sampled), listeners' misses during a warm, and the nginx hit ratio read from its access log.
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -263,4 +264,51 @@ export async function hangUps(options: {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { renders: (await exactRenders()) - before, drainedMs: performance.now() - began };
+}
+
+/**
+ * `clients` ask at once (through nginx) for one new segment: for each, the time to its first body byte and
+ * to its last; whether all got the same bytes; how many exact renders ran for them.
+ */
+export async function streamedRender(options: {
+  stack: Stack;
+  url: string;
+  clients: number;
+}): Promise<{ firstByteMs: number[]; lastByteMs: number[]; errors: number; identical: boolean; renders: number }> {
+  const exactRenders = async () => {
+    const text = await fetch(`${options.stack.apiUrl}/metrics`).then((response) => response.text());
+    return Number(/^segment_renders_total\{mode="exact"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const before = await exactRenders();
+  const began = performance.now();
+  const answers = await Promise.all(
+    Array.from(
+      { length: options.clients },
+      () =>
+        new Promise<{ status: number; firstByteMs: number; lastByteMs: number; hash: string }>((resolve, reject) => {
+          http
+            .get(options.url, { agent: false }, (response) => {
+              const hash = createHash('sha256');
+              let firstByteMs = Number.NaN;
+              response.on('data', (chunk: Buffer) => {
+                if (Number.isNaN(firstByteMs)) firstByteMs = performance.now() - began;
+                hash.update(chunk);
+              });
+              response.on('end', () =>
+                resolve({ status: response.statusCode ?? 0, firstByteMs, lastByteMs: performance.now() - began, hash: hash.digest('hex') }),
+              );
+              response.on('error', reject);
+            })
+            .on('error', reject);
+        }),
+    ),
+  );
+  const good = answers.filter((answer) => answer.status === 200);
+  return {
+    firstByteMs: good.map((answer) => answer.firstByteMs),
+    lastByteMs: good.map((answer) => answer.lastByteMs),
+    errors: answers.length - good.length,
+    identical: new Set(good.map((answer) => answer.hash)).size === 1,
+    renders: (await exactRenders()) - before,
+  };
 }
