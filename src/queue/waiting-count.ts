@@ -13,21 +13,30 @@ const OWNED = 'mp3-segments:owned:';
 /** A count outlives every wait on it (WAIT_TIMEOUT_MS is at most an hour): a crashed API's count expires. */
 const COUNT_TTL_SECONDS = 7_200;
 /**
- * Counts in (KEYS[1]) and, in the same round trip, reads the priority of a job already queued (KEYS[2])
- * and the file its render is being written into, when it has started (KEYS[3], render-streams.ts).
+ * Counts in (KEYS[1]) and, in the same round trip, reads the priority of a job already queued under the
+ * key and whether a worker took it (KEYS[2], BullMQ's job hash), and the file its render is being written
+ * into, when it has started (KEYS[3], render-streams.ts).
  */
-const COUNT_IN =
-  "redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return {redis.call('HGET', KEYS[2], 'priority'), redis.call('GET', KEYS[3])}";
+const COUNT_IN = `local waiters = redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {waiters, redis.call('HGET', KEYS[2], 'priority'), redis.call('HGET', KEYS[2], 'processedOn'), redis.call('GET', KEYS[3])}`;
+
+export interface JoinedCount {
+  counted: boolean;
+  /** How many wait on the render now, this request included (0 when it could not be counted). */
+  waiters: number;
+  /** The priority of a job queued under the key (null: none, or a worker took it already). */
+  queuedPriority: number | null;
+  /** The file the render is being written into, when it started already (render-streams.ts). */
+  streamFile: string | null;
+}
 
 export interface WaitingCount {
   /**
    * One more request waits on `key`: `counted` once it is (only then may it be counted out). `jobHash` is
-   * the Redis hash of the key's job (BullMQ's queue.toKey(key)); its priority, when a job is queued
-   * already, comes back with the count (`queuedPriority`, null when none), so the request needs no second
-   * round trip to know whether to move it ahead. `streamFile`: the file the render is being written into,
-   * when it started already (render-streams.ts).
+   * the Redis hash of the key's job (BullMQ's queue.toKey(key)): with the count come the facts a request
+   * needs to place and follow the render (JoinedCount), so it needs no second round trip.
    */
-  joined(key: string, jobHash: string): Promise<{ counted: boolean; queuedPriority: number | null; streamFile: string | null }>;
+  joined(key: string, jobHash: string): Promise<JoinedCount>;
   /**
    * A counted request will never want `key`'s render: it got it (or its failure), or its client went away.
    * A request that ran out of time or was ended by a shutdown is not counted out: its render goes on and
@@ -45,17 +54,18 @@ export function createWaitingCount(redis: Redis): WaitingCount {
     async joined(key, jobHash) {
       try {
         // One command, not MULTI: with Redis down, the request path's connection must fail it at once.
-        const [priority, streamFile] = (await redis.eval(
+        const [waiters, priority, takenAt, streamFile] = (await redis.eval(
           COUNT_IN,
           3,
           `${WAITERS}${key}`,
           jobHash,
           renderStreamKey(key),
           COUNT_TTL_SECONDS,
-        )) as [string | null, string | null];
-        return { counted: true, queuedPriority: priority === null ? null : Number(priority), streamFile };
+        )) as [number, string | null, string | null, string | null];
+        const queued = priority !== null && takenAt === null;
+        return { counted: true, waiters, queuedPriority: queued ? Number(priority) : null, streamFile };
       } catch {
-        return { counted: false, queuedPriority: null, streamFile: null };
+        return { counted: false, waiters: 0, queuedPriority: null, streamFile: null };
       }
     },
     async left(key) {

@@ -6,7 +6,7 @@ import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
-import { DEFAULT_URGENCY, isInteractivePriority, jobPriorityOf } from '../queue/render-priority.js';
+import { DEFAULT_URGENCY, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
 import { type RenderWaiter, WaitAbandoned } from '../queue/render-waiter.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
 import type { RenderStore } from '../store/render-store.js';
@@ -37,7 +37,10 @@ export interface RequestedRender {
 }
 
 export interface RequestOptions {
-  /** The job's priority (render-priority.ts): a waiting client's, of default urgency, unless given. */
+  /**
+   * The job's priority for one waiting client (render-priority.ts): a waiting client's, of default urgency,
+   * unless given. More clients waiting on the render move it ahead within its urgency.
+   */
   priority?: number;
   /** The asker can take the render as it is written: answer as soon as it starts, not once it ends. */
   streamable?: boolean;
@@ -131,15 +134,17 @@ export function createRenderRequester(deps: {
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
       const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal, onStreaming: start?.resolve });
       // Counted in before the job is added, so a worker never skips a render this request waits for.
-      const { counted, queuedPriority, streamFile } = await waitingCount.joined(data.key, queue.toKey(data.key));
+      const { counted, waiters, queuedPriority, streamFile } = await waitingCount.joined(data.key, queue.toKey(data.key));
+      // Among waiting clients' renders of one urgency, more waiters go first (render-priority.ts).
+      const placed = withWaiters(priority, waiters);
       // A render under way when this request came: the waiter tells every waiter of the key that can stream.
       if (streamFile) waiter.streaming(data.key, streamFile);
       const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
       const done = (async () => {
         try {
-          if (ticket.joined) void raise(data.key, priority, queuedPriority);
+          if (ticket.joined) void raise(data.key, placed, queuedPriority);
           else {
-            await enqueue(data, priority, queuedPriority);
+            await enqueue(data, placed, queuedPriority);
             // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
             if (await store.has(data.key)) waiter.settle(data.key);
           }

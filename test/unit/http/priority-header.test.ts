@@ -32,7 +32,8 @@ describe('the order of render classes', () => {
       ...[true, false].map((waiting) => jobPriorityOf({ waiting, urgency: BACKGROUND_URGENCY })),
     ];
     // Strictly rising but for the two background asks, which share a priority: BullMQ runs lower first.
-    expect(order).toEqual([1, 4, 7, 11, 14, 17, 28, 28]);
+    // A waiting client's urgency is a band of 16 priorities (one per number of waiters, render-priority.ts).
+    expect(order).toEqual([16, 64, 112, 139, 142, 145, 156, 156]);
     expect(renderClassOf({ waiting: true, urgency: 7 })).toBe('background');
     expect(renderClassOf({ waiting: true, urgency: 6 })).toBe('interactive');
     expect(renderClassOf({ waiting: false, urgency: 0 })).toBe('async');

@@ -24,11 +24,14 @@ afterAll(async () => {
 const jobHash = (key: string) => `test-jobs:${key}`;
 
 describe('the waiting count', () => {
-  it('tells with the count the priority of a job already queued under the key, and null when there is none', async () => {
+  it('tells the count, and the priority of a job queued under the key: null when there is none or a worker took it', async () => {
     const key = freshKey();
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: null, streamFile: null });
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, waiters: 1, queuedPriority: null, streamFile: null });
     await commands.hset(jobHash(key), 'priority', '21');
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, queuedPriority: 21, streamFile: null });
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, waiters: 2, queuedPriority: 21, streamFile: null });
+    // Once a worker took the job there is nothing left to move ahead.
+    await commands.hset(jobHash(key), 'processedOn', String(Date.now()));
+    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, waiters: 3, queuedPriority: null, streamFile: null });
   });
 
   it('tells with the count the file a render under way is written into, as its worker announced it', async () => {
@@ -74,7 +77,12 @@ describe('the waiting count', () => {
   it('answers joined false, and never throws, when Redis cannot be reached', async () => {
     const away = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     const key = freshKey();
-    expect(await createWaitingCount(away).joined(key, jobHash(key))).toEqual({ counted: false, queuedPriority: null, streamFile: null });
+    expect(await createWaitingCount(away).joined(key, jobHash(key))).toEqual({
+      counted: false,
+      waiters: 0,
+      queuedPriority: null,
+      streamFile: null,
+    });
     away.disconnect();
   });
 });

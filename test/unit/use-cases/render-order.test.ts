@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFailureMemory } from '../../../src/queue/failure-memory.js';
 import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
-import { BACKGROUND_URGENCY, DEFAULT_URGENCY, jobPriorityOf } from '../../../src/queue/render-priority.js';
+import { BACKGROUND_URGENCY, DEFAULT_URGENCY, jobPriorityOf, WAITER_LEVELS, withWaiters } from '../../../src/queue/render-priority.js';
 import { createRenderWaiter, type RenderWaiter } from '../../../src/queue/render-waiter.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
@@ -120,6 +120,30 @@ describe('the order of queued renders', { sequential: true }, () => {
     await expect(answered).resolves.toEqual({ outcome: 'miss', streaming: null });
   });
 
+  it('among waiting clients of one urgency, the render more of them wait for goes first', async () => {
+    await queue.pause();
+    const asks = requester();
+    const [one, three, alsoOne] = [testRenderJob(), testRenderJob(), testRenderJob()];
+    const signal = new AbortController().signal;
+    const queuedAs = async (key: string, priority: number) => {
+      for (let i = 0; i < 100 && (await queue.getJob(key))?.priority !== priority; i += 1) await new Promise((r) => setTimeout(r, 20));
+      expect((await queue.getJob(key))?.priority).toBe(priority);
+    };
+    const answers = [asks.request(one, signal, { priority: listener })];
+    await queuedAs(one.key, listener);
+    answers.push(asks.request(three, signal, { priority: listener }));
+    await queuedAs(three.key, listener);
+    // Two more clients join it, one after the other: each moves it ahead by one waiter.
+    answers.push(asks.request(three, signal, { priority: listener }));
+    await queuedAs(three.key, withWaiters(listener, 2));
+    answers.push(asks.request(three, signal, { priority: listener }));
+    await queuedAs(three.key, withWaiters(listener, 3));
+    answers.push(asks.request(alsoOne, signal, { priority: listener }));
+    await queuedAs(alsoOne.key, listener);
+    expect(await drain(3)).toEqual([three.key, one.key, alsoOne.key]);
+    expect((await Promise.all(answers)).map((answer) => answer.outcome)).toEqual(['miss', 'miss', 'joined', 'joined', 'miss']);
+  });
+
   it('a less pressing ask for a queued render never moves it back', async () => {
     await queue.pause();
     const asks = requester();
@@ -127,5 +151,26 @@ describe('the order of queued renders', { sequential: true }, () => {
     await asks.submit(job, listener);
     await asks.submit(job, background);
     expect((await queue.getJob(job.key))?.priority).toBe(listener);
+  });
+});
+
+describe('job priorities', () => {
+  it('keep the classes apart whatever the urgency and the waiters: every waiting client before every asynchronous ask before background work', () => {
+    const waitingClients = [0, 1, 2, 3, 4, 5, 6].flatMap((urgency) =>
+      [1, 2, WAITER_LEVELS, 1_000].map((waiters) => withWaiters(jobPriorityOf({ waiting: true, urgency }), waiters)),
+    );
+    const asyncAsks = [0, 1, 2, 3, 4, 5, 6].map((urgency) => withWaiters(jobPriorityOf({ waiting: false, urgency }), 5));
+    expect(Math.max(...waitingClients)).toBeLessThan(Math.min(...asyncAsks));
+    expect(Math.max(...asyncAsks)).toBeLessThan(background);
+    expect(Math.min(...waitingClients)).toBe(1);
+  });
+
+  it('order waiting clients by urgency first, then by waiters, counting up to WAITER_LEVELS alike', () => {
+    const at = (urgency: number, waiters: number) => withWaiters(jobPriorityOf({ waiting: true, urgency }), waiters);
+    expect(at(2, WAITER_LEVELS)).toBeLessThan(at(2, 2));
+    expect(at(2, 2)).toBeLessThan(at(2, 1));
+    expect(at(1, 1)).toBeLessThan(at(2, WAITER_LEVELS));
+    expect(at(2, WAITER_LEVELS + 50)).toBe(at(2, WAITER_LEVELS));
+    expect(at(2, 0)).toBe(at(2, 1));
   });
 });
