@@ -11,7 +11,8 @@ import { renderQueuePlugin } from './http/plugins/render-queue.js';
 import { createMediaTools } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
-import { readRenderCounts } from './observability/render-counter.js';
+import { readRenderCounts, readSkippedRenders } from './observability/render-counter.js';
+import { queueDepthByClass } from './queue/queue-depth.js';
 import { observeRenderDurations } from './observability/render-durations.js';
 import { readWorkerRestarts } from './observability/worker-restarts.js';
 import { createCatalog } from './sources/catalog.js';
@@ -77,13 +78,15 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
     const { commands, queue, events, failures, waiter, streams, renderEvents, queueDepth, waitingCount } = app.renderQueue;
     const metrics = createMetrics({
       renderCounts: () => readRenderCounts(commands),
+      skippedRenders: () => readSkippedRenders(commands),
       waitingRequests: () => waiter.waiting,
       queueDepth: () => queueDepth.current(),
+      queueDepthByClass: () => queueDepthByClass(queue),
       workerRestarts: () => readWorkerRestarts(commands),
       storeBytes: () => readStoreBytes(commands),
     });
     // From the completions the waiter's subscription already receives: no Redis round trip per render.
-    observeRenderDurations(events, metrics.observeRender);
+    observeRenderDurations(events, { render: metrics.observeRender, queueWait: metrics.observeQueueWait });
 
     async function missingForReadiness(): Promise<string[]> {
       try {

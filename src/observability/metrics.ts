@@ -2,10 +2,15 @@
 // store bytes, queue depth) are read from Redis at scrape time, so every API process reports the same;
 // request counts and outcomes are this process's own.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RenderClass } from '../queue/render-priority.js';
 import { RENDER_MODES, type RenderMode } from '../render/render-spec.js';
 
 const SEGMENT_OUTCOMES = ['hit', 'memory_hit', 'miss', 'joined', 'shed', 'timeout', 'failed'] as const;
 export type SegmentOutcome = (typeof SEGMENT_OUTCOMES)[number];
+
+/** How a segment answer got its bytes: stored already, rendered while it waited, or streamed as rendered. */
+export const FIRST_BYTE_ANSWERS = ['stored', 'rendered', 'streamed'] as const;
+export type FirstByteAnswer = (typeof FIRST_BYTE_ANSWERS)[number];
 
 export interface Metrics {
   readonly registry: Registry;
@@ -13,18 +18,25 @@ export interface Metrics {
   /** `route` is the route pattern (bounded), never the raw URL. */
   countRequest(route: string, method: string, status: number): void;
   observeRender(mode: RenderMode, seconds: number): void;
+  observeQueueWait(seconds: number): void;
+  /** From the request's arrival to its answer's first bytes being sent. */
+  observeFirstByte(answer: FirstByteAnswer, seconds: number): void;
 }
 
 export interface MetricSources {
   renderCounts: () => Promise<Record<string, number>>;
+  skippedRenders: () => Promise<number>;
   waitingRequests: () => number;
   queueDepth: () => Promise<number>;
+  queueDepthByClass: () => Promise<Record<RenderClass, number>>;
   workerRestarts: () => Promise<number>;
   storeBytes: () => Promise<number>;
 }
 
 /** From a 36 ms short copy to a long exact re-encode near RENDER_TIMEOUT_MS's 120 s default. */
 const RENDER_SECONDS_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** From a memory hit's fraction of a millisecond to WAIT_TIMEOUT_MS's 30 s default. */
+const FIRST_BYTE_SECONDS_BUCKETS = [0.001, 0.005, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * A figure read at scrape time. When Redis cannot be read the last figure stays rather than the scrape
@@ -69,6 +81,41 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const mode of RENDER_MODES) this.inc({ mode }, counts[mode] ?? 0);
     },
   });
+  const queueWaitSeconds = new Histogram({
+    name: 'segment_queue_wait_seconds',
+    help: 'Time a rendered job waited from its add (its first, for a retry) to a worker taking it, from the completion events (every API process sees every render, as segment_render_duration_seconds).',
+    buckets: RENDER_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const firstByteSeconds = new Histogram({
+    name: 'segment_first_byte_seconds',
+    help: "Time from a segment request's arrival at this API process to its answer's first bytes, by how it got them: stored (already in the store or memory), rendered (waited for the whole render), streamed (sent while rendered).",
+    labelNames: ['answer'],
+    buckets: FIRST_BYTE_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  new Counter({
+    name: 'segment_renders_skipped_total',
+    help: 'Queued renders the workers skipped because every request that waited for them had gone and no asynchronous or background ask owned them (all workers, read from Redis).',
+    registers: [registry],
+    async collect() {
+      await readOrKeep(sources.skippedRenders, (value) => {
+        this.reset();
+        this.inc(value);
+      });
+    },
+  });
+  new Gauge({
+    name: 'segment_queue_depth_by_class',
+    help: 'Render jobs waiting for a worker by class: interactive (a client waits for the bytes), async (Prefer: respond-async, POST /renders), background (Priority: u=7, as segments warm).',
+    labelNames: ['class'],
+    registers: [registry],
+    async collect() {
+      const byClass = await sources.queueDepthByClass().catch(() => null);
+      if (!byClass) return;
+      for (const [renderClass, depth] of Object.entries(byClass)) this.set({ class: renderClass }, depth);
+    },
+  });
   new Counter({
     name: 'segment_worker_restarts_total',
     help: 'Worker processes restarted after dying (all machines, counted in Redis by whoever restarted them).',
@@ -107,10 +154,13 @@ export function createMetrics(sources: MetricSources): Metrics {
   // Every series from the start (0), so a rate() or an alert on one sees it before its first event.
   for (const outcome of SEGMENT_OUTCOMES) segments.inc({ outcome }, 0);
   for (const mode of RENDER_MODES) renderSeconds.zero({ mode });
+  for (const answer of FIRST_BYTE_ANSWERS) firstByteSeconds.zero({ answer });
   return {
     registry,
     countSegment: (outcome) => segments.inc({ outcome }),
     countRequest: (route, method, status) => requests.inc({ route, method, status: String(status) }),
     observeRender: (mode, seconds) => renderSeconds.observe({ mode }, seconds),
+    observeQueueWait: (seconds) => queueWaitSeconds.observe(seconds),
+    observeFirstByte: (answer, seconds) => firstByteSeconds.observe({ answer }, seconds),
   };
 }

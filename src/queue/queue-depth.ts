@@ -1,7 +1,9 @@
 // Owns how deep the render queue is, as the miss path sees it: jobs waiting for a worker in Redis (all API
 // processes together), read at most every `maxAgeMs` and shared by every miss in between, plus the jobs
-// this process admitted since that reading, so a burst of misses cannot overshoot the limit between readings.
+// this process admitted since that reading, so a burst of misses cannot overshoot the limit between readings;
+// and, for /metrics, the same queue counted by class.
 import type { Queue } from 'bullmq';
+import { CLASS_PRIORITIES, type RenderClass } from './render-priority.js';
 
 export interface QueueDepth {
   /** Jobs waiting for a worker now (not the ones being rendered). Rejects when Redis cannot be read. */
@@ -11,6 +13,17 @@ export interface QueueDepth {
    * in one step, so a burst of concurrent misses on one reading cannot all pass the limit together.
    */
   admit(limit: number): Promise<boolean>;
+}
+
+/** Jobs waiting for a worker by class (render-priority.ts), read from Redis: for /metrics, not the miss path. */
+export async function queueDepthByClass(queue: Pick<Queue, 'getCountsPerPriority'>): Promise<Record<RenderClass, number>> {
+  const counts = await queue.getCountsPerPriority(Object.values(CLASS_PRIORITIES).flat());
+  const sum = (priorities: number[]) => priorities.reduce((total, priority) => total + (counts[String(priority)] ?? 0), 0);
+  return {
+    interactive: sum(CLASS_PRIORITIES.interactive),
+    async: sum(CLASS_PRIORITIES.async),
+    background: sum(CLASS_PRIORITIES.background),
+  };
 }
 
 /** The states a job is in between add() (or a retry) and a worker taking it. */

@@ -42,6 +42,8 @@ export interface RenderResult {
   /** When rendered: its mode and how long it took (ffmpeg to publish), for the API's duration histogram. */
   mode?: RenderMode;
   renderMs?: number;
+  /** When rendered: how long the job waited from its add to a worker taking it, for the API's histogram. */
+  queuedMs?: number;
 }
 
 /**

@@ -28,7 +28,8 @@ export interface ObtainSegmentDeps extends PlanningDeps {
 
 /** The segment's plan and its bytes: a render in the store, or one being written. */
 export type ObtainedSegment =
-  | { plan: SegmentPlan; body: RenderBody; streaming?: never }
+  /** `waited`: the render was made while the request waited (else it was stored already). */
+  | { plan: SegmentPlan; body: RenderBody; waited: boolean; streaming?: never }
   | { plan: SegmentPlan; streaming: FollowedRender; body?: never };
 
 /**
@@ -47,7 +48,7 @@ export async function obtainSegment(
   const stored = await deps.renders.open(plan.key);
   if (stored) {
     deps.metrics.countSegment(stored.origin === 'memory' ? 'memory_hit' : 'hit');
-    return { plan, body: stored };
+    return { plan, body: stored, waited: false };
   }
   // Only a request that waits watches for its client going away: an abort signal per hit (and the
   // DOMException its abort() builds when the answer closes) cost a quarter of the API's hit rate.
@@ -83,5 +84,5 @@ export async function obtainSegment(
   const rendered = await deps.renders.open(plan.key);
   if (!rendered) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 'renderEvicted');
   deps.metrics.countSegment(outcome);
-  return { plan, body: rendered };
+  return { plan, body: rendered, waited: true };
 }

@@ -8,7 +8,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.js';
-import { countRender } from '../observability/render-counter.js';
+import { countRender, countSkippedRender } from '../observability/render-counter.js';
 import type { FailureMemory } from '../queue/failure-memory.js';
 import type { RenderJob, RenderResult } from '../queue/render-job.js';
 import type { RenderStreams } from '../queue/render-streams.js';
@@ -40,7 +40,7 @@ export interface RenderJobDeps extends RenderTools {
 
 /** The part of a BullMQ job the processor reads: a test can hand it a plain object. */
 export type RenderJobHandle = Pick<Job<RenderJob, RenderResult>, 'id' | 'data' | 'attemptsMade' | 'updateProgress'> &
-  Partial<Pick<Job<RenderJob, RenderResult>, 'priority'>>;
+  Partial<Pick<Job<RenderJob, RenderResult>, 'priority' | 'timestamp'>>;
 
 /** A key that failed for good a moment ago: the same answer again, without ffmpeg and not recorded again, so it expires. */
 class RefusedAgain extends UnrecoverableError {}
@@ -60,6 +60,8 @@ export function createRenderJobProcessor(deps: RenderJobDeps): (job: RenderJobHa
 
 async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<RenderResult> {
   const { key, spec, requestId } = job.data;
+  // From its add (its first, for a retry) to now: the time in the queue, for the API's histogram.
+  const queuedMs = job.timestamp === undefined ? undefined : Math.max(0, Date.now() - job.timestamp);
   const log = deps.logger.child({ jobId: job.id, requestId, attempt: job.attemptsMade + 1 });
   // A render only waiting clients asked for may have lost them all while it was queued: then it is skipped.
   const mayBeAbandoned = job.priority !== undefined && isInteractivePriority(job.priority);
@@ -77,6 +79,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
   }
   if (abandoned.status === 'fulfilled' && abandoned.value) {
     log.info('skipped: every request that waited for this render has gone');
+    await countSkippedRender(deps.redis).catch(() => undefined); // a count only: the skip stands
     return { rendered: false, bytes: 0, skipped: true };
   }
   if (refused.status === 'rejected') throw refused.reason;
@@ -112,7 +115,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
   // The bookkeeping of a published render, in one round trip: its waiters are answered only after it.
   await Promise.all([countRender(deps.redis, spec.options.mode), keepWithinBudget(deps, bytes, log)]);
   // Mode and time travel in the 'completed' event to every API process's histogram (render-durations.ts).
-  return { rendered: true, bytes, mode: spec.options.mode, renderMs };
+  return { rendered: true, bytes, mode: spec.options.mode, renderMs, queuedMs };
 }
 
 /** The source the key was made from; a replaced file must get a new key, not old key + new bytes. */

@@ -48,6 +48,10 @@ describe('/metrics', () => {
       ['segment_waiting_requests', 'gauge'],
       ['segment_worker_restarts_total', 'counter'],
       ['segment_store_bytes', 'gauge'],
+      ['segment_queue_wait_seconds', 'histogram'],
+      ['segment_first_byte_seconds', 'histogram'],
+      ['segment_renders_skipped_total', 'counter'],
+      ['segment_queue_depth_by_class', 'gauge'],
     ];
     for (const [name, type] of metrics) {
       expect(text).toContain(`# TYPE ${name} ${type}\n`);
@@ -59,29 +63,40 @@ describe('/metrics', () => {
     }
     expect(text).toMatch(/^segment_render_duration_seconds_count\{mode="exact"\} \d+$/m);
     expect(text).toMatch(/^segment_queue_depth 0$/m);
+    for (const answer of ['stored', 'rendered', 'streamed'])
+      expect(text).toMatch(new RegExp(`^segment_first_byte_seconds_count\\{answer="${answer}"\\} \\d+$`, 'm'));
   });
 
   it.each([
-    ['copy', '/segments/demo/tones/1-2.5.mp3'],
-    ['exact', '/segments/demo/tones/2-3.5.mp3?mode=exact'],
-  ])("a %s miss counts a miss, one render in its mode's duration histogram, and the render's bytes in the store", async (mode, segment) => {
-    const misses = await segmentOutcomes(t.apiUrl, 'miss');
-    const renders = await value('segment_render_duration_seconds_count', { mode });
-    const seconds = await value('segment_render_duration_seconds_sum', { mode });
-    const storeBytes = await value('segment_store_bytes');
+    ['copy', '/segments/demo/tones/1-2.5.mp3', 'rendered'],
+    ['exact', '/segments/demo/tones/2-3.5.mp3?mode=exact', 'streamed'],
+  ])(
+    "a %s miss counts a miss, one render in its mode's duration histogram and in the queue wait, its first byte as %s, and the render's bytes in the store",
+    async (mode, segment, answer) => {
+      const misses = await segmentOutcomes(t.apiUrl, 'miss');
+      const renders = await value('segment_render_duration_seconds_count', { mode });
+      const seconds = await value('segment_render_duration_seconds_sum', { mode });
+      const queueWaits = await value('segment_queue_wait_seconds_count');
+      const firstBytes = await value('segment_first_byte_seconds_count', { answer });
+      const storedFirstBytes = await value('segment_first_byte_seconds_count', { answer: 'stored' });
+      const storeBytes = await value('segment_store_bytes');
 
-    const { response, body } = await getBytes(t.apiUrl + segment);
-    expect(response.status).toBe(200);
+      const { response, body } = await getBytes(t.apiUrl + segment);
+      expect(response.status).toBe(200);
 
-    expect(await segmentOutcomes(t.apiUrl, 'miss')).toBe(misses + 1);
-    expect(await risesAbove('segment_render_duration_seconds_count', { mode }, renders)).toBe(renders + 1);
-    expect(await value('segment_render_duration_seconds_sum', { mode })).toBeGreaterThan(seconds);
-    // At least the answer's bytes: the budget counts the render as it is published.
-    expect(await value('segment_store_bytes')).toBeGreaterThanOrEqual(storeBytes + body.length);
-    // The same segment again is served from this process's memory: no new render.
-    expect((await getBytes(t.apiUrl + segment)).response.status).toBe(200);
-    expect(await value('segment_render_duration_seconds_count', { mode })).toBe(renders + 1);
-  });
+      expect(await segmentOutcomes(t.apiUrl, 'miss')).toBe(misses + 1);
+      expect(await value('segment_first_byte_seconds_count', { answer })).toBe(firstBytes + 1);
+      expect(await risesAbove('segment_render_duration_seconds_count', { mode }, renders)).toBe(renders + 1);
+      expect(await value('segment_render_duration_seconds_sum', { mode })).toBeGreaterThan(seconds);
+      expect(await value('segment_queue_wait_seconds_count')).toBe(queueWaits + 1);
+      // At least the answer's bytes: the budget counts the render as it is published.
+      expect(await value('segment_store_bytes')).toBeGreaterThanOrEqual(storeBytes + body.length);
+      // The same segment again is served from this process's memory: no new render.
+      expect((await getBytes(t.apiUrl + segment)).response.status).toBe(200);
+      expect(await value('segment_render_duration_seconds_count', { mode })).toBe(renders + 1);
+      expect(await value('segment_first_byte_seconds_count', { answer: 'stored' })).toBe(storedFirstBytes + 1);
+    },
+  );
 
   it('a repeat request straight at the API counts one memory_hit', async () => {
     // Rendered above, so no new job meets the small queue limit.
@@ -129,6 +144,10 @@ describe('/metrics', () => {
     expect(
       await eventually(async () => ((await value('segment_queue_depth')) > 0 ? true : undefined), 'a job waiting for the worker'),
     ).toBe(true);
+    // By class: asynchronous asks, none of the other classes.
+    expect(await value('segment_queue_depth_by_class', { class: 'async' })).toBeGreaterThan(0);
+    expect(await value('segment_queue_depth_by_class', { class: 'interactive' })).toBe(0);
+    expect(await value('segment_queue_depth_by_class', { class: 'background' })).toBe(0);
     // The last accepted one is still queued or rendering: asking again joins it.
     expect((await ask(statuses.lastIndexOf(202) + 1)).status).toBe(202);
     expect(await segmentOutcomes(t.apiUrl, 'miss')).toBe(before.miss! + accepted);

@@ -3,6 +3,7 @@
 // rendered while the request waits, or followed as they are written) with Range, ETag and caching headers.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../../observability/metrics.js';
 import { parseRenderOptions, type SegmentQuery, segmentQuerySchema } from '../../segments/render-options.js';
 import { canonicalSegmentUrl, parseSegmentPath, type SegmentRequest, segmentFileName } from '../../segments/segment-url.js';
 import { requireSignature, signedUrl } from '../../segments/url-signature.js';
@@ -14,6 +15,7 @@ import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { segmentCacheControl, sendRender, sendStreamingRender } from '../send-render.js';
 
 export interface SegmentRouteDeps extends ObtainSegmentDeps, AcceptRenderDeps {
+  metrics: Pick<Metrics, 'countSegment' | 'observeFirstByte'>;
   rendersInUse: RendersInUse;
   /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
   signingKey: string | undefined;
@@ -78,6 +80,8 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds,
       };
       const { streaming, body } = obtained;
+      // The answer's first bytes go out now (headers, and the first written bytes of a streamed render).
+      deps.metrics.observeFirstByte(streaming ? 'streamed' : obtained.waited ? 'rendered' : 'stored', reply.elapsedTime / 1000);
       if (streaming) return sendStreamingRender(reply, streaming, answer);
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
       if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));

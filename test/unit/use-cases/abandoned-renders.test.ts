@@ -66,6 +66,9 @@ describe('a render nobody waits for any more', () => {
     );
     const statusOf = async (key: string) => (await api.app.inject({ url: `/renders/${key}` })).statusCode;
     expect(await Promise.all(abandonedKeys.map(statusOf))).toEqual([404, 404, 404, 404]);
+    // Counted, for operators: segment_renders_skipped_total.
+    const metrics = (await api.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/^segment_renders_skipped_total 4$/m);
     await eventually(async () => ((await statusOf(asyncKey)) === 200 ? true : undefined), 'the asynchronous render');
     expect((await api.app.inject({ url: `/renders/${asyncKey}` })).json()).toMatchObject({ status: 'done' });
   });
