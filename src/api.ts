@@ -12,6 +12,7 @@ import { createMediaTools } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { readRenderCounts, readSkippedRenders } from './observability/render-counter.js';
+import { createClientShares } from './queue/client-shares.js';
 import { queueDepthByClass } from './queue/queue-depth.js';
 import { observeRenderDurations } from './observability/render-durations.js';
 import { readWorkerRestarts } from './observability/worker-restarts.js';
@@ -109,6 +110,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
         store,
         queueDepth,
         waitingCount,
+        clientShares: createClientShares(commands),
         waitTimeoutMs: config.waitTimeoutMs,
         maxWaitingRequests: config.maxWaitingRequests,
         maxQueueDepth: config.maxQueueDepth,

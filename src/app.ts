@@ -30,6 +30,9 @@ export function createApp(logger: FastifyBaseLogger): FastifyInstance {
     // The same key as the worker's lines (use-cases/process-render-job.ts), so one grep follows a request across processes.
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
+    // The API listens on loopback behind nginx, which adds the client's address to X-Forwarded-For:
+    // request.ip is then the client's (its share of the render queue is counted by it).
+    trustProxy: 'loopback',
     routerOptions: { maxParamLength: 4096 },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler: answerClientError,

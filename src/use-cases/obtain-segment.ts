@@ -36,13 +36,13 @@ export type ObtainedSegment =
  * The segment's plan and bytes, or null when the client went away while its render was made (the render
  * goes on for everyone else). Rejects with the segment's 4xx, or 503 (overloaded, waited too long, failed
  * on a passing fault). A render it asks for is queued by the ask's urgency (Priority header) as a
- * waiting client's (queue/render-priority.ts). A `streamable` ask (a plain GET) gets a render that is
- * being written as a stream of its bytes as they come.
+ * waiting client's (queue/render-priority.ts), and counted against its `client`'s share of the queue. A
+ * `streamable` ask (a plain GET) gets a render that is being written as a stream of its bytes as they come.
  */
 export async function obtainSegment(
   deps: ObtainSegmentDeps,
   segment: SegmentRequest,
-  ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch; streamable: boolean },
+  ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch; streamable: boolean; client: string },
 ): Promise<ObtainedSegment | null> {
   const plan = await planFromCatalog(deps, segment);
   const stored = await deps.renders.open(plan.key);
@@ -60,6 +60,7 @@ export async function obtainSegment(
     const requested = await deps.requester.request(renderJobFor(plan, ask.requestId), gone.signal, {
       priority,
       streamable: ask.streamable,
+      client: ask.client,
     });
     outcome = requested.outcome;
     if (requested.streaming) {

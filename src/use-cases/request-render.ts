@@ -4,6 +4,7 @@
 // listening (BullMQ issues #383 and #85), and wait.
 import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
+import type { ClientShares } from '../queue/client-shares.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
 import { DEFAULT_URGENCY, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
@@ -44,6 +45,8 @@ export interface RequestOptions {
   priority?: number;
   /** The asker can take the render as it is written: answer as soon as it starts, not once it ends. */
   streamable?: boolean;
+  /** Who asks (an address): a render it adds counts against its share of the queue (client-shares.ts). */
+  client?: string;
 }
 
 export interface RenderRequester {
@@ -79,11 +82,13 @@ export function createRenderRequester(deps: {
   queueDepth: QueueDepth;
   /** Who waits on each render, across API processes: a render all its waiters left is skipped. */
   waitingCount: WaitingCount;
+  /** Each client's share of the queue, across API processes. */
+  clientShares: ClientShares;
   waitTimeoutMs: number;
   maxWaitingRequests: number;
   maxQueueDepth: number;
 }): RenderRequester {
-  const { queue, waiter, store, queueDepth, waitingCount } = deps;
+  const { queue, waiter, store, queueDepth, waitingCount, clientShares } = deps;
 
   /**
    * Moves a queued job ahead to `priority` when this ask is more pressing than the one that queued it (a
@@ -101,13 +106,23 @@ export function createRenderRequester(deps: {
     }
   }
 
-  /** Adds the job unless the queue is full (the job id is the key: an existing job is joined, and raised). */
-  async function submit(data: RenderJob, priority = ASYNC_PRIORITY, queuedPriority?: number | null): Promise<void> {
+  /**
+   * Adds the job unless the queue is full (the job id is the key: an existing job is joined, and raised).
+   * A waiting `client`'s new render counts against its share of the queue; once the queue is full, only a
+   * client below its share still adds one (client-shares.ts). Resolves true when the client was counted.
+   */
+  async function addJob(data: RenderJob, priority: number, queuedPriority?: number | null, client?: string): Promise<boolean> {
     let admitted: boolean;
+    let counted = false;
     try {
       admitted = await queueDepth.admit(deps.maxQueueDepth);
+      if (client !== undefined && queuedPriority === null) {
+        counted = (await clientShares.countIn(client, deps.maxQueueDepth, { onlyBelowShare: !admitted })).counted;
+        admitted ||= counted;
+      }
       if (admitted) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key, priority });
     } catch (error) {
+      if (counted) void clientShares.countOut(client!).catch(() => undefined);
       throw new QueueUnreachable(error);
     }
     if (!admitted) throw new Overloaded(`${deps.maxQueueDepth} renders are already queued; retry shortly.`, 'overloaded');
@@ -115,16 +130,22 @@ export function createRenderRequester(deps: {
     if (!isInteractivePriority(priority)) await waitingCount.own(data.key).catch(() => undefined);
     // add() keeps a job already queued under this id as it is, its priority too.
     await raise(data.key, priority, queuedPriority);
+    return counted;
   }
 
-  /** Adds the job; a failure ends the wait of this key's requests. */
-  async function enqueue(data: RenderJob, priority: number, queuedPriority: number | null): Promise<void> {
-    await submit(data, priority, queuedPriority).catch((error: Unavailable) => waiter.settle(data.key, error));
+  /** Adds the job; a failure ends the wait of this key's requests. Resolves true when the client was counted. */
+  async function enqueue(data: RenderJob, priority: number, queuedPriority: number | null, client?: string): Promise<boolean> {
+    return addJob(data, priority, queuedPriority, client).catch((error: Unavailable) => {
+      waiter.settle(data.key, error);
+      return false;
+    });
   }
 
   return {
-    submit,
-    async request(data, signal, { priority = WAITING_PRIORITY, streamable = false } = {}) {
+    async submit(data, priority = ASYNC_PRIORITY) {
+      await addJob(data, priority);
+    },
+    async request(data, signal, { priority = WAITING_PRIORITY, streamable = false, client } = {}) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
         throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 'overloaded');
       }
@@ -141,10 +162,11 @@ export function createRenderRequester(deps: {
       if (streamFile) waiter.streaming(data.key, streamFile);
       const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
       const done = (async () => {
+        let shareCounted = false;
         try {
           if (ticket.joined) void raise(data.key, placed, queuedPriority);
           else {
-            await enqueue(data, placed, queuedPriority);
+            shareCounted = await enqueue(data, placed, queuedPriority, client);
             // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
             if (await store.has(data.key)) waiter.settle(data.key);
           }
@@ -154,6 +176,8 @@ export function createRenderRequester(deps: {
           // Only a client that went away gives up on the render; one that waited too long will retry for it.
           if (counted && error instanceof WaitAbandoned) void waitingCount.left(data.key);
           throw error;
+        } finally {
+          if (shareCounted) void clientShares.countOut(client!).catch(() => undefined);
         }
       })();
       if (!start) {

@@ -69,6 +69,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
           return () => reply.raw.off('close', listener);
         },
         streamable: isPlainGet(request.method, request.headers),
+        client: request.ip,
       });
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();

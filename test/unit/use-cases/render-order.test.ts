@@ -9,6 +9,7 @@ import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
 import { BACKGROUND_URGENCY, DEFAULT_URGENCY, jobPriorityOf, WAITER_LEVELS, withWaiters } from '../../../src/queue/render-priority.js';
 import { createRenderWaiter, type RenderWaiter } from '../../../src/queue/render-waiter.js';
+import { createClientShares } from '../../../src/queue/client-shares.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
 import { createRenderRequester } from '../../../src/use-cases/request-render.js';
@@ -54,6 +55,7 @@ const requester = () =>
     store: NOTHING_STORED,
     queueDepth: createQueueDepth(queue, { maxAgeMs: 0 }),
     waitingCount: createWaitingCount(commands),
+    clientShares: createClientShares(commands),
     waitTimeoutMs: 20_000,
     maxWaitingRequests: 100,
     maxQueueDepth: 1_000,

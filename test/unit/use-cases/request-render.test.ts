@@ -8,6 +8,7 @@ import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { connectRedis } from '../../../src/queue/redis-connection.js';
 import { JOB_NAME, QUEUE_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
 import { createRenderWaiter, type RenderWaiter, WaitAbandoned } from '../../../src/queue/render-waiter.js';
+import { createClientShares } from '../../../src/queue/client-shares.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import { RETRY_AFTER } from '../../../src/retry-after.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
@@ -66,6 +67,7 @@ function requesterWith(
     store: NOTHING_STORED,
     queueDepth: createQueueDepth(useQueue, { maxAgeMs: 0 }),
     waitingCount: createWaitingCount(commands),
+    clientShares: createClientShares(commands),
     waitTimeoutMs: 10_000,
     maxWaitingRequests: 100,
     maxQueueDepth: 1_000,
@@ -171,6 +173,42 @@ describe('requesting a render', () => {
         .catch((error: unknown) => error),
     );
     expect(await queue.getJob(refused.key)).toBeUndefined();
+  });
+
+  it("once the queue is full, a client that filled it gets Overloaded while another client's ask, below its fair share, is added", async () => {
+    // A queue of its own that no worker takes from, holding two jobs at most.
+    const ownQueue = new Queue<RenderJob, RenderResult>('fair-share-test', { connection: { url: redis.url } });
+    const { request, waiter } = requesterWith({ queue: ownQueue, maxQueueDepth: 2 });
+    const eventuallyQueued = async (key: string) => {
+      for (let i = 0; i < 100 && !(await ownQueue.getJob(key)); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await ownQueue.getJob(key)).toBeDefined();
+    };
+    const hog = new AbortController();
+    const asks = (client: string, count: number, signal = new AbortController().signal) =>
+      Array.from({ length: count }, () => {
+        const job = testRenderJob();
+        return { job, answer: request(job, signal, { client }).catch((error: unknown) => error) };
+      });
+    const filling = asks('10.0.0.1', 2, hog.signal);
+    for (const { job } of filling) await eventuallyQueued(job.key);
+    const [beyond] = asks('10.0.0.1', 1);
+    expectOverloaded(await beyond!.answer);
+    expect(await ownQueue.getJob(beyond!.job.key)).toBeUndefined();
+    // Two clients now: each has a share of 2 ÷ 2; the newcomer has used none of it, and passes the full queue.
+    const [newcomer] = asks('10.0.0.2', 1);
+    await eventuallyQueued(newcomer!.job.key);
+    // Its next one is past its share while the queue is full.
+    const [again] = asks('10.0.0.2', 1);
+    expectOverloaded(await again!.answer);
+    expect(await ownQueue.count()).toBe(3);
+    // The first client's waits end: it is counted out, and with none of its share used it may add one again.
+    hog.abort();
+    for (const { answer } of filling) expect(await answer).toBeInstanceOf(WaitAbandoned);
+    const [back] = asks('10.0.0.1', 1);
+    await eventuallyQueued(back!.job.key);
+    expect(waiter.waiting).toBe(2);
+    await ownQueue.obliterate({ force: true });
+    await ownQueue.close();
   });
 
   describe('with Redis out of reach', () => {
