@@ -144,11 +144,13 @@ describe('a full disk during a render', () => {
 
   it('a render that fills the disk midway ends its streamed answer short of its length (never whole, never cached), fails the job, leaves no partial file, and the worker lives on', async () => {
     const free = await statfs(store).then((facts) => facts.bavail * facts.bsize);
-    await writeFile(filler(), Buffer.alloc(free - 100 * 1024));
-    // Its first 100 KB are streamed as they are written (the answer states the whole length), then the disk is full.
-    const answer = await getMaybeCut(t.url + bigSegment(0));
+    await writeFile(filler(), Buffer.alloc(free - MiB));
+    // A 2.4 MB render: its first MiB is streamed as it is written (the answer states the whole length; the
+    // API follows the file within tens of milliseconds, the disk fills after about half a second), then the
+    // disk is full.
+    const answer = await getMaybeCut(`${t.url}/segments/demo/tones/0-60.mp3?mode=exact&bitrate=320`);
     expect(answer.status).toBe(200);
-    expect(Number(answer.headers['content-length'])).toBeGreaterThan(300 * 1024);
+    expect(Number(answer.headers['content-length'])).toBeGreaterThan(2 * MiB);
     expect(answer.whole).toBe(false);
     expect(answer.body.length).toBeLessThan(Number(answer.headers['content-length']));
     expect(await readdir(path.join(store, '.tmp'))).toEqual([]);
@@ -163,7 +165,7 @@ describe('a full disk during a render', () => {
     ).toMatch(/^worker(-\d+)?: /);
     // nginx kept nothing of the cut answer: the same URL is asked upstream again.
     await writeFile(filler(), Buffer.alloc(free));
-    const again = await getBytes(t.url + bigSegment(0));
+    const again = await getBytes(`${t.url}/segments/demo/tones/0-60.mp3?mode=exact&bitrate=320`);
     expect(again.response.headers.get('x-cache-status')).not.toBe('HIT');
   });
 
