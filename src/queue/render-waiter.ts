@@ -95,9 +95,10 @@ export function createRenderWaiter(
     // Once per waiter: a retry's file is found by the stream itself (store/growing-render.ts).
     for (const entry of set) entry.stream?.(fileName);
   }
-  // A job reports 0 % as its file is created (process-render-job.ts); later reports find the file known.
-  const onProgress = ({ jobId }: { jobId: string }) => {
-    if (!streams || streamFiles.has(jobId) || lookingUp.has(jobId) || !byKey.has(jobId)) return;
+  // A job reports 0 % as its file is created (process-render-job.ts): only then is the file looked up (a
+  // copy's later reports are no news; a waiter that comes after the 0 % reads the file with its count).
+  const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+    if (data !== 0 || !streams || streamFiles.has(jobId) || lookingUp.has(jobId) || !byKey.has(jobId)) return;
     lookingUp.add(jobId);
     streams
       .fileOf(jobId)
