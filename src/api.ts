@@ -12,6 +12,7 @@ import { createMediaTools } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { readRenderCounts, readSkippedRenders } from './observability/render-counter.js';
+import { createBackgroundLane, createWorkerCount } from './queue/background-lane.js';
 import { createClientShares } from './queue/client-shares.js';
 import { queueDepthByClass } from './queue/queue-depth.js';
 import { observeRenderDurations } from './observability/render-durations.js';
@@ -111,6 +112,9 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
         queueDepth,
         waitingCount,
         clientShares: createClientShares(commands),
+        // A place is dropped once no render could still hold it: queued for a wait, then rendered.
+        backgroundLane: createBackgroundLane(commands, { maxAgeMs: config.waitTimeoutMs + config.renderTimeoutMs }),
+        workerCount: createWorkerCount(queue, { maxAgeMs: 1_000 }),
         waitTimeoutMs: config.waitTimeoutMs,
         maxWaitingRequests: config.maxWaitingRequests,
         maxQueueDepth: config.maxQueueDepth,

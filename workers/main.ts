@@ -9,6 +9,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
 import { createFailureMemory } from '../src/queue/failure-memory.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../src/queue/render-job.js';
+import { createBackgroundLane } from '../src/queue/background-lane.js';
 import { createRenderStreams } from '../src/queue/render-streams.js';
 import { createWaitingCount } from '../src/queue/waiting-count.js';
 import { createFrameIndexes } from '../src/render/frame-indexes.js';
@@ -42,6 +43,7 @@ const processRenderJob = createRenderJobProcessor({
   failures: createFailureMemory(redis),
   waitingCount: createWaitingCount(redis),
   streams: createRenderStreams(redis),
+  backgroundLane: createBackgroundLane(redis, { maxAgeMs: 3_600_000 }),
   frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,

@@ -32,6 +32,11 @@ export function isInteractivePriority(priority: number): boolean {
   return priority >= CLASS_BASE.interactive && priority < CLASS_BASE.async;
 }
 
+/** True for a priority of the background class (warming). */
+export function isBackgroundPriority(priority: number): boolean {
+  return priority >= CLASS_BASE.background;
+}
+
 export function renderClassOf(ask: RenderAsk): RenderClass {
   if (ask.urgency >= BACKGROUND_URGENCY) return 'background';
   return ask.waiting ? 'interactive' : 'async';

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.js';
 import { countRender, countSkippedRender } from '../observability/render-counter.js';
+import type { BackgroundLane } from '../queue/background-lane.js';
 import type { FailureMemory } from '../queue/failure-memory.js';
 import type { RenderJob, RenderResult } from '../queue/render-job.js';
 import type { RenderStreams } from '../queue/render-streams.js';
@@ -31,6 +32,8 @@ export interface RenderJobDeps extends RenderTools {
   waitingCount: Pick<WaitingCount, 'abandoned'>;
   /** Where waiting requests find a render being written, to stream it (queue/render-streams.ts). */
   streams: Pick<RenderStreams, 'announce' | 'ended'>;
+  /** Background renders' places: each job frees its key's when it ends (queue/background-lane.ts). */
+  backgroundLane: Pick<BackgroundLane, 'free'>;
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
   /** Where render counts are kept (render-counter.ts). */
@@ -54,6 +57,9 @@ export function createRenderJobProcessor(deps: RenderJobDeps): (job: RenderJobHa
       // Recorded before the job fails: the API reads the record when the 'failed' event reaches it.
       await deps.failures.record(job.data.key, error.failure).catch(() => undefined);
       throw error.failure.permanent ? new UnrecoverableError(error.failure.detail) : new Error(error.failure.detail);
+    } finally {
+      // Made, skipped or failed: a background render's place is free for the next (a retry runs without one).
+      void deps.backgroundLane.free(job.data.key).catch(() => undefined);
     }
   };
 }

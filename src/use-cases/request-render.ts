@@ -4,10 +4,11 @@
 // listening (BullMQ issues #383 and #85), and wait.
 import type { Queue } from 'bullmq';
 import { Unavailable } from '../errors.js';
+import { type BackgroundLane, backgroundPlaces } from '../queue/background-lane.js';
 import type { ClientShares } from '../queue/client-shares.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
-import { DEFAULT_URGENCY, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
+import { DEFAULT_URGENCY, isBackgroundPriority, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
 import { type RenderWaiter, WaitAbandoned } from '../queue/render-waiter.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
 import type { RenderStore } from '../store/render-store.js';
@@ -64,6 +65,8 @@ export interface RenderRequester {
 }
 
 const WAITING_PRIORITY = jobPriorityOf({ waiting: true, urgency: DEFAULT_URGENCY });
+/** How often a background ask looks again for a place in the lane. */
+const LANE_POLL_MS = 50;
 const ASYNC_PRIORITY = jobPriorityOf({ waiting: false, urgency: DEFAULT_URGENCY });
 
 /** A promise of the file a render starts being written into, and how to keep it. */
@@ -84,11 +87,15 @@ export function createRenderRequester(deps: {
   waitingCount: WaitingCount;
   /** Each client's share of the queue, across API processes. */
   clientShares: ClientShares;
+  /** Places for background renders, so one worker stays free for listeners (background-lane.ts). */
+  backgroundLane: BackgroundLane;
+  /** Workers connected now (cached): the lane has one place fewer. */
+  workerCount: () => Promise<number>;
   waitTimeoutMs: number;
   maxWaitingRequests: number;
   maxQueueDepth: number;
 }): RenderRequester {
-  const { queue, waiter, store, queueDepth, waitingCount, clientShares } = deps;
+  const { queue, waiter, store, queueDepth, waitingCount, clientShares, backgroundLane, workerCount } = deps;
 
   /**
    * Moves a queued job ahead to `priority` when this ask is more pressing than the one that queued it (a
@@ -133,12 +140,37 @@ export function createRenderRequester(deps: {
     return counted;
   }
 
-  /** Adds the job; a failure ends the wait of this key's requests. Resolves true when the client was counted. */
-  async function enqueue(data: RenderJob, priority: number, queuedPriority: number | null, client?: string): Promise<boolean> {
-    return addJob(data, priority, queuedPriority, client).catch((error: Unavailable) => {
-      waiter.settle(data.key, error);
-      return false;
-    });
+  /** Adds the job; a failure ends the wait of this key's requests. */
+  async function enqueue(
+    data: RenderJob,
+    priority: number,
+    queuedPriority: number | null,
+    client?: string,
+  ): Promise<{ added: boolean; shareCounted: boolean }> {
+    return addJob(data, priority, queuedPriority, client).then(
+      (shareCounted) => ({ added: true, shareCounted }),
+      (error: Unavailable) => {
+        waiter.settle(data.key, error);
+        return { added: false, shareCounted: false };
+      },
+    );
+  }
+
+  /**
+   * Waits until `key`'s background render holds a place in the lane (background-lane.ts); false when the
+   * request's wait ended first (it timed out or its client left). A lane Redis cannot answer lets it pass:
+   * adding the job then fails the way every miss does with Redis gone.
+   */
+  async function placeInLane(key: string, waitEnded: () => boolean): Promise<boolean> {
+    try {
+      while (!(await backgroundLane.take(key, backgroundPlaces(await workerCount())))) {
+        if (waitEnded()) return false;
+        await new Promise((resolve) => setTimeout(resolve, LANE_POLL_MS));
+      }
+    } catch {
+      // passes: see above
+    }
+    return true;
   }
 
   return {
@@ -161,12 +193,21 @@ export function createRenderRequester(deps: {
       // A render under way when this request came: the waiter tells every waiter of the key that can stream.
       if (streamFile) waiter.streaming(data.key, streamFile);
       const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
+      let waitEnded = false;
+      ticket.done.then(
+        () => (waitEnded = true),
+        () => (waitEnded = true),
+      );
       const done = (async () => {
         let shareCounted = false;
         try {
+          // A new background render first waits for a place in its lane (none left: the wait ended first).
+          const laneFirst = !ticket.joined && isBackgroundPriority(placed) && queuedPriority === null;
           if (ticket.joined) void raise(data.key, placed, queuedPriority);
-          else {
-            shareCounted = await enqueue(data, placed, queuedPriority, client);
+          else if (!laneFirst || (await placeInLane(data.key, () => waitEnded))) {
+            const enqueued = await enqueue(data, placed, queuedPriority, client);
+            shareCounted = enqueued.shareCounted;
+            if (laneFirst && !enqueued.added) void backgroundLane.free(data.key).catch(() => undefined);
             // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
             if (await store.has(data.key)) waiter.settle(data.key);
           }

@@ -221,12 +221,12 @@ async function main(): Promise<BenchReport> {
   }
 
   say(`cold copy misses one at a time while a warm of exact renders (Priority: u=7) fills the queue`);
-  // Twice: as a listener asks (ahead of the warm), then with the warm's own Priority: u=7, which puts each
-  // miss behind the warm's queued renders as the first-in, first-out queue before issue 12 did every miss.
+  // Twice: as a listener asks (ahead of the warm, on the worker the background lane keeps free), then with
+  // the warm's own Priority: u=7, which puts each miss in the warm's lane, as one more background render.
   let warmRenders = 0;
   for (const [id, name, missHeaders, offsetMs] of [
     ['miss-during-warm', 'cold miss, copy, 30 s, while a warm fills the queue', {}, 0],
-    ['miss-behind-warm', 'cold miss, copy, 30 s, in line behind the warm (reference: FIFO)', { priority: 'u=7' }, 300_000],
+    ['miss-behind-warm', "cold miss, copy, 30 s, asked with the warm's own Priority: u=7 (reference)", { priority: 'u=7' }, 300_000],
   ] as const) {
     const duringWarm = await missesDuringWarm({
       stack,
@@ -244,7 +244,7 @@ async function main(): Promise<BenchReport> {
       requests: duringWarm.times.length,
       errors: duringWarm.errors,
       latency: percentilesOf(duringWarm.times),
-      extra: { warmConnections: 16, warmQueuedAtFirstMiss: duringWarm.warmQueuedAtFirstMiss, warmAnswered: duringWarm.warmAnswered },
+      extra: { warmConnections: 16, warmWaitingAtFirstMiss: duringWarm.warmWaitingAtFirstMiss, warmAnswered: duringWarm.warmAnswered },
     });
   }
 

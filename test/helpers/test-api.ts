@@ -14,6 +14,7 @@ import { type Config, PROJECT_ROOT, parseConfig } from '../../src/config.js';
 import { storeDir } from '../../src/data-layout.js';
 import { createMediaTools } from '../../src/media/ffmpeg.js';
 import { createFailureMemory } from '../../src/queue/failure-memory.js';
+import { createBackgroundLane } from '../../src/queue/background-lane.js';
 import { createRenderStreams } from '../../src/queue/render-streams.js';
 import { createWaitingCount } from '../../src/queue/waiting-count.js';
 import { connectRedis } from '../../src/queue/redis-connection.js';
@@ -100,6 +101,7 @@ async function startTestWorker(config: Config): Promise<() => Promise<void>> {
     failures: createFailureMemory(connection),
     waitingCount: createWaitingCount(connection),
     streams: createRenderStreams(connection),
+    backgroundLane: createBackgroundLane(connection, { maxAgeMs: 3_600_000 }),
     frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
     renderTimeoutMs: config.renderTimeoutMs,
     logger: pino({ level: 'silent' }),

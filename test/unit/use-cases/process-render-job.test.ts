@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../src/config.js';
 import { createMediaTools, type MediaTools } from '../../../src/media/ffmpeg.js';
 import { createFailureMemory, type FailureMemory } from '../../../src/queue/failure-memory.js';
+import { createBackgroundLane } from '../../../src/queue/background-lane.js';
 import { createRenderStreams } from '../../../src/queue/render-streams.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import { type RenderJob, renderJobFor } from '../../../src/queue/render-job.js';
@@ -74,6 +75,7 @@ beforeEach(async () => {
     failures,
     waitingCount: createWaitingCount(redis),
     streams: createRenderStreams(redis),
+    backgroundLane: createBackgroundLane(redis, { maxAgeMs: 3_600_000 }),
     mediaRoot,
     redis,
     logger: pino({ level: 'silent' }),

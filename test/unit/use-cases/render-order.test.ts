@@ -9,6 +9,7 @@ import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
 import { BACKGROUND_URGENCY, DEFAULT_URGENCY, jobPriorityOf, WAITER_LEVELS, withWaiters } from '../../../src/queue/render-priority.js';
 import { createRenderWaiter, type RenderWaiter } from '../../../src/queue/render-waiter.js';
+import { createBackgroundLane } from '../../../src/queue/background-lane.js';
 import { createClientShares } from '../../../src/queue/client-shares.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
@@ -48,7 +49,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const requester = () =>
+const requester = (overrides: Partial<Parameters<typeof createRenderRequester>[0]> = {}) =>
   createRenderRequester({
     queue,
     waiter,
@@ -56,9 +57,12 @@ const requester = () =>
     queueDepth: createQueueDepth(queue, { maxAgeMs: 0 }),
     waitingCount: createWaitingCount(commands),
     clientShares: createClientShares(commands),
+    backgroundLane: createBackgroundLane(commands, { maxAgeMs: 60_000 }),
+    workerCount: async () => 2,
     waitTimeoutMs: 20_000,
     maxWaitingRequests: 100,
     maxQueueDepth: 1_000,
+    ...overrides,
   });
 
 /** Starts one worker on the paused queue's backlog; resolves with the keys in the order it took them. */
@@ -144,6 +148,33 @@ describe('the order of queued renders', { sequential: true }, () => {
     await queuedAs(alsoOne.key, listener);
     expect(await drain(3)).toEqual([three.key, one.key, alsoOne.key]);
     expect((await Promise.all(answers)).map((answer) => answer.outcome)).toEqual(['miss', 'miss', 'joined', 'joined', 'miss']);
+  });
+
+  it("a warm's renders wait for a place in the background lane (one fewer than the workers), a listener's is added at once", async () => {
+    await queue.pause();
+    const lane = createBackgroundLane(commands, { maxAgeMs: 60_000 });
+    const asks = requester({ backgroundLane: lane });
+    const signal = new AbortController().signal;
+    const [first, second, listening] = [testRenderJob(), testRenderJob(), testRenderJob()];
+    const answers = [asks.request(first, signal, { priority: background }), asks.request(second, signal, { priority: background })];
+    for (let i = 0; i < 100 && !(await queue.getJob(first.key)) && !(await queue.getJob(second.key)); i += 1) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    answers.push(asks.request(listening, signal, { priority: listener }));
+    for (let i = 0; i < 100 && !(await queue.getJob(listening.key)); i += 1) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // the second background ask keeps looking for a place
+    const queued = (await queue.getJobs(['prioritized', 'wait'])).map((job) => job.id);
+    expect(queued).toContain(listening.key);
+    // One of the two background renders holds the one place; the other is not in the queue yet.
+    const inLane = queued.includes(first.key) ? first : second;
+    const waiting = inLane === first ? second : first;
+    expect(queued).not.toContain(waiting.key);
+    expect(await drain(2)).toEqual([listening.key, inLane.key]);
+    // The render ended (a worker frees its place; the test's worker does not): the other one is added, and
+    // the still-running worker renders it.
+    await lane.free(inLane.key);
+    expect(await answers[inLane === first ? 1 : 0]).toEqual({ outcome: 'miss', streaming: null });
+    await lane.free(waiting.key);
   });
 
   it('a less pressing ask for a queued render never moves it back', async () => {

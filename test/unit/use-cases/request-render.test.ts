@@ -8,6 +8,7 @@ import { createQueueDepth } from '../../../src/queue/queue-depth.js';
 import { connectRedis } from '../../../src/queue/redis-connection.js';
 import { JOB_NAME, QUEUE_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../../../src/queue/render-job.js';
 import { createRenderWaiter, type RenderWaiter, WaitAbandoned } from '../../../src/queue/render-waiter.js';
+import { createBackgroundLane } from '../../../src/queue/background-lane.js';
 import { createClientShares } from '../../../src/queue/client-shares.js';
 import { createWaitingCount } from '../../../src/queue/waiting-count.js';
 import { RETRY_AFTER } from '../../../src/retry-after.js';
@@ -68,6 +69,8 @@ function requesterWith(
     queueDepth: createQueueDepth(useQueue, { maxAgeMs: 0 }),
     waitingCount: createWaitingCount(commands),
     clientShares: createClientShares(commands),
+    backgroundLane: createBackgroundLane(commands, { maxAgeMs: 60_000 }),
+    workerCount: async () => 2,
     waitTimeoutMs: 10_000,
     maxWaitingRequests: 100,
     maxQueueDepth: 1_000,
