@@ -15,6 +15,7 @@ import { RETRY_AFTER } from '../../../src/retry-after.js';
 import type { RenderStore } from '../../../src/store/render-store.js';
 import { createRenderRequester, Overloaded, QueueUnreachable } from '../../../src/use-cases/request-render.js';
 import { listeningQueueEvents, testRenderJob } from '../../helpers/render-queue.js';
+import { eventually } from '../../helpers/test-stack.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
 
 let redis: TestRedis;
@@ -182,9 +183,11 @@ describe('requesting a render', () => {
     // A queue of its own that no worker takes from, holding two jobs at most.
     const ownQueue = new Queue<RenderJob, RenderResult>('fair-share-test', { connection: { url: redis.url } });
     const { request, waiter } = requesterWith({ queue: ownQueue, maxQueueDepth: 2 });
-    const eventuallyQueued = async (key: string) => {
-      for (let i = 0; i < 100 && !(await ownQueue.getJob(key)); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(await ownQueue.getJob(key)).toBeDefined();
+    /** Waits until `job` is in the queue, under its key, with exactly the data asked for. */
+    const eventuallyQueued = async (job: RenderJob) => {
+      const queued = await eventually(async () => ownQueue.getJob(job.key), `${job.key} to be queued`, 5_000);
+      expect(queued.id).toBe(job.key);
+      expect(queued.data).toStrictEqual(job);
     };
     const hog = new AbortController();
     const asks = (client: string, count: number, signal = new AbortController().signal) =>
@@ -193,13 +196,13 @@ describe('requesting a render', () => {
         return { job, answer: request(job, signal, { client }).catch((error: unknown) => error) };
       });
     const filling = asks('10.0.0.1', 2, hog.signal);
-    for (const { job } of filling) await eventuallyQueued(job.key);
+    for (const { job } of filling) await eventuallyQueued(job);
     const [beyond] = asks('10.0.0.1', 1);
     expectOverloaded(await beyond!.answer);
     expect(await ownQueue.getJob(beyond!.job.key)).toBeUndefined();
     // Two clients now: each has a share of 2 ÷ 2; the newcomer has used none of it, and passes the full queue.
     const [newcomer] = asks('10.0.0.2', 1);
-    await eventuallyQueued(newcomer!.job.key);
+    await eventuallyQueued(newcomer!.job);
     // Its next one is past its share while the queue is full.
     const [again] = asks('10.0.0.2', 1);
     expectOverloaded(await again!.answer);
@@ -208,7 +211,7 @@ describe('requesting a render', () => {
     hog.abort();
     for (const { answer } of filling) expect(await answer).toBeInstanceOf(WaitAbandoned);
     const [back] = asks('10.0.0.1', 1);
-    await eventuallyQueued(back!.job.key);
+    await eventuallyQueued(back!.job);
     expect(waiter.waiting).toBe(2);
     await ownQueue.obliterate({ force: true });
     await ownQueue.close();
