@@ -161,10 +161,15 @@ export function createRenderRequester(deps: {
    * request's wait ended first (it timed out or its client left). A lane Redis cannot answer lets it pass:
    * adding the job then fails the way every miss does with Redis gone.
    */
-  async function placeInLane(key: string, waitEnded: () => boolean): Promise<boolean> {
+  async function placeInLane(key: string, wait: Promise<void>): Promise<boolean> {
+    let waitEnded = false;
+    wait.then(
+      () => (waitEnded = true),
+      () => (waitEnded = true),
+    );
     try {
       while (!(await backgroundLane.take(key, backgroundPlaces(await workerCount())))) {
-        if (waitEnded()) return false;
+        if (waitEnded) return false;
         await new Promise((resolve) => setTimeout(resolve, LANE_POLL_MS));
       }
     } catch {
@@ -193,18 +198,13 @@ export function createRenderRequester(deps: {
       // A render under way when this request came: the waiter tells every waiter of the key that can stream.
       if (streamFile) waiter.streaming(data.key, streamFile);
       const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
-      let waitEnded = false;
-      ticket.done.then(
-        () => (waitEnded = true),
-        () => (waitEnded = true),
-      );
       const done = (async () => {
         let shareCounted = false;
         try {
           // A new background render first waits for a place in its lane (none left: the wait ended first).
           const laneFirst = !ticket.joined && isBackgroundPriority(placed) && queuedPriority === null;
           if (ticket.joined) void raise(data.key, placed, queuedPriority);
-          else if (!laneFirst || (await placeInLane(data.key, () => waitEnded))) {
+          else if (!laneFirst || (await placeInLane(data.key, ticket.done))) {
             const enqueued = await enqueue(data, placed, queuedPriority, client);
             shareCounted = enqueued.shareCounted;
             if (laneFirst && !enqueued.added) void backgroundLane.free(data.key).catch(() => undefined);
