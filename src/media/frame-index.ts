@@ -16,6 +16,8 @@ export interface FrameIndex {
   readonly samplesPerFrame: number;
   /** Samples ffmpeg's timeline starts before the first audio frame (see the top of this file). */
   readonly skipSamples: number;
+  /** Samples ffmpeg's timeline drops at the end: the LAME tag's padding less the decoder's 529 (0 without a tag). */
+  readonly endTrimSamples: number;
   /** Audio frames (a Xing/Info frame is not one). */
   readonly frames: number;
   /** Byte offset of audio frame k, for k = 0..frames; entry `frames` is where the last frame ends. */
@@ -38,7 +40,7 @@ export interface FrameCut {
   tailTags: boolean;
 }
 
-type StreamFormat = Pick<FrameIndex, 'sampleRate' | 'samplesPerFrame' | 'skipSamples'>;
+type StreamFormat = Pick<FrameIndex, 'sampleRate' | 'samplesPerFrame' | 'skipSamples' | 'endTrimSamples'>;
 
 /** ffmpeg's delay samples beyond the LAME tag's own (mp3dec.c: start_pad + 528 + 1). */
 const FFMPEG_EXTRA_SKIP = 529;
@@ -57,17 +59,20 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
   let offsets: Float64Array = new Float64Array(64);
   let frames = 0;
   let format: StreamFormat | null = null;
-  const walk = await walkFrames(file, ({ header, offset, chunk, first }, size) => {
+  const walk = await walkFrames(file, ({ header, offset, chunk, at, first }, size) => {
     if (offset + header.length > size) return false; // a truncated last frame
     if (first) {
       if (offsets.length < size / 400) offsets = new Float64Array(Math.ceil(size / 400));
       const xing = readXing(chunk, header);
       const tagged = xing !== null && xing.lameAt >= 0 && DELAY_TAGS.test(chunk.toString('latin1', xing.lameAt, xing.lameAt + 4));
-      const delay = tagged ? chunk.readUIntBE(xing.lameAt + 21, 3) >> 12 : 0;
+      // A VBRI header (Fraunhofer's) is not audio either, and carries no delays ffmpeg reads: left to ffmpeg.
+      if (!xing && chunk.toString('latin1', at + 36, at + 40) === 'VBRI') return false;
+      const delays = tagged ? chunk.readUIntBE(xing.lameAt + 21, 3) : 0;
       format = {
         sampleRate: header.sampleRate,
         samplesPerFrame: header.samplesPerFrame,
-        skipSamples: tagged ? delay + FFMPEG_EXTRA_SKIP : 0,
+        skipSamples: tagged ? (delays >> 12) + FFMPEG_EXTRA_SKIP : 0,
+        endTrimSamples: tagged ? Math.max(0, (delays & 0xfff) - FFMPEG_EXTRA_SKIP) : 0,
       };
       if (xing) return true; // the info frame is not audio
     }

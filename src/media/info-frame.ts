@@ -15,13 +15,21 @@ export interface GaplessLayout {
   padding: number;
 }
 
-/** A CBR stream's layout, known before it is encoded: its gapless facts and its audio frames' bytes. */
+/** A stream's layout: its gapless facts and its audio frames' bytes. */
 export interface StreamLayout extends GaplessLayout {
   audioBytes: number;
+  /**
+   * For a stream whose frames are all written: the seek table (100 entries, each the byte offset of that
+   * percent of the audio, in 256ths of the stream) and the LAME tag's CRC of the audio frames. A stream
+   * with a table gets an "Xing" tag (its frames may differ in size), one without it an "Info" tag (CBR).
+   */
+  finished?: { toc: Buffer; musicCrc: number };
 }
 
 const FLAG_FRAMES = 0x01;
 const FLAG_BYTES = 0x02;
+const FLAG_TOC = 0x04;
+const TOC_BYTES = 100;
 /** The quality field: written although unused, as LAME and ffmpeg do (some tools expect it). */
 const FLAG_QUALITY = 0x08;
 /** Tag, flags, frame count, byte count, quality. */
@@ -51,19 +59,22 @@ export function buildInfoFrame(audioHeader: Buffer, layout: StreamLayout): Buffe
   for (let bitrateIndex = audioHeader[2]! >> 4; bitrateIndex < 15; bitrateIndex += 1) {
     const header = infoHeaderBytes(audioHeader, bitrateIndex);
     const format = readFrameHeader(header, 0)!;
-    const lameAt = format.xingAt + XING_FIELDS_BYTES;
+    const { finished } = layout;
+    const lameAt = format.xingAt + XING_FIELDS_BYTES + (finished ? TOC_BYTES : 0);
     if (lameAt + LAME_TAG_BYTES > format.length) continue;
     const frame = Buffer.alloc(format.length); // side information and unused fields stay zero
     header.copy(frame, 0);
     // Bytes from this frame's first to the last audio frame's last, as the Xing field and LAME's music length count them.
     const streamBytes = format.length + layout.audioBytes;
-    frame.write('Info', format.xingAt, 'latin1');
-    frame.writeUInt32BE(FLAG_FRAMES | FLAG_BYTES | FLAG_QUALITY, format.xingAt + 4);
+    frame.write(finished ? 'Xing' : 'Info', format.xingAt, 'latin1');
+    frame.writeUInt32BE(FLAG_FRAMES | FLAG_BYTES | (finished ? FLAG_TOC : 0) | FLAG_QUALITY, format.xingAt + 4);
     frame.writeUInt32BE(layout.frames, format.xingAt + 8);
     frame.writeUInt32BE(streamBytes, format.xingAt + 12);
+    finished?.toc.copy(frame, format.xingAt + 16);
     frame.write(ENCODER, lameAt, 'latin1');
     frame.writeUIntBE((layout.delay << 12) | layout.padding, lameAt + 21, 3);
     frame.writeUInt32BE(streamBytes, lameAt + 28);
+    if (finished) frame.writeUInt16BE(finished.musicCrc, lameAt + 32);
     frame.writeUInt16BE(crc16(frame.subarray(0, lameAt + 34)), lameAt + 34);
     return frame;
   }

@@ -59,6 +59,19 @@ export function readFrameHeader(bytes: Buffer, at: number): FrameHeader | null {
   };
 }
 
+/**
+ * The smallest bit-rate index at which a frame of `header`'s format (without padding) is at least `bytes`
+ * long; null when none is.
+ */
+export function bitrateIndexFor(header: Buffer, bytes: number): number | null {
+  const probe = Buffer.from(header.subarray(0, 4));
+  for (let index = 1; index < 15; index += 1) {
+    probe[2] = (index << 4) | (probe[2]! & 0x0c);
+    if (readFrameHeader(probe, 0)!.length >= bytes) return index;
+  }
+  return null;
+}
+
 interface XingLayout {
   frames: number | null;
   /** Offsets of the byte-count field and of the LAME extension (-1 when absent). */
@@ -269,9 +282,11 @@ const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
   return crc;
 });
 
-/** The CRC-16 a LAME tag's own CRC field holds (polynomial 0x8005, reflected, as LAME computes it). */
-export function crc16(bytes: Buffer): number {
-  let crc = 0;
+/**
+ * The CRC-16 a LAME tag's CRC fields hold (polynomial 0x8005, reflected, as LAME computes it); `crc` goes
+ * on from the CRC of the bytes before these.
+ */
+export function crc16(bytes: Buffer, crc = 0): number {
   for (const byte of bytes) crc = (crc >>> 8) ^ CRC16_TABLE[(crc ^ byte) & 0xff]!;
   return crc & 0xffff;
 }

@@ -13,6 +13,8 @@ export interface FrameIndexes {
    * write the same audio frames but not the same info frame, and one key must always mean the same bytes.
    */
   cutFor(source: SourceFile, spec: RenderSpec): Promise<FrameCut | null>;
+  /** The source's index, or null when it is not a clean frame chain. */
+  indexFor(source: SourceFile): Promise<FrameIndex | null>;
 }
 
 /** A source that is not a clean chain is remembered as such (a small entry), so it is walked only once. */
@@ -26,24 +28,28 @@ export function createFrameIndexes(options: { maxBytes: number }): FrameIndexes 
     // index is set again with its real size.
     sizeCalculation: () => NOT_INDEXABLE_BYTES,
   });
+  async function indexFor(source: SourceFile): Promise<FrameIndex | null> {
+    const id = fileVersion(source);
+    let index = indexes.get(id);
+    if (!index) {
+      index = readFrameIndex(source.file);
+      indexes.set(id, index);
+      // A read that fails (the file went away) is not remembered: the job's retry walks it again.
+      const built = await index.catch((error: unknown) => {
+        indexes.delete(id);
+        throw error;
+      });
+      // Re-set with its true size, so the byte bound holds (an index is 8 bytes per frame).
+      if (built) indexes.set(id, index, { size: Math.max(NOT_INDEXABLE_BYTES, built.offsets.byteLength) });
+    }
+    return index;
+  }
   return {
+    indexFor,
     async cutFor(source, spec) {
       // ffmpeg's concat protocol splits its list on '|' (render-args.ts): such a path is cut by ffmpeg's seek.
       if (source.file.includes('|')) return null;
-      const id = fileVersion(source);
-      let index = indexes.get(id);
-      if (!index) {
-        index = readFrameIndex(source.file);
-        indexes.set(id, index);
-        // A read that fails (the file went away) is not remembered: the job's retry walks it again.
-        const built = await index.catch((error: unknown) => {
-          indexes.delete(id);
-          throw error;
-        });
-        // Re-set with its true size, so the byte bound holds (an index is 8 bytes per frame).
-        if (built) indexes.set(id, index, { size: Math.max(NOT_INDEXABLE_BYTES, built.offsets.byteLength) });
-      }
-      const built = await index;
+      const built = await indexFor(source);
       return built && built.sampleRate === spec.sampleRate ? cutFrames(built, spec.startMs, copyLengthMs(spec)) : null;
     },
   };

@@ -4,30 +4,41 @@ import { mp3FrameSeconds, readFrameChain, readGaplessInfo, statedLength } from '
 import { permanentFailure } from './render-failure.js';
 import { askedLengthMs, type RenderSpec } from './render-spec.js';
 
-/** A render that passed its check: its playing length and its size. */
+/** How a copy was cut: to the sample (a gapless decoder plays exactly the asked samples), or in whole frames. */
+export type CopyCut = 'sample' | 'frame';
+
+/** A render that passed its check: its playing length, its size, and for a copy how it was cut. */
 export interface CheckedRender {
   durationSeconds: number;
   bytes: number;
+  cut?: CopyCut;
+}
+
+/** What the render's maker knows it wrote: a sample cut states the samples it plays. */
+export interface WrittenRender {
+  samples?: number;
 }
 
 /**
- * The output must be MP3 whose length matches the ask: within 3 frames when copying (frames as they are),
- * within 2 ms when re-encoding (its frames less its LAME tag's delay and padding). A copy asked
- * shorter than two frames is given two.
+ * The output must be MP3 whose length matches the ask: a sample cut exactly the samples it was made to
+ * play (its frames less its LAME tag's delay and padding); a frame cut within 3 frames (frames as they
+ * are; one asked shorter than two frames is given two); an exact render within 2 ms. A render whose header
+ * states its length (exact renders, sample cuts) must be exactly that long.
  */
-export async function checkOutput(file: string, spec: RenderSpec): Promise<CheckedRender> {
+export async function checkOutput(file: string, spec: RenderSpec, written: WrittenRender = {}): Promise<CheckedRender> {
   const chain = await readFrameChain(file).catch(() => null);
   if (!chain || chain.sampleRate !== spec.sampleRate) {
     throw permanentFailure(422, 'The render of this source is not readable MP3; the file may be damaged.');
   }
-  const asked = askedLengthMs(spec) / 1000;
-  const gapless = spec.options.mode === 'exact' ? await readGaplessInfo(file) : null;
+  const sampleCut = written.samples !== undefined;
+  const asked = sampleCut ? written.samples! / spec.sampleRate : askedLengthMs(spec) / 1000;
+  const gapless = spec.options.mode === 'exact' || sampleCut ? await readGaplessInfo(file) : null;
   // The frames written, trimmed by the header's delay and padding: a header computed before encoding
   // (exact-layout.ts) that counted other frames than LAME wrote makes this a frame off, and fails.
   const got = gapless
     ? (chain.audioFrames * gapless.samplesPerFrame - gapless.delay - gapless.padding) / gapless.sampleRate
     : chain.durationSeconds;
-  const tolerance = spec.options.mode === 'copy' ? 3 * mp3FrameSeconds(spec.sampleRate) : 0.002;
+  const tolerance = sampleCut ? 0.5 / spec.sampleRate : spec.options.mode === 'copy' ? 3 * mp3FrameSeconds(spec.sampleRate) : 0.002;
   if (!(Math.abs(got - asked) <= tolerance)) {
     throw permanentFailure(
       422,
@@ -35,10 +46,11 @@ export async function checkOutput(file: string, spec: RenderSpec): Promise<Check
     );
   }
   // An exact render's header stated its length before it was written (exact-layout.ts): answers streamed
-  // while it was written sent that length, so the file must hold exactly that.
-  if (spec.options.mode === 'exact' && (await statedLength(file)) !== chain.bytes) {
+  // while it was written sent that length, so the file must hold exactly that. A sample cut's must too.
+  if ((spec.options.mode === 'exact' || sampleCut) && (await statedLength(file)) !== chain.bytes) {
     // Not the source's fault: the encoder wrote other frames than planned. Never served; said, and logged.
     throw permanentFailure(503, 'The render did not come out as long as planned; retry later, and report the URL if this persists.');
   }
-  return { durationSeconds: got, bytes: chain.bytes };
+  const cut: CopyCut | undefined = spec.options.mode === 'copy' ? (sampleCut ? 'sample' : 'frame') : undefined;
+  return { durationSeconds: got, bytes: chain.bytes, ...(cut ? { cut } : {}) };
 }

@@ -20,6 +20,7 @@ import { buildRenderArguments, type RenderInput } from './render-args.js';
 import { exactRenderLayout } from './exact-layout.js';
 import { passingFailure, permanentFailure } from './render-failure.js';
 import type { RenderSpec } from './render-spec.js';
+import { writeSampleCopy } from './sample-copy.js';
 
 /** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by. */
 export interface RenderTools {
@@ -103,7 +104,14 @@ export async function renderChecked(
     await encodeFollowable(tools, { file: source.file }, output, spec, log, hooks);
     return checkOutput(output, spec);
   }
-  // A copy cuts by byte offset when the source is a clean frame chain (its index built on its first copy).
+  // A copy of a clean frame chain is cut to the sample by the project's own frame code (no ffmpeg).
+  const index = await tools.frameIndexes.indexFor(source);
+  if (index && index.sampleRate === spec.sampleRate) {
+    const samples = await writeSampleCopy(index, source.file, spec, output);
+    if (samples !== null) return checkOutput(output, spec, { samples });
+  }
+  // Otherwise whole frames, by ffmpeg: by byte offset when indexed (the cut's own frames allowed no sample
+  // cut there), else by ffmpeg's seek.
   const cut = await tools.frameIndexes.cutFor(source, spec);
   const input: RenderInput = { file: source.file, cut };
   await runFfmpeg(tools, input, output, spec, log, hooks.onProgress);

@@ -7,8 +7,10 @@ import { mp3FrameSeconds } from '../media/mp3-frame.js';
 //    info frame's bit rate and replay-gain fields now come from the cut, not from the whole source.
 // 4: exact renders streamed while encoded, behind an Info frame written first (frames, delay, padding; no
 //    byte count or seek table): issue 12.
+// 5: copies of indexed sources cut to the sample by the project's own frame code (render/sample-copy.ts):
+//    a rebuilt first frame, an Xing frame with the LAME tag's delay and padding: issue 13.
 /** Changing a render's bytes on purpose means bumping this: it is part of every render key. */
-export const RENDERER_VERSION = 4;
+export const RENDERER_VERSION = 5;
 
 export type RenderMode = 'copy' | 'exact';
 export const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];

@@ -13,9 +13,14 @@ export interface RenderBody {
   readonly readsStoreFile: boolean;
   /** Bytes `start`..`end` (inclusive), as something Fastify sends as it is. */
   slice(start: number, end: number): Readable | Buffer;
+  /** The render's first bytes (up to HEAD_BYTES): its tags and its Xing/Info frame, which say how it was made. */
+  head(): Promise<Buffer>;
   /** For answers that send no bytes (HEAD, 304, 416): closes the file, if any. */
   release(): Promise<void>;
 }
+
+/** Enough for an ID3 tag of text frames and the Xing/Info frame after it. */
+const HEAD_BYTES = 4096;
 
 export interface RenderReader {
   /** The render's bytes, or null when the store does not have it. */
@@ -72,6 +77,7 @@ function memoryBody(bytes: Buffer, origin: RenderBody['origin']): RenderBody {
     origin,
     readsStoreFile: false,
     slice: (start, end) => bytes.subarray(start, end + 1),
+    head: async () => bytes.subarray(0, HEAD_BYTES),
     release: async () => {},
   };
 }
@@ -83,6 +89,11 @@ function fileBody(stored: StoredRender): RenderBody {
     readsStoreFile: true,
     // The stream closes the handle when it ends or the client goes away.
     slice: (start, end) => stored.handle.createReadStream({ start, end }),
+    head: async () => {
+      const head = Buffer.alloc(Math.min(HEAD_BYTES, stored.size));
+      const { bytesRead } = await stored.handle.read(head, 0, head.length, 0);
+      return head.subarray(0, bytesRead);
+    },
     release: () => stored.handle.close(),
   };
 }

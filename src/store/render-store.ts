@@ -25,6 +25,8 @@ export interface RenderMetadata {
   options?: RenderOptions;
   bytes: number;
   durationSeconds: number;
+  /** How a copy was cut: to the sample, or in whole frames (absent for exact renders and older copies). */
+  cut?: 'sample' | 'frame';
   renderedAt: string;
 }
 

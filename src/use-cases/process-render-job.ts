@@ -108,6 +108,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
       options: spec.options,
       bytes,
       durationSeconds: checked.durationSeconds,
+      ...(checked.cut ? { cut: checked.cut } : {}),
       renderedAt: new Date().toISOString(),
     });
   } catch (error) {

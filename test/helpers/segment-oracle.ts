@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodesCleanly, ffmpegSamples, gaplessSamples } from './decoders.js';
+import { decodePcm, decodesCleanly, ffmpegSamples, gaplessSamples } from './decoders.js';
 import { frameBytes, id3TextFrames, readMp3, type Mp3Summary } from './mp3-frames.js';
 
 export interface CopyCheck {
@@ -77,20 +77,77 @@ export interface SegmentAsk {
   channels?: number;
 }
 
+/** A copy cut to the sample: what mpg123 plays of it against the source's own decode. */
+export interface SampleCheck {
+  /** Samples played, and the largest difference from the source's samples (16-bit LSB). */
+  samples: number;
+  maxDifference: number;
+}
+
+/** A sample cut is a copy whose LAME tag trims samples; a frame cut's frames all play (delay and padding 0). */
+export function isSampleCut(output: Mp3Summary): boolean {
+  return (output.info?.lame?.padding ?? 0) > 0;
+}
+
+/** mpg123's decode of each source, once (keyed by the source's bytes). */
+const sourceDecodes = new WeakMap<Buffer, Promise<Int16Array>>();
+
+async function decodeBytes(bytes: Buffer, scratchDir: string): Promise<Int16Array> {
+  const file = path.join(scratchDir, `${randomUUID()}.mp3`);
+  await writeFile(file, bytes);
+  try {
+    return (await decodePcm(file, 'mpg123')).parts[0]!;
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+/**
+ * A sample cut must play exactly source samples [round(start·rate), round(end·rate)) (the end at most the
+ * source's), equal to mpg123's decode of the source within 1 LSB. Throws with the reason.
+ */
+export async function checkSampleSegment(
+  source: Mp3Summary,
+  segmentFile: string,
+  ask: SegmentAsk,
+  scratchDir: string,
+): Promise<SampleCheck> {
+  let decoded = sourceDecodes.get(source.bytes);
+  if (!decoded) {
+    decoded = decodeBytes(source.bytes, scratchDir);
+    sourceDecodes.set(source.bytes, decoded);
+  }
+  const whole = await decoded;
+  const channels = source.channels;
+  // Times are whole milliseconds: rounded as such, so a float's noise never moves a sample.
+  const sampleAt = (seconds: number) => Math.round((Math.round(seconds * 1000) * source.sampleRate) / 1000);
+  const start = sampleAt(ask.start);
+  const end = Math.min(sampleAt(ask.end), whole.length / channels);
+  const got = (await decodePcm(segmentFile, 'mpg123')).parts[0]!;
+  if (got.length / channels !== end - start) throw new Error(`a sample cut plays ${got.length / channels} samples, asked ${end - start}`);
+  const expected = whole.subarray(start * channels, end * channels);
+  let maxDifference = 0;
+  for (let i = 0; i < got.length; i += 1) maxDifference = Math.max(maxDifference, Math.abs(got[i]! - expected[i]!));
+  if (maxDifference > 1) throw new Error(`a sample cut differs from the source's own samples by up to ${maxDifference}`);
+  return { samples: end - start, maxDifference };
+}
+
 export interface SegmentVerdict {
   output: Mp3Summary;
   /** Seconds the gapless-aware mpg123 plays, and what ffmpeg's decoder gives. */
   mpg123Seconds: number;
   /** exact mode: what ffmpeg's decoder gives (reported, not held to the millisecond). */
   ffmpegSeconds?: number;
+  /** Copy mode: a frame cut's check, or a sample cut's. */
   copy?: CopyCheck;
+  sample?: SampleCheck;
 }
 
 const KEPT_TAGS = ['TIT2', 'TPE1', 'TALB'];
 
 /**
- * Every check the test suite makes of one rendered segment: strict frame structure, copy-mode contiguity
- * and frame accuracy, exact-mode gapless length (±1 ms, by mpg123), asked bit rate and channels, a clean
+ * Every check the test suite makes of one rendered segment: strict frame structure, a copy's samples (a
+ * sample cut) or its contiguity and frame accuracy (a frame cut), exact-mode gapless length (±1 ms, by mpg123), asked bit rate and channels, a clean
  * decode, and the source's ID3 text tags kept. Throws with the reason on the first failure.
  */
 export async function checkSegment(source: Mp3Summary, body: Buffer, ask: SegmentAsk, scratchDir: string): Promise<SegmentVerdict> {
@@ -103,7 +160,9 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
     if (decodeError) throw new Error(decodeError);
     const mpg123Seconds = (await gaplessSamples(file, output.channels)) / output.sampleRate;
     const verdict: SegmentVerdict = { output, mpg123Seconds };
-    if (ask.mode === 'copy') {
+    if (ask.mode === 'copy' && isSampleCut(output)) {
+      verdict.sample = await checkSampleSegment(source, file, ask, scratchDir);
+    } else if (ask.mode === 'copy') {
       verdict.copy = checkCopySegment(source, output, ask.start, ask.end);
       // Its LAME tag (if any) must let a gapless player play the frames copied, not skip or trim into them.
       const frame = output.samplesPerFrame / output.sampleRate;

@@ -26,6 +26,12 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+/** Makes the hour-long source (fixtures/make-long-source.sh; not committed, a few seconds) at `file`. */
+export async function makeLongSource(file: string): Promise<void> {
+  const made = spawnSync('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), file], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`make-long-source.sh failed: ${made.stderr}`);
+}
+
 /**
  * `corpus`: also copy fixtures/corpus (the regression corpus) to MEDIA_ROOT/corpus. `longSource`: also make
  * the hour-long source (fixtures/make-long-source.sh; not committed) as MEDIA_ROOT/<longSource>.mp3.
@@ -49,14 +55,7 @@ export async function startTestStack(
     Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]),
   );
   if (media.corpus) await cp(path.join(PROJECT_ROOT, 'fixtures', 'corpus'), path.join(mediaRoot, 'corpus'), { recursive: true });
-  if (media.longSource) {
-    const made = spawnSync(
-      'bash',
-      [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), path.join(mediaRoot, `${media.longSource}.mp3`)],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`make-long-source.sh failed: ${made.stderr}`);
-  }
+  if (media.longSource) await makeLongSource(path.join(mediaRoot, `${media.longSource}.mp3`));
   const config = parseConfig({
     PORT: String(await freePort()),
     API_PORT: String(await freePort()),

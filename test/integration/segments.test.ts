@@ -6,7 +6,7 @@ import path from 'node:path';
 import { RENDERER_VERSION } from '../../src/render/render-spec.js';
 import { answeredOutcomes, outcomesSince, segmentOutcomes } from '../helpers/metrics.js';
 import { readMp3, type Mp3Summary } from '../helpers/mp3-frames.js';
-import { checkCopySegment, checkSegment } from '../helpers/segment-oracle.js';
+import { checkSegment } from '../helpers/segment-oracle.js';
 import { getBytes, rawGet, rendersTotal, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 let t: TestStack;
@@ -36,10 +36,10 @@ describe('a segment through the nginx front', () => {
     const mp3 = readMp3(body);
     expect(mp3.sampleRate).toBe(44100);
     expect(mp3.channels).toBe(2);
-    // Copy mode: the source's own frames, starting and ending within a frame (26 ms here) of 10 s and 20 s.
-    const copy = checkCopySegment(await sourceMp3('demo/tones'), mp3, 10, 20);
-    expect(copy.frames).toBeGreaterThanOrEqual(381);
-    expect(copy.frames).toBeLessThanOrEqual(385);
+    // Copy mode: exactly the source's own samples from 10 s to 20 s, as a gapless decoder plays them.
+    expect(response.headers.get('x-cut')).toBe('sample');
+    const verdict = await checkSegment(await sourceMp3('demo/tones'), body, { start: 10, end: 20, mode: 'copy' }, t.config.dataDir);
+    expect(verdict.sample?.samples).toBe(441_000);
     expect(await rendersTotal(t.apiUrl)).toBe(before + 1);
   });
 
@@ -106,18 +106,24 @@ describe('a segment through the nginx front', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-disposition')).toContain(`chirp_25-${sourceSeconds}.mp3`);
     expect(sourceSeconds).toBe(30); // the gapless length: 30 s were encoded
-    const copy = checkCopySegment(await sourceMp3('demo/chirp'), readMp3(body), 25, 999);
-    expect(Math.abs(copy.endError)).toBeLessThanOrEqual(1152 / 48000);
+    // The source's last 5 s, to its last sample (48 kHz).
+    const verdict = await checkSegment(await sourceMp3('demo/chirp'), body, { start: 25, end: 999, mode: 'copy' }, t.config.dataDir);
+    expect(verdict.sample?.samples).toBe(5 * 48_000);
   });
 });
 
 describe('a segment shorter than one frame', () => {
-  it('is answered with the frames around it in copy mode, and cut to the sample in exact mode', async () => {
+  it('plays exactly the asked samples in copy mode (1 ms: 44 samples at 44.1 kHz), and in exact mode', async () => {
     const copy = await getBytes(`${t.url}/segments/demo/tones/50-50.001.mp3`);
     expect(copy.response.status).toBe(200);
-    const frames = readMp3(copy.body).audioFrames.length;
-    expect(frames).toBeGreaterThanOrEqual(1);
-    expect(frames).toBeLessThanOrEqual(3);
+    expect(copy.response.headers.get('x-cut')).toBe('sample');
+    const verdict = await checkSegment(
+      await sourceMp3('demo/tones'),
+      copy.body,
+      { start: 50, end: 50.001, mode: 'copy' },
+      t.config.dataDir,
+    );
+    expect(verdict.sample?.samples).toBe(44);
     const exact = await getBytes(`${t.url}/segments/demo/tones/50-50.001.mp3?mode=exact`);
     expect(exact.response.status).toBe(200);
     expect(readMp3(exact.body).audioFrames.length).toBeGreaterThanOrEqual(1);
@@ -149,6 +155,12 @@ describe('the renderer version names the bytes', () => {
       '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',
       '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5':
         '725f8786fc86fa609e9c2a4617bf36bf171db568ff3da160da642f61a84ed631',
+    },
+    // 5 cuts copies to the sample by the project's own frame code (a rebuilt first frame, an Xing frame).
+    5: {
+      '/segments/demo/talk/12.5-17.25.mp3': 'f45de91032043cc73c2e418c5bd1372bf7068262fbc246d32f819cd3f4706419',
+      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5':
+        'ce436e99f0e247a47503ecbf1a0fd508fe3abf7f8d32d6e307d3af29a2d7d7b4',
     },
     // 4 writes an exact render's Info frame before encoding (frames, bytes, delay, padding; no seek table).
     4: {

@@ -12,6 +12,7 @@ import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-ren
 import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
 import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
+import { copyCutOf } from '../../render/sample-copy.js';
 import { segmentCacheControl, sendRender, sendStreamingRender } from '../send-render.js';
 
 export interface SegmentRouteDeps extends ObtainSegmentDeps, AcceptRenderDeps {
@@ -84,6 +85,8 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       // The answer's first bytes go out now (headers, and the first written bytes of a streamed render).
       deps.metrics.observeFirstByte(streaming ? 'streamed' : obtained.waited ? 'rendered' : 'stored', reply.elapsedTime / 1000);
       if (streaming) return sendStreamingRender(reply, streaming, answer);
+      // Whether a copy plays exactly the asked samples (gapless players) or whole frames: its bytes say.
+      if (plan.spec.options.mode === 'copy') reply.header('x-cut', copyCutOf(await body.head()));
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
       if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
       return sendRender(request, reply, body, answer);

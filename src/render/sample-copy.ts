@@ -1,0 +1,100 @@
+// Owns the making of a sample-exact copy (media/sample-cut.ts) from an indexed source: which samples a
+// copy spec asks for, reading the frames it needs (and the reservoir before them) in one read, and
+// writing the segment: the source's text tags, an Xing frame that describes the segment (frames, bytes,
+// seek table, LAME delay, padding and CRCs), then the frames. No ffmpeg: a 30 s copy is one read and one
+// write of about 500 KB.
+import { open, writeFile } from 'node:fs/promises';
+import type { FrameIndex } from '../media/frame-index.js';
+import { id3TextTag } from '../media/id3-text.js';
+import { buildInfoFrame } from '../media/info-frame.js';
+import { crc16, id3v2Length, parseGaplessInfo } from '../media/mp3-frame.js';
+import {
+  buildSampleCut,
+  gaplessSampleCount,
+  planSampleCut,
+  reservoirFramesBefore,
+  type SampleCut,
+  type SourceFrames,
+} from '../media/sample-cut.js';
+import type { RenderSpec } from './render-spec.js';
+
+/** Source samples [start, end) a copy of `spec` plays: its times to the nearest sample, the end at most the source's. */
+export function askedSamples(index: FrameIndex, spec: Pick<RenderSpec, 'startMs' | 'endMs'>): { start: number; end: number } {
+  const at = (ms: number) => Math.round((ms * index.sampleRate) / 1000);
+  return { start: at(spec.startMs), end: Math.min(at(spec.endMs), gaplessSampleCount(index)) };
+}
+
+async function readRange(file: string, start: number, end: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const bytes = Buffer.alloc(end - start);
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+    if (bytesRead !== bytes.length)
+      throw new Error(`the source is shorter than its frame index (read ${bytesRead} of ${bytes.length} bytes)`);
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The seek table: for each percent of the frames, where that frame starts, in 256ths of the stream. */
+function seekTable(infoBytes: number, frames: Buffer[], streamBytes: number): Buffer {
+  const starts: number[] = [];
+  let offset = infoBytes;
+  for (const frame of frames) {
+    starts.push(offset);
+    offset += frame.length;
+  }
+  return Buffer.from(
+    Array.from({ length: 100 }, (_, percent) =>
+      Math.min(255, Math.floor((starts[Math.floor((percent * frames.length) / 100)]! * 256) / streamBytes)),
+    ),
+  );
+}
+
+/** The segment's bytes: text tags, the Xing frame, the frames. */
+function segmentBytes(tags: Buffer, cut: SampleCut): Buffer[] {
+  const audioBytes = cut.frames.reduce((sum, frame) => sum + frame.length, 0);
+  const musicCrc = cut.frames.reduce((crc, frame) => crc16(frame, crc), 0);
+  // The Xing frame's length depends only on the format (its bit rate is chosen for room), not on the table.
+  const sized = buildInfoFrame(cut.firstHeader, { ...cut.layout, audioBytes, finished: { toc: Buffer.alloc(100), musicCrc } });
+  const toc = seekTable(sized.length, cut.frames, sized.length + audioBytes);
+  const info = buildInfoFrame(cut.firstHeader, { ...cut.layout, audioBytes, finished: { toc, musicCrc } });
+  return [tags, info, ...cut.frames];
+}
+
+/**
+ * Writes the sample-exact copy of `spec` into `output` and returns the samples it plays; null (nothing
+ * written) when this source's frames do not allow one there, and the caller cuts whole frames instead.
+ */
+export async function writeSampleCopy(index: FrameIndex, file: string, spec: RenderSpec, output: string): Promise<number | null> {
+  const { start, end } = askedSamples(index, spec);
+  if (end <= start) return null;
+  // A first frame whose data fits no rebuilt frame has its reservoir carried by a silent frame before it.
+  const plans = [planSampleCut(index, start, end), planSampleCut(index, start, end, 1)].filter((plan) => plan !== null);
+  if (plans.length === 0) return null;
+  const firstFrame = Math.min(...plans.map((plan) => plan.firstFrame));
+  const endFrame = Math.max(...plans.map((plan) => plan.endFrame));
+  const from = firstFrame - reservoirFramesBefore(index, firstFrame);
+  const base = index.offsets[from]!;
+  const [bytes, head] = await Promise.all([
+    readRange(file, base, index.offsets[endFrame]!),
+    index.headTagBytes > 0 ? readRange(file, 0, index.headTagBytes) : Promise.resolve(Buffer.alloc(0)),
+  ]);
+  const offsets = Array.from({ length: endFrame - from + 1 }, (_, i) => index.offsets[from + i]! - base);
+  const source: SourceFrames = { bytes, from, offsets };
+  let cut: SampleCut | null = null;
+  for (const plan of plans) cut ??= buildSampleCut(plan, source);
+  if (!cut) return null;
+  await writeFile(output, Buffer.concat(segmentBytes(id3TextTag(head), cut)));
+  return end - start;
+}
+
+/**
+ * How a stored copy was cut, from its first bytes: a sample cut is the only copy whose LAME tag trims
+ * samples (a frame cut's delay and padding are cleared: its frames play whole).
+ */
+export function copyCutOf(head: Buffer): 'sample' | 'frame' {
+  const gapless = parseGaplessInfo(head, Math.min(head.length, id3v2Length(head)));
+  return gapless && gapless.padding > 0 ? 'sample' : 'frame';
+}
