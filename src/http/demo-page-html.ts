@@ -47,8 +47,8 @@ URL any player or download link can use.</p>
   <input id="end" inputmode="decimal" value="20" autocomplete="off" required>
   <label for="mode">Mode</label>
   <select id="mode">
-    <option value="copy">copy: frames as they are (fast, ±1 frame)</option>
-    <option value="exact">exact: re-encoded, cut to the sample</option>
+    <option value="copy">copy: lossless, to the sample in gapless players</option>
+    <option value="exact">exact: re-encoded (bit rate, channels, fades)</option>
   </select>
   <div class="actions">
     <button id="play" type="submit">Play</button>

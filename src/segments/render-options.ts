@@ -22,7 +22,7 @@ export interface SegmentQuery {
 
 /** What each parameter takes, in words; used for the schema's error messages. */
 export const QUERY_PARAMETERS: Record<keyof SegmentQuery, string> = {
-  mode: "'copy' (default: frames as they are) or 'exact' (re-encoded, cut to the sample)",
+  mode: "'copy' (default: the source's frames, cut to the sample) or 'exact' (re-encoded)",
   bitrate: `kbps for mode=exact, one of ${MP3_BITRATES.join(', ')} (default ${DEFAULT_EXACT_BITRATE})`,
   channels: '1 or 2, for mode=exact (default: as the source)',
   fade_in: 'seconds of fade-in, for mode=exact',

@@ -25,7 +25,7 @@ With --url or SEGMENTS_URL it is fetched from that running service (rendered the
 players); otherwise it is rendered here, with the service's ffmpeg steps, from MEDIA_ROOT.
 
 Options:
-  --mode copy|exact    copy: frames as they are (default); exact: re-encoded, cut to the sample
+  --mode copy|exact    copy: the source's frames, cut to the sample (default); exact: re-encoded
   --bitrate N          exact: kbps (8 ... 320, default 128)
   --channels 1|2       exact: channels (default: as the source)
   --fade-in S          exact: seconds of fade-in
