@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createApp, registerRoutes } from './app.js';
 import type { Config } from './config.js';
-import { storeDir } from './data-layout.js';
+import { frameIndexDir, storeDir } from './data-layout.js';
+import { createFrameIndexes } from './render/frame-indexes.js';
 import { renderQueuePlugin } from './http/plugins/render-queue.js';
 import { createMediaTools } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
@@ -69,7 +70,12 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
     ffprobePath: config.ffprobePath,
     probeTimeoutMs: config.probeTimeoutMs,
   });
-  const catalog = await createCatalog({ mediaRoot: config.mediaRoot, probe: media.probe });
+  const catalog = await createCatalog({
+    mediaRoot: config.mediaRoot,
+    probe: media.probe,
+    // Read (or built and recorded) to describe a source, not kept: the catalog keeps the description.
+    frameIndexes: createFrameIndexes({ maxBytes: 0, dir: frameIndexDir(config.dataDir) }),
+  });
   const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
   const store = createRenderStore({ dir: storeDir(config.dataDir) });
   const sizing = apiSizing(config);

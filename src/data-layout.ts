@@ -2,6 +2,8 @@
 import path from 'node:path';
 
 export const storeDir = (dataDir: string) => path.join(dataDir, 'store');
+/** Sources' frame indexes, beside the renders: whoever mounts the store shares them (render/frame-indexes.ts). */
+export const frameIndexDir = (dataDir: string) => path.join(storeDir(dataDir), 'indexes');
 export const logsDir = (dataDir: string) => path.join(dataDir, 'logs');
 export const nginxDir = (dataDir: string) => path.join(dataDir, 'nginx');
 /** nginx.conf's proxy_cache_path ({{NGINX_DIR}}/cache). */

@@ -3,7 +3,7 @@
 // process group so that killing the group leaves no orphan ffmpeg.
 import { Worker } from 'bullmq';
 import { loadConfigOrExit } from '../src/config.js';
-import { storeDir } from '../src/data-layout.js';
+import { frameIndexDir, storeDir } from '../src/data-layout.js';
 import { createMediaToolsOrExit } from '../src/media/ffmpeg.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
@@ -44,7 +44,7 @@ const processRenderJob = createRenderJobProcessor({
   waitingCount: createWaitingCount(redis),
   streams: createRenderStreams(redis),
   backgroundLane: createBackgroundLane(redis, { maxAgeMs: 3_600_000 }),
-  frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
+  frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes, dir: frameIndexDir(config.dataDir) }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,
 });

@@ -14,6 +14,8 @@ import { readXing, walkFrames } from './mp3-frame.js';
 export interface FrameIndex {
   readonly sampleRate: number;
   readonly samplesPerFrame: number;
+  /** 1 (mono) or 2, from the first frame's channel mode. */
+  readonly channels: number;
   /** Samples ffmpeg's timeline starts before the first audio frame (see the top of this file). */
   readonly skipSamples: number;
   /** Samples ffmpeg's timeline drops at the end: the LAME tag's padding less the decoder's 529 (0 without a tag). */
@@ -40,7 +42,7 @@ export interface FrameCut {
   tailTags: boolean;
 }
 
-type StreamFormat = Pick<FrameIndex, 'sampleRate' | 'samplesPerFrame' | 'skipSamples' | 'endTrimSamples'>;
+type StreamFormat = Pick<FrameIndex, 'sampleRate' | 'samplesPerFrame' | 'channels' | 'skipSamples' | 'endTrimSamples'>;
 
 /** ffmpeg's delay samples beyond the LAME tag's own (mp3dec.c: start_pad + 528 + 1). */
 const FFMPEG_EXTRA_SKIP = 529;
@@ -71,6 +73,7 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
       format = {
         sampleRate: header.sampleRate,
         samplesPerFrame: header.samplesPerFrame,
+        channels: chunk[at + 3]! >> 6 === 3 ? 1 : 2,
         skipSamples: tagged ? (delays >> 12) + FFMPEG_EXTRA_SKIP : 0,
         endTrimSamples: tagged ? Math.max(0, (delays & 0xfff) - FFMPEG_EXTRA_SKIP) : 0,
       };

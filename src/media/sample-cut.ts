@@ -63,6 +63,11 @@ export function gaplessSampleCount(index: FrameIndex): number {
   return Math.max(0, index.frames * index.samplesPerFrame - index.skipSamples - Math.max(0, index.endTrimSamples));
 }
 
+/** The source's length in whole milliseconds (rounded down), as URLs and /sources state it. */
+export function gaplessDurationMs(index: FrameIndex): number {
+  return Math.floor((gaplessSampleCount(index) * 1000) / index.sampleRate);
+}
+
 /**
  * The frames and tag values for source samples [start, end) (gapless numbering), before the first frame
  * is looked at: `silentFrames` frames decoded to silence go before the first source frame.

@@ -1,8 +1,14 @@
-// Owns the worker's frame indexes: one per source file identity (path, size, mtime), built on the first
-// copy render of a source and kept in memory, bounded in bytes, so later copies cut by byte offset. A
-// replaced file has a new size or mtime, hence a new index; the old one ages out.
+// Owns the frame indexes a process uses: one per source file identity (path, size, mtime), built once
+// (a walk of the whole file) and kept in memory, bounded in bytes, and on disk beside the render store
+// (DATA_DIR/store/indexes), so every worker, the API, a restart and every machine that mounts the store
+// share one build. A replaced file has a new size or mtime: its record no longer matches and is rebuilt
+// in place; a damaged record (CRC, layout version) likewise.
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { cutFrames, type FrameCut, type FrameIndex, readFrameIndex } from '../media/frame-index.js';
+import { decodeFrameIndex, encodeFrameIndex } from '../media/frame-index-file.js';
 import { fileVersion, type SourceFile } from '../media/source-file.js';
 import { copyLengthMs, type RenderSpec } from './render-spec.js';
 
@@ -20,8 +26,35 @@ export interface FrameIndexes {
 /** A source that is not a clean chain is remembered as such (a small entry), so it is walked only once. */
 const NOT_INDEXABLE_BYTES = 64;
 
-/** `maxBytes` bounds the indexes kept; one that does not fit is built again for each copy of its source. */
-export function createFrameIndexes(options: { maxBytes: number }): FrameIndexes {
+/** The record of a source's index in `dir`: named by its path, so a replaced file's record is overwritten. */
+function recordOf(dir: string, source: SourceFile): string {
+  return path.join(dir, `${createHash('sha256').update(source.file).digest('hex').slice(0, 40)}.idx`);
+}
+
+/** The source's index from its record in `dir`, or built and recorded (best effort: a failed write only costs a later walk). */
+async function loadOrBuild(dir: string | undefined, source: SourceFile): Promise<FrameIndex | null> {
+  if (!dir) return readFrameIndex(source.file);
+  const record = recordOf(dir, source);
+  const stored = await readFile(record).then(
+    (bytes) => decodeFrameIndex(bytes, source),
+    () => undefined,
+  );
+  if (stored !== undefined) return stored;
+  const built = await readFrameIndex(source.file);
+  // Written whole under a temporary name, then renamed: a reader sees the old record or the new one.
+  const temp = `${record}.${randomUUID()}.tmp`;
+  await mkdir(dir, { recursive: true })
+    .then(() => writeFile(temp, encodeFrameIndex(built, source)))
+    .then(() => rename(temp, record))
+    .catch(() => rm(temp, { force: true }));
+  return built;
+}
+
+/**
+ * `maxBytes` bounds the indexes kept in memory; one that does not fit is read again (from its record, or
+ * by a walk without `dir`) for each use. `dir`: where records are kept.
+ */
+export function createFrameIndexes(options: { maxBytes: number; dir?: string }): FrameIndexes {
   const indexes = new LRUCache<string, Promise<FrameIndex | null>>({
     maxSize: Math.max(1, options.maxBytes),
     // While an index is being built (and for a source that has none) its entry counts as small; a built
@@ -32,7 +65,7 @@ export function createFrameIndexes(options: { maxBytes: number }): FrameIndexes 
     const id = fileVersion(source);
     let index = indexes.get(id);
     if (!index) {
-      index = readFrameIndex(source.file);
+      index = loadOrBuild(options.dir, source);
       indexes.set(id, index);
       // A read that fails (the file went away) is not remembered: the job's retry walks it again.
       const built = await index.catch((error: unknown) => {

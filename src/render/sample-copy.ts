@@ -10,6 +10,7 @@ import { buildInfoFrame } from '../media/info-frame.js';
 import { crc16, id3v2Length, parseGaplessInfo } from '../media/mp3-frame.js';
 import {
   buildSampleCut,
+  gaplessDurationMs,
   gaplessSampleCount,
   planSampleCut,
   reservoirFramesBefore,
@@ -18,10 +19,14 @@ import {
 } from '../media/sample-cut.js';
 import type { RenderSpec } from './render-spec.js';
 
-/** Source samples [start, end) a copy of `spec` plays: its times to the nearest sample, the end at most the source's. */
+/**
+ * Source samples [start, end) a copy of `spec` plays: its times to the nearest sample; an end at the
+ * source's end (its length in whole milliseconds, where the plan clamps an end past it) is its last sample.
+ */
 export function askedSamples(index: FrameIndex, spec: Pick<RenderSpec, 'startMs' | 'endMs'>): { start: number; end: number } {
   const at = (ms: number) => Math.round((ms * index.sampleRate) / 1000);
-  return { start: at(spec.startMs), end: Math.min(at(spec.endMs), gaplessSampleCount(index)) };
+  const total = gaplessSampleCount(index);
+  return { start: at(spec.startMs), end: spec.endMs >= gaplessDurationMs(index) ? total : Math.min(at(spec.endMs), total) };
 }
 
 async function readRange(file: string, start: number, end: number): Promise<Buffer> {

@@ -1,9 +1,15 @@
-// Owns what is known about each source: resolved safely, probed once, and kept in an LRU keyed by real
-// path, size and mtime, so a replaced file is probed again and an unchanged one never is.
+// Owns what is known about each source: resolved safely, described once, and kept in an LRU keyed by real
+// path, size and mtime, so a replaced file is described again and an unchanged one never is. A source is
+// described from its frame index (shared with the workers, on disk beside the store: its gapless sample
+// count, rate and channels), so the API runs no ffprobe for it; only a source the index refuses (junk,
+// truncation, VBRI, free format) is probed by ffprobe.
 import { LRUCache } from 'lru-cache';
 import { Unavailable, Unprocessable } from '../errors.js';
 import { FfmpegKilled, ProbeTimedOut, type AudioProbe } from '../media/ffmpeg.js';
+import type { FrameIndex } from '../media/frame-index.js';
 import { readGaplessInfo } from '../media/mp3-frame.js';
+import { gaplessDurationMs } from '../media/sample-cut.js';
+import type { FrameIndexes } from '../render/frame-indexes.js';
 import { fileVersion } from '../media/source-file.js';
 import { type SourcePath, sourceLabel } from '../segments/segment-url.js';
 import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
@@ -21,6 +27,8 @@ export interface Catalog {
 
 type ProbeOutcome =
   | { ok: true; probe: AudioProbe; gaplessSeconds: number | null }
+  /** Described by its frame index: the length gapless players play, to the sample. */
+  | { ok: true; index: FrameIndex }
   /** The file could not be read as audio: remembered, like a success, until the file changes. */
   | { ok: false; reason: string }
   /** The probe itself did not finish (time limit, killed): says nothing about the file, never remembered. */
@@ -32,6 +40,8 @@ export const RESOLVE_TTL_MS = 1_000;
 export async function createCatalog(deps: {
   mediaRoot: string;
   probe: (file: string) => Promise<AudioProbe>;
+  /** Where sources' frame indexes come from (render/frame-indexes.ts); without it, every source is probed. */
+  frameIndexes?: Pick<FrameIndexes, 'indexFor'>;
   maxEntries?: number;
   /** How long a resolution is reused; RESOLVE_TTL_MS unless given. */
   resolveTtlMs?: number;
@@ -44,19 +54,26 @@ export async function createCatalog(deps: {
     const key = fileVersion(resolved);
     let outcome = probes.get(key);
     if (!outcome) {
-      outcome = Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
-        ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
-        (error: Error): ProbeOutcome =>
-          error instanceof ProbeTimedOut || error instanceof FfmpegKilled
-            ? { ok: false, transient: true, reason: error.message }
-            : { ok: false, reason: error.message },
-      );
+      outcome = describeOnce(resolved);
       probes.set(key, outcome);
       void outcome.then((settled) => {
         if (!settled.ok && 'transient' in settled && probes.get(key) === outcome) probes.delete(key);
       });
     }
     return outcome;
+  }
+
+  async function describeOnce(resolved: ResolvedSource): Promise<ProbeOutcome> {
+    // A failed read of the index (the file went away) leaves the answer to the probe.
+    const index = deps.frameIndexes ? await deps.frameIndexes.indexFor(resolved).catch(() => null) : null;
+    if (index) return { ok: true, index };
+    return Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
+      ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
+      (error: Error): ProbeOutcome =>
+        error instanceof ProbeTimedOut || error instanceof FfmpegKilled
+          ? { ok: false, transient: true, reason: error.message }
+          : { ok: false, reason: error.message },
+    );
   }
 
   // A resolution (realpath + stat) is reused for RESOLVE_TTL_MS: per request they were a quarter of the
@@ -87,6 +104,7 @@ export async function createCatalog(deps: {
         throw new Unavailable(`Reading '${sourceLabel(resolved.path)}' took too long; retry shortly.`, 'probeSlow');
       }
       if (!outcome.ok) throw new Unprocessable(`${unreadable}; replace the file with a valid MP3.`);
+      if ('index' in outcome) return { ...resolved, ...factsOf(outcome.index) };
       const { probe } = outcome;
       if (probe.codecName !== 'mp3' || !(probe.durationSeconds > 0) || !(probe.sampleRate > 0)) {
         throw new Unprocessable(`${unreadable} (found ${probe.codecName || 'no'} audio); only MP3 sources are served.`);
@@ -100,5 +118,17 @@ export async function createCatalog(deps: {
         bitRate: probe.bitRate,
       };
     },
+  };
+}
+
+/** A source's facts from its frame index: the gapless length, and the audio frames' mean bit rate. */
+function factsOf(index: FrameIndex): Pick<SourceFacts, 'durationMs' | 'sampleRate' | 'channels' | 'bitRate'> {
+  const audioSeconds = (index.frames * index.samplesPerFrame) / index.sampleRate;
+  const audioBytes = index.offsets[index.frames]! - index.offsets[0]!;
+  return {
+    durationMs: gaplessDurationMs(index),
+    sampleRate: index.sampleRate,
+    channels: index.channels,
+    bitRate: Math.round((audioBytes * 8) / audioSeconds),
   };
 }

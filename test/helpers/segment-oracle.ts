@@ -122,7 +122,9 @@ export async function checkSampleSegment(
   // Times are whole milliseconds: rounded as such, so a float's noise never moves a sample.
   const sampleAt = (seconds: number) => Math.round((Math.round(seconds * 1000) * source.sampleRate) / 1000);
   const start = sampleAt(ask.start);
-  const end = Math.min(sampleAt(ask.end), whole.length / channels);
+  // An end at or past the source's end (its length in whole ms, as /sources states it) is its last sample.
+  const total = whole.length / channels;
+  const end = Math.round(ask.end * 1000) >= Math.floor((total * 1000) / source.sampleRate) ? total : sampleAt(ask.end);
   const got = (await decodePcm(segmentFile, 'mpg123')).parts[0]!;
   if (got.length / channels !== end - start) throw new Error(`a sample cut plays ${got.length / channels} samples, asked ${end - start}`);
   const expected = whole.subarray(start * channels, end * channels);
@@ -158,11 +160,12 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
   try {
     const decodeError = await decodesCleanly(file);
     if (decodeError) throw new Error(decodeError);
-    const mpg123Seconds = (await gaplessSamples(file, output.channels)) / output.sampleRate;
-    const verdict: SegmentVerdict = { output, mpg123Seconds };
-    if (ask.mode === 'copy' && isSampleCut(output)) {
-      verdict.sample = await checkSampleSegment(source, file, ask, scratchDir);
-    } else if (ask.mode === 'copy') {
+    // A sample cut's check decodes it with mpg123 already (one decoder run per segment, not two).
+    const sample = ask.mode === 'copy' && isSampleCut(output) ? await checkSampleSegment(source, file, ask, scratchDir) : undefined;
+    const played = sample ? sample.samples : await gaplessSamples(file, output.channels);
+    const mpg123Seconds = played / output.sampleRate;
+    const verdict: SegmentVerdict = { output, mpg123Seconds, ...(sample ? { sample } : {}) };
+    if (ask.mode === 'copy' && !sample) {
       verdict.copy = checkCopySegment(source, output, ask.start, ask.end);
       // Its LAME tag (if any) must let a gapless player play the frames copied, not skip or trim into them.
       const frame = output.samplesPerFrame / output.sampleRate;
@@ -171,7 +174,7 @@ export async function checkSegment(source: Mp3Summary, body: Buffer, ask: Segmen
           `a gapless decoder plays ${mpg123Seconds.toFixed(4)} s of ${output.rawDurationSeconds.toFixed(4)} s of frames copied`,
         );
       }
-    } else {
+    } else if (ask.mode === 'exact') {
       const asked = Math.min(ask.end, source.durationSeconds) - ask.start;
       verdict.ffmpegSeconds = (await ffmpegSamples(file, output.channels)) / output.sampleRate;
       // Half a sample of slack on top of the millisecond: lengths are whole samples.

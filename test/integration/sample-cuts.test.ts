@@ -100,6 +100,11 @@ function ffmpegLosesStartTrim(delay: number, samples: number, samplesPerFrame: n
   return frame >= 1 && skip + samples < (frame + 1) * samplesPerFrame;
 }
 
+/** The last asked sample + 1: round(end · rate), or the source's end when the end is at or past it (in whole ms). */
+function endOf(endMs: number, rate: number, total: number): number {
+  return endMs >= Math.floor((total * 1000) / rate) ? total : Math.round((endMs * rate) / 1000);
+}
+
 async function checkCut(
   file: string,
   index: FrameIndex,
@@ -122,7 +127,7 @@ async function checkCut(
   const where = `${label} ${startMs}-${endMs} ms`;
   let mpg123Pcm: Int16Array = new Int16Array(0);
   for (const decoder of GAPLESS) {
-    const end = Math.min(Math.round((endMs * index.sampleRate) / 1000), pcm.lengths.get(decoder)!);
+    const end = endOf(endMs, index.sampleRate, pcm.lengths.get(decoder)!);
     const expected = samplesOf(pcm.decoded.get(decoder)!, channels, windowStart, start, end);
     const got = (await decodePcm(out, decoder)).parts[0]!;
     if (decoder === 'mpg123') mpg123Pcm = got;
@@ -142,7 +147,7 @@ async function checkCut(
   // Gapless handling off: every frame decodes, clean, and the extra is exactly the tag's delay and padding.
   expect(await decodesCleanly(out)).toBeNull();
   const raw = (await decodePcm(out, 'mpg123-no-gapless')).parts[0]!;
-  const asked = Math.min(Math.round((endMs * index.sampleRate) / 1000), pcm.lengths.get('mpg123')!) - start;
+  const asked = endOf(endMs, index.sampleRate, pcm.lengths.get('mpg123')!) - start;
   expect(raw.length / channels - asked, `${where}: extra samples without gapless`).toBe(lame!.delay + lame!.padding);
   return { segment, samples: asked, pcm: mpg123Pcm };
 }

@@ -14,6 +14,7 @@ function index(change: Partial<FrameIndex> & { frames: number }): FrameIndex {
     sampleRate: 44_100,
     samplesPerFrame: 1152,
     skipSamples: 0,
+    channels: 2,
     endTrimSamples: 0,
     offsets,
     headTagBytes: 0,
