@@ -5,22 +5,18 @@ import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } fro
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyOfCorpus, corpusFile } from '../../helpers/corpus-copy.js';
 import { PROJECT_ROOT } from '../../../src/config.js';
 import { readFrameIndex } from '../../../src/media/frame-index.js';
 import { decodeFrameIndex, encodeFrameIndex } from '../../../src/media/frame-index-file.js';
 import type { SourceFile } from '../../../src/media/source-file.js';
 import { createFrameIndexes } from '../../../src/render/frame-indexes.js';
 
-const corpus = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'corpus', name);
+const corpus = corpusFile;
 let dir: string;
 let records: string;
 
-async function sourceAt(name: string, from: string): Promise<SourceFile> {
-  const file = path.join(dir, name);
-  await copyFile(corpus(from), file);
-  const facts = await stat(file);
-  return { file, size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
-}
+const sourceAt = (name: string, from: string): Promise<SourceFile> => copyOfCorpus(dir, name, from);
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'frame-index-records-'));

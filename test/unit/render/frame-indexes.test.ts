@@ -1,24 +1,19 @@
 // The worker's frame indexes, on real corpus files in a temp folder: one walk per source identity, a
 // replaced file walked again, the paths concat cannot name left to ffmpeg's seek, a failed walk not kept.
-import { copyFile, mkdtemp, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../../src/config.js';
+import { copyOfCorpus, corpusFile } from '../../helpers/corpus-copy.js';
 import type { RenderSpec } from '../../../src/render/render-spec.js';
 import type { SourceFile } from '../../../src/media/source-file.js';
 import { createFrameIndexes } from '../../../src/render/frame-indexes.js';
 
-const corpus = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'corpus', name);
+const corpus = corpusFile;
 const spec: RenderSpec = { startMs: 1_000, endMs: 2_000, options: { mode: 'copy' }, sampleRate: 44_100 };
 let dir: string;
 
-async function sourceAt(name: string, from: string): Promise<SourceFile> {
-  const file = path.join(dir, name);
-  await copyFile(corpus(from), file);
-  const facts = await stat(file);
-  return { file, size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
-}
+const sourceAt = (name: string, from: string): Promise<SourceFile> => copyOfCorpus(dir, name, from);
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'frame-indexes-'));
