@@ -3,7 +3,7 @@
 // writing the segment: the source's text tags, an Xing frame that describes the segment (frames, bytes,
 // seek table, LAME delay, padding and CRCs), then the frames. No ffmpeg: a 30 s copy is one read and one
 // write of about 500 KB.
-import { open, writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FrameIndex } from '../media/frame-index.js';
 import { id3TextTag } from '../media/id3-text.js';
 import { buildInfoFrame } from '../media/info-frame.js';
@@ -43,29 +43,21 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
 }
 
 /** The seek table: for each percent of the frames, where that frame starts, in 256ths of the stream. */
-function seekTable(infoBytes: number, frames: Buffer[], streamBytes: number): Buffer {
-  const starts: number[] = [];
-  let offset = infoBytes;
-  for (const frame of frames) {
-    starts.push(offset);
-    offset += frame.length;
-  }
-  return Buffer.from(
-    Array.from({ length: 100 }, (_, percent) =>
-      Math.min(255, Math.floor((starts[Math.floor((percent * frames.length) / 100)]! * 256) / streamBytes)),
-    ),
-  );
+function seekTable(infoBytes: number, cut: SampleCut, streamBytes: number): Buffer {
+  const frames = cut.layout.frames;
+  const entry = (percent: number) => Math.floor(((infoBytes + cut.startOf(Math.floor((percent * frames) / 100))) * 256) / streamBytes);
+  return Buffer.from(Array.from({ length: 100 }, (_, percent) => Math.min(255, entry(percent))));
 }
 
-/** The segment's bytes: text tags, the Xing frame, the frames. */
+/** The segment's bytes, in order: text tags, the Xing frame, the frames. */
 function segmentBytes(tags: Buffer, cut: SampleCut): Buffer[] {
-  const audioBytes = cut.frames.reduce((sum, frame) => sum + frame.length, 0);
-  const musicCrc = cut.frames.reduce((crc, frame) => crc16(frame, crc), 0);
+  const audioBytes = cut.parts.reduce((sum, part) => sum + part.length, 0);
+  const musicCrc = cut.parts.reduce((crc, part) => crc16(part, crc), 0);
   // The Xing frame's length depends only on the format (its bit rate is chosen for room), not on the table.
   const sized = buildInfoFrame(cut.firstHeader, { ...cut.layout, audioBytes, finished: { toc: Buffer.alloc(100), musicCrc } });
-  const toc = seekTable(sized.length, cut.frames, sized.length + audioBytes);
+  const toc = seekTable(sized.length, cut, sized.length + audioBytes);
   const info = buildInfoFrame(cut.firstHeader, { ...cut.layout, audioBytes, finished: { toc, musicCrc } });
-  return [tags, info, ...cut.frames];
+  return [tags, info, ...cut.parts];
 }
 
 /**
@@ -91,7 +83,16 @@ export async function writeSampleCopy(index: FrameIndex, file: string, spec: Ren
   let cut: SampleCut | null = null;
   for (const plan of plans) cut ??= buildSampleCut(plan, source);
   if (!cut) return null;
-  await writeFile(output, Buffer.concat(segmentBytes(id3TextTag(head), cut)));
+  // One gathered write of the parts as they are: no copy of the frames into one buffer.
+  const handle = await open(output, 'w');
+  try {
+    const parts = segmentBytes(id3TextTag(head), cut);
+    const { bytesWritten } = await handle.writev(parts);
+    const total = parts.reduce((sum, part) => sum + part.length, 0);
+    if (bytesWritten !== total) throw new Error(`wrote ${bytesWritten} of the segment's ${total} bytes`);
+  } finally {
+    await handle.close();
+  }
   return end - start;
 }
 

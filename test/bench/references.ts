@@ -1,6 +1,6 @@
 // Owns the reference points the product is compared with, each started as its own process and stopped by
-// pid: nginx serving a render as a plain static file, the naive one-ffmpeg-per-request server, and the
-// worker's ffmpeg command run alone.
+// pid: nginx serving a render as a plain static file, the naive one-ffmpeg-per-request server, the worker's
+// ffmpeg command run alone, and the plain ffmpeg copy users cut with by hand.
 import { execFile } from 'node:child_process';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -112,6 +112,37 @@ export async function timeBareFfmpeg(ffmpegPath: string, input: RenderInput, out
   await new Promise<void>((resolve, reject) => {
     execFile(ffmpegPath, args, (error, _out, stderr) =>
       error ? reject(new Error(`bare ffmpeg failed: ${stderr || error.message}`)) : resolve(),
+    );
+  });
+  return performance.now() - started;
+}
+
+/** `ffmpeg -ss S -i SOURCE -t LENGTH -c copy OUTPUT`, as a user would cut by hand: its wall time in ms. */
+export async function timePlainFfmpegCopy(
+  ffmpegPath: string,
+  input: string,
+  output: string,
+  startMs: number,
+  lengthMs: number,
+): Promise<number> {
+  const args = [
+    '-v',
+    'error',
+    '-y',
+    '-ss',
+    (startMs / 1000).toFixed(3),
+    '-i',
+    input,
+    '-t',
+    (lengthMs / 1000).toFixed(3),
+    '-c',
+    'copy',
+    output,
+  ];
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    execFile(ffmpegPath, args, (error, _out, stderr) =>
+      error ? reject(new Error(`plain ffmpeg failed: ${stderr || error.message}`)) : resolve(),
     );
   });
   return performance.now() - started;

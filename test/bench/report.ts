@@ -47,7 +47,35 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
 
   ratio('nginx HIT, 30 s segment, 64 connections', '≥ 0.9 × nginx static req/s', rps('nginx-hit') / rps('nginx-static'), 0.9);
   ratio('API store hit, hot', '≥ 0.8 × nginx static req/s', rps('api-hot') / rps('nginx-static'), 0.8);
-  ratio('cold miss, copy, one at a time', 'median ≤ 1.25 × bare ffmpeg', p('miss-copy', 50) / p('bare-copy', 50), 1.25, true);
+  ratio(
+    'cold copy miss, 30 s, through nginx (issue 13)',
+    'median ≤ 0.15 × plain ffmpeg -c copy',
+    p('miss-copy', 50) / p('bare-copy', 50),
+    0.15,
+    true,
+  );
+  ratio(
+    'cold copy miss, 30 s, through nginx (issue 13)',
+    "median ≤ 1.25 × the worker's cut alone",
+    p('miss-copy', 50) / p('cut-copy', 50),
+    1.25,
+    true,
+  );
+  checks.push({
+    scenario: "the worker's sample cut alone, 30 s (issue 13)",
+    target: 'median under 5 ms',
+    measured: `${fixed(p('cut-copy', 50), 2)} ms`,
+    met: p('cut-copy', 50) < 5,
+  });
+  const indexBuild = by('index-build');
+  if (indexBuild) {
+    checks.push({
+      scenario: indexBuild.name,
+      target: 'stated',
+      measured: `${fixed(p('index-build', 50), 0)} ms for ${indexBuild.extra?.minutes} min (${indexBuild.extra?.megabytes} MB)`,
+      met: true,
+    });
+  }
   ratio('cold miss, exact, one at a time', 'median ≤ 1.15 × bare ffmpeg', p('miss-exact', 50) / p('bare-exact', 50), 1.15, true);
   if (by('miss-during-warm')) {
     ratio(
@@ -87,10 +115,11 @@ export function checkTargets(report: BenchReport, cores: number): TargetCheck[] 
       met: renders <= workers,
     });
   }
-  const ceiling = cores / (p('bare-copy', 50) / 1000);
+  // What the cores can cut: each core making sample cuts back to back, as the worker does them.
+  const ceiling = cores / (p('cut-copy', 50) / 1000);
   ratio(
     'distinct cold copy misses, 32 connections',
-    `≥ 0.8 × cores ÷ bare time (${fixed(ceiling)} renders/s)`,
+    `≥ 0.8 × cores ÷ the cut alone (${fixed(ceiling)} cuts/s)`,
     rps('distinct-misses') / ceiling,
     0.8,
   );

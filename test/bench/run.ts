@@ -3,13 +3,14 @@
 // the worker's ffmpeg command alone, and the naive one-ffmpeg-per-request server. Prints the table, writes
 // test/bench/results/bench-{full,quick}.{json,svg}, and stops every process it started, by pid.
 import { appendFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT, parseConfig } from '../../src/config.js';
 import { createMediaTools } from '../../src/media/ffmpeg.js';
+import { readFrameIndex } from '../../src/media/frame-index.js';
 import { parseRenderOptions } from '../../src/segments/render-options.js';
 import { canonicalSegmentUrl } from '../../src/segments/segment-url.js';
 import { freePort } from '../../src/stack/free-port.js';
@@ -51,6 +52,31 @@ async function makeSources(mediaRoot: string): Promise<void> {
     run('bash', [script, path.join(mediaRoot, 'bench', 'hour.mp3'), 'cbr', '61']),
     run('bash', [script, path.join(mediaRoot, 'bench', 'vbr.mp3'), 'vbr', '20']),
   ]);
+}
+
+/**
+ * The frame index of a never-seen long source: a walk of the whole file, as its first request costs (the
+ * hour-long bench source in --quick, a 10-hour one made for it in the full run, removed after).
+ */
+async function timeIndexBuild(mediaRoot: string): Promise<ScenarioResult> {
+  const minutes = quick ? 61 : 600;
+  const file = quick ? path.join(mediaRoot, 'bench', 'hour.mp3') : path.join(root, 'ten-hours.mp3');
+  if (!quick) await promisify(execFile)('bash', [path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh'), file, 'cbr', String(minutes)]);
+  say(`frame index of a never-seen ${minutes}-minute source`);
+  const started = performance.now();
+  const index = await readFrameIndex(file);
+  const ms = performance.now() - started;
+  const megabytes = Math.round((await stat(file)).size / 1e6);
+  if (!quick) await rm(file, { force: true });
+  return {
+    id: 'index-build',
+    name: `frame index of a never-seen ${minutes}-minute source (one walk of the file)`,
+    reference: false,
+    requests: 1,
+    errors: index ? 0 : 1,
+    latency: percentilesOf([ms]),
+    extra: { minutes, megabytes, frames: index?.frames ?? 0 },
+  };
 }
 
 /** 2,000 distinct segments (10.5-59.5 s, 3 in 4 of the hour file, 1 in 4 of the VBR file), ranked. */
@@ -114,6 +140,7 @@ async function main(): Promise<BenchReport> {
       `  ${result.name}: ${result.requestsPerSecond !== undefined ? `${result.requestsPerSecond.toFixed(1)} req/s, ` : ''}median ${result.latency.find(([p]) => p >= 50)?.[1].toFixed(1)} ms, ${result.errors} errors`,
     );
   };
+  record(await timeIndexBuild(mediaRoot));
 
   say(`${PLAN.waiting} requests waiting on renders at once (API direct)`);
   // First, on the freshly started API: its memory is then what holding the crowd costs, not the memory copy
@@ -172,7 +199,7 @@ async function main(): Promise<BenchReport> {
   say(`cold misses one at a time (${PLAN.sequential} each, alternating with bare ffmpeg)`);
   const input = path.join(mediaRoot, 'bench', 'hour.mp3');
   for (const mode of ['copy', 'exact'] as const) {
-    const { service, bare } = await sequentialMisses({
+    const { service, bare, cut } = await sequentialMisses({
       stack,
       ffmpegPath: media.ffmpegPath,
       input,
@@ -183,12 +210,22 @@ async function main(): Promise<BenchReport> {
     });
     record({
       id: `bare-${mode}`,
-      name: `bare ffmpeg, ${mode}, 30 s (reference)`,
+      name: mode === 'copy' ? 'plain `ffmpeg -ss S -i SOURCE -t 30 -c copy` (reference)' : 'bare ffmpeg, exact, 30 s (reference)',
       reference: true,
       requests: bare.length,
       errors: 0,
       latency: percentilesOf(bare),
     });
+    if (cut.length > 0) {
+      record({
+        id: 'cut-copy',
+        name: "the worker's sample cut alone, 30 s of an indexed source (reference)",
+        reference: true,
+        requests: cut.length,
+        errors: 0,
+        latency: percentilesOf(cut),
+      });
+    }
     record({
       id: `miss-${mode}`,
       name: `cold miss, ${mode}, 30 s`,

@@ -12,7 +12,8 @@ import { freePort } from '../../src/stack/free-port.js';
 import { startProcess, type LineSink } from '../../src/stack/managed-process.js';
 import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
 import { createFrameIndexes } from '../../src/render/frame-indexes.js';
-import { timeBareFfmpeg } from './references.js';
+import { writeSampleCopy } from '../../src/render/sample-copy.js';
+import { timeBareFfmpeg, timePlainFfmpegCopy } from './references.js';
 
 /** Room for the bench's one hour-long source's index (8 bytes a frame). */
 const FRAME_INDEX_BYTES = 64 * 1024 ** 2;
@@ -33,8 +34,11 @@ export async function coldApi(stack: Stack, config: Config, sink: LineSink): Pro
 }
 
 /**
- * `count` cold misses through nginx, one at a time, each followed by the same render as a bare ffmpeg run
- * (alternating, so both see the same moment of a noisy machine). Segments start in the middle of the file.
+ * `count` cold misses through nginx, one at a time, each followed by its references (alternating, so all
+ * see the same moment of a noisy machine). Segments start in the middle of the file. A copy's references:
+ * the plain `ffmpeg -ss S -i SOURCE -t 30 -c copy` users compare with (`bare`), and the worker's own sample
+ * cut done alone in this process (`cut`: the index built once, outside the timing). An exact render's: the
+ * worker's ffmpeg command run alone (`bare`).
  */
 export async function sequentialMisses(options: {
   stack: Stack;
@@ -44,15 +48,14 @@ export async function sequentialMisses(options: {
   count: number;
   mode: 'copy' | 'exact';
   urlFor: (startMs: number) => string;
-}): Promise<{ service: { times: number[]; errors: number }; bare: number[] }> {
+}): Promise<{ service: { times: number[]; errors: number }; bare: number[]; cut: number[] }> {
   const service = { times: [] as number[], errors: 0 };
   const bare: number[] = [];
+  const cut: number[] = [];
   const options_ = parseRenderOptions({ mode: options.mode });
-  // The worker's command exactly: a copy is cut as the worker's frame indexes cut it (an index built on the
-  // first copy of a source and kept), so the index is built here once too, outside the timing.
   const frameIndexes = createFrameIndexes({ maxBytes: FRAME_INDEX_BYTES });
   const { size, mtimeMs } = await stat(options.input);
-  const source = { name: path.basename(options.input), file: options.input, size, mtimeMs };
+  const index = await frameIndexes.indexFor({ file: options.input, size, mtimeMs });
   // node:http with keep-alive, as wrk would: fetch (undici) costs the client about 1.5 ms more per answer.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   for (let i = 0; i < options.count; i++) {
@@ -64,11 +67,17 @@ export async function sequentialMisses(options: {
     else service.errors += 1;
     const output = path.join(options.workDir, `bare-${options.mode}.mp3`);
     const spec = { startMs, endMs: startMs + 30_000, options: options_, sampleRate: 44_100 };
-    const cut = options.mode === 'copy' ? await frameIndexes.cutFor(source, spec) : null;
-    bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input, cut }, output, spec));
+    if (options.mode === 'exact') {
+      bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input }, output, spec));
+      continue;
+    }
+    bare.push(await timePlainFfmpegCopy(options.ffmpegPath, options.input, output, startMs, 30_000));
+    const cutStarted = performance.now();
+    if ((await writeSampleCopy(index!, options.input, spec, output)) === null) throw new Error('the bench source allows no sample cut');
+    cut.push(performance.now() - cutStarted);
   }
   agent.destroy();
-  return { service, bare };
+  return { service, bare, cut };
 }
 
 /** GETs `url`, reading and dropping the body: its status and X-Cache-Status. */
