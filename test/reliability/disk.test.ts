@@ -164,7 +164,10 @@ describe('a full disk during a render', () => {
       ),
     ).toMatch(/^worker(-\d+)?: /);
     // nginx kept nothing of the cut answer: the same URL is asked upstream again.
-    await writeFile(filler(), Buffer.alloc(free));
+    // Full again: as much as was free at first, or up to ENOSPC (index records beside the store took a little).
+    await writeFile(filler(), Buffer.alloc(free)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOSPC') throw error;
+    });
     const again = await getBytes(`${t.url}/segments/demo/tones/0-60.mp3?mode=exact&bitrate=320`);
     expect(again.response.headers.get('x-cache-status')).not.toBe('HIT');
   });

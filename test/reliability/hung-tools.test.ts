@@ -3,7 +3,7 @@
 // The stack runs wrappers around the real binaries: while a flag file exists, ffmpeg reads the source named
 // stall.mp3 at its native rate (-re: a real ffmpeg, alive but far too slow), and ffprobe stops itself
 // (SIGSTOP) on probe-stall.mp3. Without the flag both are the real tools, untouched.
-import { chmod, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
@@ -59,10 +59,10 @@ beforeAll(async () => {
     PROBE_TIMEOUT_MS: String(PROBE_TIMEOUT_MS),
   });
   const tones = await readFile(path.join(t.config.mediaRoot, 'demo', 'tones.mp3'));
-  // Bytes after the last frame that are no tag: the frame index refuses the file, so its copies are cut by
-  // ffmpeg (a copy of an indexed source runs no ffmpeg at all).
-  await writeFile(path.join(t.config.mediaRoot, 'demo', 'stall.mp3'), Buffer.concat([tones, Buffer.alloc(64, 0x5a)]));
-  await copyFile(path.join(t.config.mediaRoot, 'demo', 'tones.mp3'), path.join(t.config.mediaRoot, 'demo', 'probe-stall.mp3'));
+  // Bytes after the last frame that are no tag: the frame index refuses the file, so it is probed by
+  // ffprobe and its copies are cut by ffmpeg (an indexed source needs neither).
+  for (const name of ['stall', 'probe-stall'])
+    await writeFile(path.join(t.config.mediaRoot, 'demo', `${name}.mp3`), Buffer.concat([tones, Buffer.alloc(64, 0x5a)]));
 });
 afterAll(async () => {
   await t?.stop();
