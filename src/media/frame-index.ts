@@ -9,7 +9,7 @@
 // (mp3dec.c's start_skip_samples) when the first frame carries one, else 0; it keeps the frames from the
 // first one at or after S while they start before S + D.
 import { open } from 'node:fs/promises';
-import { readXing, walkFrames } from './mp3-frame.js';
+import { DECODER_DELAY, readXing, walkFrames } from './mp3-frame.js';
 
 export interface FrameIndex {
   readonly sampleRate: number;
@@ -44,8 +44,6 @@ export interface FrameCut {
 
 type StreamFormat = Pick<FrameIndex, 'sampleRate' | 'samplesPerFrame' | 'channels' | 'skipSamples' | 'endTrimSamples'>;
 
-/** ffmpeg's delay samples beyond the LAME tag's own (mp3dec.c: start_pad + 528 + 1). */
-const FFMPEG_EXTRA_SKIP = 529;
 /** Encoders whose info tag ffmpeg reads the delay from (mp3dec.c); others' tags it ignores. */
 const DELAY_TAGS = /^(LAME|Lavf|Lavc)/;
 /** What may follow the last frame of a clean source: ID3v1, APE, Lyrics3 or a trailing ID3v2 tag. */
@@ -74,8 +72,8 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
         sampleRate: header.sampleRate,
         samplesPerFrame: header.samplesPerFrame,
         channels: chunk[at + 3]! >> 6 === 3 ? 1 : 2,
-        skipSamples: tagged ? (delays >> 12) + FFMPEG_EXTRA_SKIP : 0,
-        endTrimSamples: tagged ? Math.max(0, (delays & 0xfff) - FFMPEG_EXTRA_SKIP) : 0,
+        skipSamples: tagged ? (delays >> 12) + DECODER_DELAY : 0,
+        endTrimSamples: tagged ? Math.max(0, (delays & 0xfff) - DECODER_DELAY) : 0,
       };
       if (xing) return true; // the info frame is not audio
     }

@@ -3,6 +3,12 @@
 // frames long), and the two repairs a copy may need (its gapless trim, junk between copied frames).
 import { open, readFile, writeFile } from 'node:fs/promises';
 
+/**
+ * The decoder's own delay (filter bank and IMDCT overlap), which gapless decoders skip with the LAME tag's
+ * delay and take off its padding (ffmpeg's mp3dec.c: start_pad + 528 + 1).
+ */
+export const DECODER_DELAY = 529;
+
 /** Length of one MPEG audio layer III frame: 1152 samples in MPEG-1 (32 kHz and up), 576 in MPEG-2/2.5. */
 export function mp3FrameSeconds(sampleRate: number): number {
   return samplesPerFrameAt(sampleRate) / sampleRate;

@@ -15,10 +15,7 @@
 // reservoir goes before it instead (one frame more of delay).
 import type { FrameIndex } from './frame-index.js';
 import type { GaplessLayout } from './info-frame.js';
-import { bitrateIndexFor, readFrameHeader } from './mp3-frame.js';
-
-/** The decoder's own delay (filter bank and IMDCT overlap), which gapless decoders add to the tag's. */
-export const DECODER_DELAY = 529;
+import { bitrateIndexFor, DECODER_DELAY, readFrameHeader } from './mp3-frame.js';
 
 /**
  * Granules decoded before the first asked one, so that its IMDCT overlap and the filter bank's 16 slots
