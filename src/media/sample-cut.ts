@@ -116,14 +116,13 @@ interface FrameParts {
 function frameParts(bytes: Buffer, at: number): FrameParts | null {
   const header = readFrameHeader(bytes, at);
   if (!header) return null;
-  const mpeg1 = header.samplesPerFrame === 1152;
-  const mono = bytes[at + 3]! >> 6 === 3;
   const headBytes = 4 + ((bytes[at + 1]! & 0x01) === 0 ? 2 : 0);
-  const sideInfoBytes = mpeg1 ? (mono ? 17 : 32) : mono ? 9 : 17;
-  if (at + headBytes + sideInfoBytes > bytes.length) return null;
+  // The main data area starts where an Xing tag would: right after the side information.
+  const sideInfoBytes = header.xingAt - at - headBytes;
+  if (header.xingAt > bytes.length) return null;
   const first = at + headBytes;
   // main_data_begin: the first 9 bits of the side information (8 in MPEG-2/2.5).
-  const mainDataBegin = mpeg1 ? (bytes[first]! << 1) | (bytes[first + 1]! >> 7) : bytes[first]!;
+  const mainDataBegin = header.samplesPerFrame === 1152 ? (bytes[first]! << 1) | (bytes[first + 1]! >> 7) : bytes[first]!;
   return { headBytes, sideInfoBytes, mainDataBegin };
 }
 
@@ -160,10 +159,7 @@ export interface SampleCut {
   firstHeader: Buffer;
 }
 
-/**
- * The main data of frames [from, to) of `source` as one byte run (headers and side information left out),
- * and where frame `to`'s main data area begins in it.
- */
+/** The main data of frames [from, to) of `source` as one byte run (headers and side information left out). */
 function mainDataRun(source: SourceFrames, from: number, to: number): Buffer | null {
   const parts: Buffer[] = [];
   for (let k = from; k < to; k += 1) {
@@ -188,15 +184,15 @@ function frameHolding(template: Buffer, sideInfo: Buffer, head: Buffer, tail: Bu
   const bitrateIndex = bitrateIndexFor(header, needed);
   if (bitrateIndex === null) return null;
   header[2] = header[2]! | (bitrateIndex << 4);
+  const format = readFrameHeader(header, 0)!;
   // The unused bytes (ancillary data to a decoder) are not zeros: zeros before data can read as an H.263
   // start code, and ffmpeg's format probe then cannot tell a short segment from H.263.
-  const frame = Buffer.alloc(readFrameHeader(header, 0)!.length, ANCILLARY_FILL);
+  const frame = Buffer.alloc(format.length, ANCILLARY_FILL);
   header.copy(frame, 0);
   sideInfo.copy(frame, 4);
   // main_data_begin = 0: this frame's main data starts right after its side information.
-  const mpeg1 = readFrameHeader(header, 0)!.samplesPerFrame === 1152;
   frame[4] = 0;
-  if (mpeg1) frame[5] = frame[5]! & 0x7f;
+  if (format.samplesPerFrame === 1152) frame[5] = frame[5]! & 0x7f;
   head.copy(frame, 4 + sideInfo.length);
   tail.copy(frame, frame.length - tail.length);
   return frame;
@@ -210,20 +206,18 @@ function frameHolding(template: Buffer, sideInfo: Buffer, head: Buffer, tail: Bu
 export function buildSampleCut(plan: SampleCutPlan, source: SourceFrames): SampleCut | null {
   const { firstFrame, endFrame, silentFrames } = plan;
   const at = (k: number) => source.offsets[k - source.from]!;
-  const frameAt = (k: number) => source.bytes.subarray(at(k), at(k + 1));
   const first = frameParts(source.bytes, at(firstFrame));
-  if (!first || silentFrames > 1) return null;
-  const template = frameAt(firstFrame);
-  const cut = (prefix: Buffer[], fromFrame: number): SampleCut => {
+  if (!first) return null;
+  const template = source.bytes.subarray(at(firstFrame), at(firstFrame + 1));
+  /** The cut: `made` (a rebuilt or silent frame), if any, then the source's frames from `fromFrame` as they are. */
+  const cut = (made: Buffer | null, fromFrame: number): SampleCut => {
     // The source's frames as one run: no object per frame (a 30 s cut has over a thousand).
     const run = source.bytes.subarray(at(fromFrame), at(endFrame));
-    const prefixStarts = prefix.map((_, i) => prefix.slice(0, i).reduce((sum, frame) => sum + frame.length, 0));
-    const prefixBytes = prefix.reduce((sum, frame) => sum + frame.length, 0);
-    const frames = prefix.length + endFrame - fromFrame;
+    const lead = made ? 1 : 0;
     return {
-      parts: [...prefix, run],
-      startOf: (k) => (k < prefix.length ? prefixStarts[k]! : prefixBytes + at(fromFrame + k - prefix.length) - at(fromFrame)),
-      layout: { frames, delay: plan.delay, padding: plan.padding },
+      parts: made ? [made, run] : [run],
+      startOf: (k) => (k < lead ? 0 : (made?.length ?? 0) + at(fromFrame + k - lead) - at(fromFrame)),
+      layout: { frames: lead + endFrame - fromFrame, delay: plan.delay, padding: plan.padding },
       // The Xing frame takes a source frame's format and bit rate: a rebuilt or silent frame's rate is not the source's.
       firstHeader: (run.length > 0 ? run : template).subarray(0, 4),
     };
@@ -232,8 +226,9 @@ export function buildSampleCut(plan: SampleCutPlan, source: SourceFrames): Sampl
   const empty = Buffer.alloc(0);
   if (first.mainDataBegin === 0 || firstFrame === 0) {
     // Nothing to carry (at the source's start, the source's own decode has no reservoir either).
-    const silent = silentFrames > 0 ? [frameHolding(template, noSideInfo, empty, empty)!] : [];
-    return cut(silent, firstFrame);
+    if (silentFrames === 0) return cut(null, firstFrame);
+    const silent = frameHolding(template, noSideInfo, empty, empty);
+    return silent ? cut(silent, firstFrame) : null;
   }
   // The main data of the frames read up to the end of the first frame's area.
   const run = mainDataRun(source, source.from, firstFrame + 1);
@@ -244,7 +239,7 @@ export function buildSampleCut(plan: SampleCutPlan, source: SourceFrames): Sampl
   if (silentFrames > 0) {
     // A silent frame carries the reservoir the first frame reaches back for; the first frame stays as it is.
     const carrier = frameHolding(template, noSideInfo, empty, run.subarray(ownStart, run.length - ownArea));
-    return carrier ? cut([carrier], firstFrame) : null;
+    return carrier ? cut(carrier, firstFrame) : null;
   }
   // The first frame rebuilt: its own data, then the bytes the next frame's data begins with.
   const next = endFrame > firstFrame + 1 ? frameParts(source.bytes, at(firstFrame + 1)) : null;
@@ -253,5 +248,5 @@ export function buildSampleCut(plan: SampleCutPlan, source: SourceFrames): Sampl
   if (nextStart < ownStart) return null;
   const sideInfo = template.subarray(first.headBytes, first.headBytes + first.sideInfoBytes);
   const rebuilt = frameHolding(template, sideInfo, run.subarray(ownStart, nextStart), run.subarray(nextStart));
-  return rebuilt ? cut([rebuilt], firstFrame + 1) : null;
+  return rebuilt ? cut(rebuilt, firstFrame + 1) : null;
 }

@@ -23,20 +23,25 @@ import type { RenderSpec } from './render-spec.js';
  * Source samples [start, end) a copy of `spec` plays: its times to the nearest sample; an end at the
  * source's end (its length in whole milliseconds, where the plan clamps an end past it) is its last sample.
  */
-export function askedSamples(index: FrameIndex, spec: Pick<RenderSpec, 'startMs' | 'endMs'>): { start: number; end: number } {
+function askedSamples(index: FrameIndex, spec: Pick<RenderSpec, 'startMs' | 'endMs'>): { start: number; end: number } {
   const at = (ms: number) => Math.round((ms * index.sampleRate) / 1000);
   const total = gaplessSampleCount(index);
   return { start: at(spec.startMs), end: spec.endMs >= gaplessDurationMs(index) ? total : Math.min(at(spec.endMs), total) };
 }
 
-async function readRange(file: string, start: number, end: number): Promise<Buffer> {
+/** Bytes [start, end) of `file` for each range, through one open handle. */
+async function readRanges(file: string, ranges: Array<[number, number]>): Promise<Buffer[]> {
   const handle = await open(file, 'r');
   try {
-    const bytes = Buffer.alloc(end - start);
-    const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-    if (bytesRead !== bytes.length)
-      throw new Error(`the source is shorter than its frame index (read ${bytesRead} of ${bytes.length} bytes)`);
-    return bytes;
+    return await Promise.all(
+      ranges.map(async ([start, end]) => {
+        const bytes = Buffer.alloc(end - start);
+        const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+        if (bytesRead !== bytes.length)
+          throw new Error(`the source is shorter than its frame index (read ${bytesRead} of ${bytes.length} bytes)`);
+        return bytes;
+      }),
+    );
   } finally {
     await handle.close();
   }
@@ -74,10 +79,10 @@ export async function writeSampleCopy(index: FrameIndex, file: string, spec: Ren
   const endFrame = Math.max(...plans.map((plan) => plan.endFrame));
   const from = firstFrame - reservoirFramesBefore(index, firstFrame);
   const base = index.offsets[from]!;
-  const [bytes, head] = await Promise.all([
-    readRange(file, base, index.offsets[endFrame]!),
-    index.headTagBytes > 0 ? readRange(file, 0, index.headTagBytes) : Promise.resolve(Buffer.alloc(0)),
-  ]);
+  const [bytes, head] = (await readRanges(file, [
+    [base, index.offsets[endFrame]!],
+    [0, index.headTagBytes],
+  ])) as [Buffer, Buffer];
   const offsets = Array.from({ length: endFrame - from + 1 }, (_, i) => index.offsets[from + i]! - base);
   const source: SourceFrames = { bytes, from, offsets };
   let cut: SampleCut | null = null;

@@ -27,8 +27,8 @@ export interface Catalog {
 
 type ProbeOutcome =
   | { ok: true; probe: AudioProbe; gaplessSeconds: number | null }
-  /** Described by its frame index: the length gapless players play, to the sample. */
-  | { ok: true; index: FrameIndex }
+  /** Described by its frame index (only its facts are kept: an hour's index is 1.1 MB). */
+  | { ok: true; facts: IndexedFacts }
   /** The file could not be read as audio: remembered, like a success, until the file changes. */
   | { ok: false; reason: string }
   /** The probe itself did not finish (time limit, killed): says nothing about the file, never remembered. */
@@ -66,7 +66,7 @@ export async function createCatalog(deps: {
   async function describeOnce(resolved: ResolvedSource): Promise<ProbeOutcome> {
     // A failed read of the index (the file went away) leaves the answer to the probe.
     const index = deps.frameIndexes ? await deps.frameIndexes.indexFor(resolved).catch(() => null) : null;
-    if (index) return { ok: true, index };
+    if (index) return { ok: true, facts: factsOf(index) };
     return Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
       ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
       (error: Error): ProbeOutcome =>
@@ -104,7 +104,7 @@ export async function createCatalog(deps: {
         throw new Unavailable(`Reading '${sourceLabel(resolved.path)}' took too long; retry shortly.`, 'probeSlow');
       }
       if (!outcome.ok) throw new Unprocessable(`${unreadable}; replace the file with a valid MP3.`);
-      if ('index' in outcome) return { ...resolved, ...factsOf(outcome.index) };
+      if ('facts' in outcome) return { ...resolved, ...outcome.facts };
       const { probe } = outcome;
       if (probe.codecName !== 'mp3' || !(probe.durationSeconds > 0) || !(probe.sampleRate > 0)) {
         throw new Unprocessable(`${unreadable} (found ${probe.codecName || 'no'} audio); only MP3 sources are served.`);
@@ -121,8 +121,10 @@ export async function createCatalog(deps: {
   };
 }
 
+type IndexedFacts = Pick<SourceFacts, 'durationMs' | 'sampleRate' | 'channels' | 'bitRate'>;
+
 /** A source's facts from its frame index: the gapless length, and the audio frames' mean bit rate. */
-function factsOf(index: FrameIndex): Pick<SourceFacts, 'durationMs' | 'sampleRate' | 'channels' | 'bitRate'> {
+function factsOf(index: FrameIndex): IndexedFacts {
   const audioSeconds = (index.frames * index.samplesPerFrame) / index.sampleRate;
   const audioBytes = index.offsets[index.frames]! - index.offsets[0]!;
   return {

@@ -121,10 +121,17 @@ async function checkCut(
   const segment = await readFile(out);
   const summary = readMp3(segment, { strict: true });
   const lame = summary.info?.lame;
-  expect(lame, 'the segment carries a LAME tag').toBeTruthy();
   const { channels } = pcm;
   const start = Math.round((startMs * index.sampleRate) / 1000);
   const where = `${label} ${startMs}-${endMs} ms`;
+  const asked = endOf(endMs, index.sampleRate, pcm.lengths.get('mpg123')!) - start;
+  // Read by the oracle's own parser: the LAME tag trims the frames to exactly the asked samples, with a
+  // delay and padding a LAME tag can hold (padding at least the decoder's 529, so its end trim applies).
+  expect(lame, `${where}: the segment's LAME tag`).toMatchObject({ delay: expect.any(Number), padding: expect.any(Number) });
+  expect(summary.audioFrames.length * summary.samplesPerFrame - lame!.delay - lame!.padding, `${where}: samples the tag says`).toBe(asked);
+  expect(lame!.delay).toBeLessThanOrEqual(0xfff);
+  expect(lame!.padding).toBeGreaterThanOrEqual(DECODER_DELAY);
+  expect(lame!.padding).toBeLessThanOrEqual(0xfff);
   let mpg123Pcm: Int16Array = new Int16Array(0);
   for (const decoder of GAPLESS) {
     const end = endOf(endMs, index.sampleRate, pcm.lengths.get(decoder)!);
@@ -147,7 +154,6 @@ async function checkCut(
   // Gapless handling off: every frame decodes, clean, and the extra is exactly the tag's delay and padding.
   expect(await decodesCleanly(out)).toBeNull();
   const raw = (await decodePcm(out, 'mpg123-no-gapless')).parts[0]!;
-  const asked = endOf(endMs, index.sampleRate, pcm.lengths.get('mpg123')!) - start;
   expect(raw.length / channels - asked, `${where}: extra samples without gapless`).toBe(lame!.delay + lame!.padding);
   return { segment, samples: asked, pcm: mpg123Pcm };
 }
