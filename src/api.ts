@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createApp, registerRoutes } from './app.js';
 import type { Config } from './config.js';
 import { frameIndexDir, storeDir } from './data-layout.js';
+import { within } from './deadline.js';
 import { createFrameIndexes } from './render/frame-indexes.js';
 import { renderQueuePlugin } from './http/plugins/render-queue.js';
 import { createMediaTools } from './media/ffmpeg.js';
@@ -42,6 +43,9 @@ export class RedisUrlMissing extends Error {
     this.name = 'RedisUrlMissing';
   }
 }
+
+/** Each of /readyz's two Redis reads waits this long at most: the probe answers within a second. */
+const READINESS_DEADLINE_MS = 450;
 
 /** The sizes the API derives from its configuration. */
 export function apiSizing(config: Pick<Config, 'storeEvictGraceMs' | 'hotCacheMaxBytes'>) {
@@ -82,7 +86,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
 
   const app = createApp(logger);
   try {
-    await app.register(renderQueuePlugin, { redisUrl: config.redisUrl });
+    await app.register(renderQueuePlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
     const { commands, queue, events, failures, waiter, streams, renderEvents, queueDepth, waitingCount } = app.renderQueue;
     const metrics = createMetrics({
       renderCounts: () => readRenderCounts(commands),
@@ -92,17 +96,19 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
       queueDepthByClass: () => queueDepthByClass(queue),
       workerRestarts: () => readWorkerRestarts(commands),
       storeBytes: () => readStoreBytes(commands),
+      redisAnswers: () => commands.ping(),
     });
     // From the completions the waiter's subscription already receives: no Redis round trip per render.
     observeRenderDurations(events, { render: metrics.observeRender, queueWait: metrics.observeQueueWait });
 
+    // Within a second whatever Redis does: a probe that hangs with a stalled Redis tells nothing.
     async function missingForReadiness(): Promise<string[]> {
       try {
-        await commands.ping();
+        await within(commands.ping(), READINESS_DEADLINE_MS, 'redis');
       } catch {
         return ['Redis does not answer'];
       }
-      const workers = await queue.getWorkersCount().catch(() => 0);
+      const workers = await within(queue.getWorkersCount(), READINESS_DEADLINE_MS, 'redis').catch(() => 0);
       return workers > 0 ? [] : ['no worker process is connected to render'];
     }
 

@@ -30,6 +30,8 @@ export interface Config {
   ffprobePath: string | undefined;
   /** How long a request waits for its render before 503 + Retry-After. */
   waitTimeoutMs: number;
+  /** A command on the request path's Redis connection unanswered this long fails (a stalled Redis: 503). */
+  redisCommandTimeoutMs: number;
   /** An ffmpeg run longer than this is killed. */
   renderTimeoutMs: number;
   /** Longest segment (after clamping to the source's end), in seconds. */
@@ -154,6 +156,7 @@ export function parseConfig(env: Env): Config {
     ffmpegPath: text(env, 'FFMPEG_PATH'),
     ffprobePath: text(env, 'FFPROBE_PATH'),
     waitTimeoutMs: integer(env, 'WAIT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 2_000, 100, 60_000),
     renderTimeoutMs: integer(env, 'RENDER_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
     maxSegmentSeconds: integer(env, 'MAX_SEGMENT_SECONDS', 3_600, 1, 86_400),
     cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 86_400, 0, 31_536_000),
@@ -198,6 +201,7 @@ export function configToEnv(config: Config): Record<string, string> {
     DATA_DIR: config.dataDir,
     WORKERS: String(config.workers),
     WAIT_TIMEOUT_MS: String(config.waitTimeoutMs),
+    REDIS_COMMAND_TIMEOUT_MS: String(config.redisCommandTimeoutMs),
     RENDER_TIMEOUT_MS: String(config.renderTimeoutMs),
     MAX_SEGMENT_SECONDS: String(config.maxSegmentSeconds),
     CACHE_MAX_AGE_SECONDS: String(config.cacheMaxAgeSeconds),

@@ -3,6 +3,7 @@
 // request counts and outcomes are this process's own.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RenderClass } from '../queue/render-priority.js';
+import { within } from '../deadline.js';
 import { RENDER_MODES, type RenderMode } from '../render/render-spec.js';
 
 const SEGMENT_OUTCOMES = ['hit', 'memory_hit', 'miss', 'joined', 'shed', 'timeout', 'failed'] as const;
@@ -31,6 +32,8 @@ export interface MetricSources {
   queueDepthByClass: () => Promise<Record<RenderClass, number>>;
   workerRestarts: () => Promise<number>;
   storeBytes: () => Promise<number>;
+  /** Resolves when Redis answers a round trip (a PING). */
+  redisAnswers: () => Promise<unknown>;
 }
 
 /** From a 36 ms short copy to a long exact re-encode near RENDER_TIMEOUT_MS's 120 s default. */
@@ -39,11 +42,22 @@ const RENDER_SECONDS_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 const FIRST_BYTE_SECONDS_BUCKETS = [0.001, 0.005, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
+ * How long a scrape waits for a figure from Redis: a scrape answers within a second whatever Redis does
+ * (a stalled Redis would otherwise hold it until the connection's command timeout, or for ever).
+ */
+export const SCRAPE_READ_DEADLINE_MS = 800;
+
+/** A figure read at scrape time, or null when Redis does not answer in time. */
+function readInTime<T>(read: () => Promise<T>): Promise<T | null> {
+  return within(read(), SCRAPE_READ_DEADLINE_MS, 'redis').catch(() => null);
+}
+
+/**
  * A figure read at scrape time. When Redis cannot be read the last figure stays rather than the scrape
- * failing; Redis's own health shows on /readyz.
+ * failing; segment_redis_up and /readyz show Redis's own health.
  */
 async function readOrKeep(read: () => Promise<number>, write: (value: number) => void): Promise<void> {
-  const value = await read().catch(() => null);
+  const value = await readInTime(read);
   if (value !== null) write(value);
 }
 
@@ -75,7 +89,7 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['mode'],
     registers: [registry],
     async collect() {
-      const counts = await sources.renderCounts().catch(() => null);
+      const counts = await readInTime(sources.renderCounts);
       if (!counts) return; // Redis unreachable: leave the last figures rather than fail the scrape.
       this.reset();
       for (const mode of RENDER_MODES) this.inc({ mode }, counts[mode] ?? 0);
@@ -111,7 +125,7 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['class'],
     registers: [registry],
     async collect() {
-      const byClass = await sources.queueDepthByClass().catch(() => null);
+      const byClass = await readInTime(sources.queueDepthByClass);
       if (!byClass) return;
       for (const [renderClass, depth] of Object.entries(byClass)) this.set({ class: renderClass }, depth);
     },
@@ -133,6 +147,18 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers: [registry],
     async collect() {
       await readOrKeep(sources.queueDepth, (value) => this.set(value));
+    },
+  });
+  new Gauge({
+    name: 'segment_redis_up',
+    help: `1 when Redis answered this scrape's PING within ${SCRAPE_READ_DEADLINE_MS} ms, else 0 (the figures read from Redis then keep their last values).`,
+    registers: [registry],
+    async collect() {
+      const answered = await readInTime(async () => {
+        await sources.redisAnswers();
+        return true;
+      });
+      this.set(answered ? 1 : 0);
     },
   });
   new Gauge({

@@ -13,12 +13,12 @@ const OWNED = 'mp3-segments:owned:';
 /** A count outlives every wait on it (WAIT_TIMEOUT_MS is at most an hour): a crashed API's count expires. */
 const COUNT_TTL_SECONDS = 7_200;
 /**
- * Counts in (KEYS[1]) and, in the same round trip, reads the priority of a job already queued under the
- * key and whether a worker took it (KEYS[2], BullMQ's job hash), and the file its render is being written
+ * Counts in (KEYS[1]) and, in the same round trip, reads whether a job exists under the key, its priority
+ * and whether a worker took it (KEYS[2], BullMQ's job hash), and the file its render is being written
  * into, when it has started (KEYS[3], render-streams.ts).
  */
 const COUNT_IN = `local waiters = redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1])
-return {waiters, redis.call('HGET', KEYS[2], 'priority'), redis.call('HGET', KEYS[2], 'processedOn'), redis.call('GET', KEYS[3])}`;
+return {waiters, redis.call('HGET', KEYS[2], 'priority'), redis.call('HGET', KEYS[2], 'processedOn'), redis.call('GET', KEYS[3]), redis.call('EXISTS', KEYS[2])}`;
 
 export interface JoinedCount {
   counted: boolean;
@@ -28,6 +28,8 @@ export interface JoinedCount {
   queuedPriority: number | null;
   /** The file the render is being written into, when it started already (render-streams.ts). */
   streamFile: string | null;
+  /** A job exists under the key (false too when the count failed: then nothing is known). */
+  jobExists: boolean;
 }
 
 export interface WaitingCount {
@@ -54,18 +56,18 @@ export function createWaitingCount(redis: Redis): WaitingCount {
     async joined(key, jobHash) {
       try {
         // One command, not MULTI: with Redis down, the request path's connection must fail it at once.
-        const [waiters, priority, takenAt, streamFile] = (await redis.eval(
+        const [waiters, priority, takenAt, streamFile, exists] = (await redis.eval(
           COUNT_IN,
           3,
           `${WAITERS}${key}`,
           jobHash,
           renderStreamKey(key),
           COUNT_TTL_SECONDS,
-        )) as [number, string | null, string | null, string | null];
+        )) as [number, string | null, string | null, string | null, number];
         const queued = priority !== null && takenAt === null;
-        return { counted: true, waiters, queuedPriority: queued ? Number(priority) : null, streamFile };
+        return { counted: true, waiters, queuedPriority: queued ? Number(priority) : null, streamFile, jobExists: exists === 1 };
       } catch {
-        return { counted: false, waiters: 0, queuedPriority: null, streamFile: null };
+        return { counted: false, waiters: 0, queuedPriority: null, streamFile: null, jobExists: false };
       }
     },
     async left(key) {

@@ -9,7 +9,7 @@ import type { ClientShares } from '../queue/client-shares.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
 import { DEFAULT_URGENCY, isBackgroundPriority, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
-import { type RenderWaiter, WaitAbandoned } from '../queue/render-waiter.js';
+import { type RenderWaiter, WaitAbandoned, type WaitTicket } from '../queue/render-waiter.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
 import type { RenderStore } from '../store/render-store.js';
 
@@ -178,6 +178,53 @@ export function createRenderRequester(deps: {
     return true;
   }
 
+  /** What an ask counted in Redis, to be counted out once both the ask and its wait have ended. */
+  interface AskCounts {
+    /** This request is counted among the key's waiters (waiting-count.ts). */
+    counted: boolean;
+    /** The render this request added counts against its client's share (client-shares.ts). */
+    shareCounted: boolean;
+  }
+
+  /** Keys whose first ask in this process is adding their job now (from its count to add()'s answer). */
+  const adding = new Set<string>();
+
+  /**
+   * The Redis side of a waiting request: counts it in, places and follows the render, and adds its job when
+   * this request is the first to wait on the key here (a job already queued or running is joined). A request
+   * that joined a wait in this process adds the job again when it vanished (a Redis failover, the last
+   * second lost by AOF): it found no job although the first ask had added it before this one was counted
+   * (one connection: Redis reads commands in order), and the store does not hold the render. add() under the
+   * same id is idempotent. A failure to add ends the wait of every request on the key.
+   */
+  async function ask(data: RenderJob, ticket: WaitTicket, priority: number, client: string | undefined, counts: AskCounts): Promise<void> {
+    const addedBefore = ticket.joined && !adding.has(data.key);
+    if (!ticket.joined) adding.add(data.key);
+    try {
+      // Counted in before the job is added, so a worker never skips a render this request waits for.
+      const joined = await waitingCount.joined(data.key, queue.toKey(data.key));
+      counts.counted = joined.counted;
+      // Among waiting clients' renders of one urgency, more waiters go first (render-priority.ts).
+      const placed = withWaiters(priority, joined.waiters);
+      // A render under way when this request came: the waiter tells every waiter of the key that can stream.
+      if (joined.streamFile) waiter.streaming(data.key, joined.streamFile);
+      if (ticket.joined) {
+        const vanished = addedBefore && joined.counted && !joined.jobExists && !(await store.has(data.key));
+        if (!vanished) return void raise(data.key, placed, joined.queuedPriority);
+      }
+      // A new background render first waits for a place in its lane (none left: the wait ended first).
+      const laneFirst = !ticket.joined && isBackgroundPriority(placed) && joined.queuedPriority === null;
+      if (laneFirst && !(await placeInLane(data.key, ticket.done))) return;
+      const enqueued = await enqueue(data, placed, joined.queuedPriority, client);
+      counts.shareCounted = enqueued.shareCounted;
+      if (laneFirst && !enqueued.added) void backgroundLane.free(data.key).catch(() => undefined);
+      // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
+      if (await store.has(data.key)) waiter.settle(data.key);
+    } finally {
+      if (!ticket.joined) adding.delete(data.key);
+    }
+  }
+
   return {
     async submit(data, priority = ASYNC_PRIORITY) {
       await addJob(data, priority);
@@ -191,41 +238,24 @@ export function createRenderRequester(deps: {
       // Registered before add(): a completion can never slip between adding and listening. A request that
       // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
       const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal, onStreaming: start?.resolve });
-      // Counted in before the job is added, so a worker never skips a render this request waits for.
-      const { counted, waiters, queuedPriority, streamFile } = await waitingCount.joined(data.key, queue.toKey(data.key));
-      // Among waiting clients' renders of one urgency, more waiters go first (render-priority.ts).
-      const placed = withWaiters(priority, waiters);
-      // A render under way when this request came: the waiter tells every waiter of the key that can stream.
-      if (streamFile) waiter.streaming(data.key, streamFile);
       const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
-      const done = (async () => {
-        let shareCounted = false;
-        try {
-          // A new background render first waits for a place in its lane (none left: the wait ended first).
-          const laneFirst = !ticket.joined && isBackgroundPriority(placed) && queuedPriority === null;
-          if (ticket.joined) void raise(data.key, placed, queuedPriority);
-          else if (!laneFirst || (await placeInLane(data.key, ticket.done))) {
-            const enqueued = await enqueue(data, placed, queuedPriority, client);
-            shareCounted = enqueued.shareCounted;
-            if (laneFirst && !enqueued.added) void backgroundLane.free(data.key).catch(() => undefined);
-            // Completed jobs are removed at once, so a render that finished before add() shows only in the store.
-            if (await store.has(data.key)) waiter.settle(data.key);
-          }
-          await ticket.done;
-          if (counted) void waitingCount.left(data.key);
-        } catch (error) {
-          // Only a client that went away gives up on the render; one that waited too long will retry for it.
-          if (counted && error instanceof WaitAbandoned) void waitingCount.left(data.key);
-          throw error;
-        } finally {
-          if (shareCounted) void clientShares.countOut(client!).catch(() => undefined);
-        }
-      })();
+      const counts: AskCounts = { counted: false, shareCounted: false };
+      const asked = ask(data, ticket, priority, client, counts);
+      // The wait's own timer bounds the whole request, its Redis round trips included: a Redis that stalls
+      // (a slow script, a fork, a black hole) gives a 503 within WAIT_TIMEOUT_MS, and the request stays
+      // counted among the waiting until then. A failed ask (not Redis's: those end the wait) ends it too.
+      const done = Promise.race([ticket.done, asked.then(() => ticket.done)]);
+      done.catch(() => undefined); // the caller, or the race below, reads the failure
+      void Promise.allSettled([asked, ticket.done]).then(([, ended]) => {
+        // Only a client that went away gives up on the render; one that waited too long will retry for it.
+        const leaves = ended.status === 'fulfilled' || ended.reason instanceof WaitAbandoned;
+        if (counts.counted && leaves) void waitingCount.left(data.key);
+        if (counts.shareCounted) void clientShares.countOut(client!).catch(() => undefined);
+      });
       if (!start) {
         await done;
         return { outcome, streaming: null };
       }
-      done.catch(() => undefined); // the stream's reader, or the race below, reads the failure
       // Whichever comes first: the render published, or its file being written (then `done` ends the stream).
       const fileName = await Promise.race([done.then(() => null), start.promise]);
       return { outcome, streaming: fileName === null ? null : { fileName, done } };

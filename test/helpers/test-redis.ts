@@ -8,6 +8,8 @@ import { ensurePrograms } from '../../src/stack/system-tools.js';
 
 export interface TestRedis {
   url: string;
+  /** redis-server's pid, to stall it (SIGSTOP) or end it as a fault would. */
+  pid: number;
   /** A temp folder beside Redis's data, removed by stop(). */
   dir: string;
   stop(): Promise<void>;
@@ -19,6 +21,7 @@ export async function startTestRedis(): Promise<TestRedis> {
   const { process: redis, url } = await startPrivateRedis({ program: programs['redis-server']!, dataDir: dir, sink: () => undefined });
   return {
     url,
+    pid: redis.pid,
     dir,
     async stop() {
       await redis.stop(5_000);

@@ -1,6 +1,8 @@
-// Redis outage: with Redis stopped, nginx hits and store hits are still served, misses get 503 + Retry-After
-// at once, a request waiting on a render gets an answer, /readyz says Redis is down; Redis started again on
-// its port, the same API and worker processes recover by themselves.
+// Redis outage: with Redis stalled (SIGSTOP: a slow script, a fork or fsync stall, a black hole), misses get
+// 503 + Retry-After within the wait limit and /readyz and /metrics answer within a second; with Redis
+// stopped, nginx hits and store hits are still served, misses get 503 + Retry-After at once, a request
+// waiting on a render gets an answer, /readyz says Redis is down; Redis started again on its port, the same
+// API and worker processes recover by themselves.
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../src/queue/render-job.js';
@@ -29,33 +31,86 @@ const reference = new Map<string, Buffer>();
 let pidsBefore: number[];
 /** What the request that was waiting when Redis went down got (for the printed summary). */
 let waitingStatus = 0;
+/** An API process with a 3 s wait limit. */
+let shortWaitApi: Awaited<ReturnType<typeof startExtraApi>>;
+const SHORT_WAIT_MS = 3_000;
 
 beforeAll(async () => {
   t = await startTestStack({ WORKERS: '1' });
   reference.set(NGINX_HIT, (await getBytes(t.url + NGINX_HIT)).body);
   reference.set(STORE_HIT, (await getBytes(t.apiUrl + STORE_HIT)).body);
   pidsBefore = [...t.stack.api.processes, ...t.stack.workers.processes].map((p) => p.pid);
+  shortWaitApi = await startExtraApi(t, { WAIT_TIMEOUT_MS: String(SHORT_WAIT_MS) });
 });
 afterAll(async () => {
+  await shortWaitApi?.stop();
   await t?.stop();
   await restarted?.stop(5_000);
 });
 
 const bounded = (url: string) => getBytes(url, { signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
 
+/** The answer and how long it took. */
+async function timed(url: string): Promise<Awaited<ReturnType<typeof bounded>> & { ms: number }> {
+  const started = performance.now();
+  const answer = await bounded(url);
+  return { ...answer, ms: performance.now() - started };
+}
+
+describe('Redis stalled (SIGSTOP) and continued', () => {
+  beforeAll(() => {
+    process.kill(t.stack.redis!.pid, 'SIGSTOP');
+  });
+  afterAll(() => {
+    process.kill(t.stack.redis!.pid, 'SIGCONT');
+  });
+
+  it('a miss gets 503 with Retry-After within the wait limit and 1 s, and the API still counts it while it waits', async () => {
+    const miss = timed(`${shortWaitApi.url}/segments/demo/chirp/20-22.mp3`);
+    await eventually(async () => ((await waitingRequests(shortWaitApi.url)) === 1 ? true : undefined), 'the miss to be counted as waiting');
+    const { response, ms } = await miss;
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(ms).toBeLessThan(SHORT_WAIT_MS + 1_000);
+    expect(await waitingRequests(shortWaitApi.url)).toBe(0);
+  });
+
+  it('hits are still served with the right bytes', async () => {
+    const nginx = await bounded(t.url + NGINX_HIT);
+    expect(nginx.response.headers.get('x-cache-status')).toBe('HIT');
+    expect(nginx.body.equals(reference.get(NGINX_HIT)!)).toBe(true);
+    const stored = await bounded(t.apiUrl + STORE_HIT);
+    expect(stored.body.equals(reference.get(STORE_HIT)!)).toBe(true);
+  });
+
+  it('/readyz and /metrics answer within a second, saying Redis does not answer', async () => {
+    const ready = await timed(`${t.apiUrl}/readyz`);
+    expect(ready.response.status).toBe(503);
+    expect(JSON.parse(ready.body.toString()).detail).toMatch(/Redis does not answer/);
+    expect(ready.ms).toBeLessThan(1_000);
+    const metrics = await timed(`${t.apiUrl}/metrics`);
+    expect(metrics.response.status).toBe(200);
+    expect(metrics.body.toString()).toMatch(/^segment_redis_up 0$/m);
+    expect(metrics.ms).toBeLessThan(1_000);
+  });
+
+  it('once Redis continues, the same processes render a new miss, with no restart', async () => {
+    process.kill(t.stack.redis!.pid, 'SIGCONT');
+    const { response, body } = await bounded(`${shortWaitApi.url}/segments/demo/chirp/22-24.mp3`);
+    expect(response.status).toBe(200);
+    expect(Math.abs(readMp3(body).durationSeconds - 2)).toBeLessThanOrEqual(2 * (1152 / 48000));
+    expect((await bounded(`${t.apiUrl}/metrics`)).body.toString()).toMatch(/^segment_redis_up 1$/m);
+  });
+});
+
 describe('Redis going down', () => {
   let waiting: Promise<Awaited<ReturnType<typeof bounded>>>;
-  let shortWaitApi: Awaited<ReturnType<typeof startExtraApi>>;
 
   beforeAll(async () => {
     // A request waiting on a long render when Redis goes away, at an API process with a 3 s wait limit.
-    shortWaitApi = await startExtraApi(t, { WAIT_TIMEOUT_MS: '3000' });
     waiting = bounded(`${shortWaitApi.url}/segments/demo/tones/0-90.mp3?mode=exact&bitrate=320`);
     await eventually(async () => ((await waitingRequests(shortWaitApi.url)) === 1 ? true : undefined), 'the request to wait');
     await t.stack.redis!.stop(5_000);
-  });
-  afterAll(async () => {
-    await shortWaitApi?.stop();
   });
 
   it('nginx hits and store hits are still served with the right bytes', async () => {

@@ -39,8 +39,8 @@ declare module 'fastify' {
 /** Reads of the queue's depth are shared by every miss (and scrape) within this long: one round trip for all. */
 const QUEUE_DEPTH_MAX_AGE_MS = 200;
 
-async function renderQueue(app: FastifyInstance, options: { redisUrl: string }) {
-  const commands = connectRedis(options.redisUrl, 'fail-fast', 'api');
+async function renderQueue(app: FastifyInstance, options: { redisUrl: string; commandTimeoutMs: number }) {
+  const commands = connectRedis(options.redisUrl, 'fail-fast', 'api', { commandTimeoutMs: options.commandTimeoutMs });
   const eventsConnection = connectRedis(options.redisUrl, 'blocking', 'api-events');
   const queue = new Queue<RenderJob, RenderResult>(QUEUE_NAME, { connection: commands });
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });

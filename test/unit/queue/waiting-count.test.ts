@@ -24,14 +24,32 @@ afterAll(async () => {
 const jobHash = (key: string) => `test-jobs:${key}`;
 
 describe('the waiting count', () => {
-  it('tells the count, and the priority of a job queued under the key: null when there is none or a worker took it', async () => {
+  it('tells the count, whether a job exists under the key, and its priority: null when there is none or a worker took it', async () => {
     const key = freshKey();
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, waiters: 1, queuedPriority: null, streamFile: null });
+    expect(await count.joined(key, jobHash(key))).toEqual({
+      counted: true,
+      waiters: 1,
+      queuedPriority: null,
+      streamFile: null,
+      jobExists: false,
+    });
     await commands.hset(jobHash(key), 'priority', '21');
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, waiters: 2, queuedPriority: 21, streamFile: null });
+    expect(await count.joined(key, jobHash(key))).toEqual({
+      counted: true,
+      waiters: 2,
+      queuedPriority: 21,
+      streamFile: null,
+      jobExists: true,
+    });
     // Once a worker took the job there is nothing left to move ahead.
     await commands.hset(jobHash(key), 'processedOn', String(Date.now()));
-    expect(await count.joined(key, jobHash(key))).toEqual({ counted: true, waiters: 3, queuedPriority: null, streamFile: null });
+    expect(await count.joined(key, jobHash(key))).toEqual({
+      counted: true,
+      waiters: 3,
+      queuedPriority: null,
+      streamFile: null,
+      jobExists: true,
+    });
   });
 
   it('tells with the count the file a render under way is written into, as its worker announced it', async () => {
@@ -82,6 +100,7 @@ describe('the waiting count', () => {
       waiters: 0,
       queuedPriority: null,
       streamFile: null,
+      jobExists: false,
     });
     away.disconnect();
   });

@@ -217,6 +217,53 @@ describe('requesting a render', () => {
     await ownQueue.close();
   });
 
+  it('a request that joined a wait adds the job again when it vanished from Redis (a failover, the last second of AOF)', async () => {
+    const job = testRenderJob();
+    const { request } = requesterWith();
+    const first = new AbortController();
+    const waiting = request(job, first.signal);
+    const queued = await eventually(async () => queue.getJob(job.key), 'the job to be queued', 5_000);
+    await queued.remove();
+    const joiner = new AbortController();
+    const joined = request(job, joiner.signal);
+    const again = await eventually(async () => queue.getJob(job.key), 'the job to be added again', 5_000);
+    expect(again.data).toStrictEqual(job);
+    first.abort();
+    joiner.abort();
+    await expect(Promise.all([waiting, joined])).rejects.toBeInstanceOf(WaitAbandoned);
+    await again.remove();
+  });
+
+  it('with Redis stalled (SIGSTOP), a miss gets a 503 within its wait limit, counted as waiting until then', async () => {
+    const stalled = await startTestRedis();
+    const connection = connectRedis(stalled.url, 'fail-fast', 'request-render-stall-test', { commandTimeoutMs: 300 });
+    connection.on('error', () => undefined);
+    const stallQueue = new Queue<RenderJob, RenderResult>(QUEUE_NAME, { connection });
+    try {
+      await stallQueue.waitUntilReady();
+      const waitTimeoutMs = 1_000;
+      const { request, waiter } = requesterWith({
+        queue: stallQueue,
+        waitTimeoutMs,
+        waitingCount: createWaitingCount(connection),
+        clientShares: createClientShares(connection),
+      });
+      process.kill(stalled.pid, 'SIGSTOP');
+      const started = performance.now();
+      const answer = request(testRenderJob(), new AbortController().signal, { client: '10.0.0.9' }).catch((error: unknown) => error);
+      expect(waiter.waiting).toBe(1);
+      const error = await answer;
+      expect(error).toMatchObject({ status: 503 });
+      expect(performance.now() - started).toBeLessThan(waitTimeoutMs + 1_000);
+      expect(waiter.waiting).toBe(0);
+    } finally {
+      process.kill(stalled.pid, 'SIGCONT');
+      await stallQueue.close();
+      connection.disconnect();
+      await stalled.stop();
+    }
+  });
+
   describe('with Redis out of reach', () => {
     /** The Redis that goes away, until it is stopped (each is stopped once). */
     let lost: TestRedis | undefined;
