@@ -14,7 +14,7 @@ export interface RenderAnswer {
   cacheMaxAgeSeconds: number;
 }
 
-/** Cache-Control of every cacheable segment answer (renders and the redirects to their canonical URL). */
+/** Cache-Control of every answer with a render's bytes. */
 export function segmentCacheControl(maxAgeSeconds: number): string {
   return `public, max-age=${maxAgeSeconds}`;
 }
@@ -32,16 +32,14 @@ export function contentDisposition(fileName: string, download: boolean): string 
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
-/** The headers of every answer with a render's bytes; returns its ETag. */
-function renderHeaders(reply: FastifyReply, answer: RenderAnswer): string {
-  const etag = etagFor(answer.key);
+/** The headers of every answer with a render's bytes. */
+function renderHeaders(reply: FastifyReply, answer: RenderAnswer): void {
   reply
     .header('content-type', 'audio/mpeg')
     .header('accept-ranges', 'bytes')
-    .header('etag', etag)
+    .header('etag', etagFor(answer.key))
     .header('cache-control', segmentCacheControl(answer.cacheMaxAgeSeconds))
     .header('content-disposition', contentDisposition(answer.fileName, answer.download));
-  return etag;
 }
 
 /**
@@ -56,14 +54,20 @@ export function sendStreamingRender(reply: FastifyReply, render: FollowedRender,
   return reply.send(render.bytes);
 }
 
-export async function sendRender(request: FastifyRequest, reply: FastifyReply, body: RenderBody, answer: RenderAnswer) {
-  const etag = renderHeaders(reply, answer);
+/** 304 for a client that holds the render's bytes (its If-None-Match names the ETag): its headers, no body. */
+export function sendNotModified(reply: FastifyReply, answer: RenderAnswer) {
+  renderHeaders(reply, answer);
+  reply.removeHeader('content-type');
+  return reply.code(304).send();
+}
 
+export async function sendRender(request: FastifyRequest, reply: FastifyReply, body: RenderBody, answer: RenderAnswer) {
+  const etag = etagFor(answer.key);
   if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
     await body.release();
-    reply.removeHeader('content-type');
-    return reply.code(304).send();
+    return sendNotModified(reply, answer);
   }
+  renderHeaders(reply, answer);
   const range = resolveRange(body.size, request.headers.range, header(request.headers['if-range']), etag);
   if (range.kind === 'unsatisfiable') {
     await body.release();

@@ -1,14 +1,13 @@
-// Owns an asynchronous ask for a segment (a segment URL with Prefer: respond-async, or POST /renders):
-// plan it, queue its render unless it is known already, count the ask, and say where the render stands.
+// Owns an asynchronous ask for a segment (a segment URL with Prefer: respond-async, or POST /renders), once
+// planned: queue its render unless it is known already, count the ask, and say where the render stands.
 import type { Metrics, SegmentOutcome } from '../observability/metrics.js';
 import { renderJobFor } from '../queue/render-job.js';
 import { jobPriorityOf } from '../queue/render-priority.js';
-import type { SegmentRequest } from '../segments/segment-url.js';
-import { type PlanningDeps, planFromCatalog } from './plan-from-catalog.js';
+import type { SegmentPlan } from '../segments/segment-plan.js';
 import type { RenderState, RenderStatus } from './render-status.js';
 import { Overloaded, type RenderRequester } from './request-render.js';
 
-export interface AcceptRenderDeps extends PlanningDeps {
+export interface AcceptRenderDeps {
   requester: RenderRequester;
   renderStatus: RenderStatus;
   /** segment_requests_total counts asynchronous asks too. */
@@ -24,14 +23,13 @@ const ASKED_OUTCOME = { done: 'hit', queued: 'joined', rendering: 'joined', fail
 /**
  * The render's id and state at once, queueing it unless it is known already: a render in the store is
  * `done`, one queued or rendering is joined, a failure still remembered is `failed` (a new job would fail
- * at once the same way). Rejects with the segment's 4xx, or 503 when the queue is full or unreachable.
+ * at once the same way). Rejects with 503 when the queue is full or unreachable.
  */
 export async function acceptSegment(
   deps: AcceptRenderDeps,
-  segment: SegmentRequest,
+  plan: SegmentPlan,
   ask: { requestId: string; urgency: number },
 ): Promise<{ key: string; state: RenderState }> {
-  const plan = await planFromCatalog(deps, segment);
   const known = await deps.renderStatus.read(plan.key);
   if (known) {
     deps.metrics.countSegment(ASKED_OUTCOME[known.status]);

@@ -1,4 +1,4 @@
-// Owns a segment asked for by a client that waits for its bytes: plan it, take the stored render (from
+// Owns a segment asked for by a client that waits for its bytes, once planned: take the stored render (from
 // memory when hot) or ask for its render and wait, until it is stored or, for an ask that can take it so,
 // until it is being written (then its bytes follow the writer), and count how it was obtained
 // (segment_requests_total).
@@ -8,16 +8,14 @@ import { renderJobFor } from '../queue/render-job.js';
 import { jobPriorityOf } from '../queue/render-priority.js';
 import { WaitAbandoned, WaitTimedOut } from '../queue/render-waiter.js';
 import type { SegmentPlan } from '../segments/segment-plan.js';
-import type { SegmentRequest } from '../segments/segment-url.js';
 import type { FollowedRender, RenderFollower } from '../store/growing-render.js';
 import type { RenderBody, RenderReader } from '../store/render-reader.js';
-import { type PlanningDeps, planFromCatalog } from './plan-from-catalog.js';
 import { Overloaded, type RenderRequester } from './request-render.js';
 
 /** Calls `listener` if the client goes away (its connection closes); returns how to stop watching. */
 export type ClientGoneWatch = (listener: () => void) => () => void;
 
-export interface ObtainSegmentDeps extends PlanningDeps {
+export interface ObtainSegmentDeps {
   /** The render's bytes: from memory when hot, else from the store. */
   renders: RenderReader;
   requester: RenderRequester;
@@ -33,18 +31,17 @@ export type ObtainedSegment =
   | { plan: SegmentPlan; streaming: FollowedRender; body?: never };
 
 /**
- * The segment's plan and bytes, or null when the client went away while its render was made (the render
- * goes on for everyone else). Rejects with the segment's 4xx, or 503 (overloaded, waited too long, failed
- * on a passing fault). A render it asks for is queued by the ask's urgency (Priority header) as a
+ * The planned segment's bytes, or null when the client went away while its render was made (the render
+ * goes on for everyone else). Rejects with 422 (the render failed for good), or 503 (overloaded, waited too
+ * long, failed on a passing fault). A render it asks for is queued by the ask's urgency (Priority header) as a
  * waiting client's (queue/render-priority.ts), and counted against its `client`'s share of the queue. A
  * `streamable` ask (a plain GET) gets a render that is being written as a stream of its bytes as they come.
  */
 export async function obtainSegment(
   deps: ObtainSegmentDeps,
-  segment: SegmentRequest,
+  plan: SegmentPlan,
   ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch; streamable: boolean; client: string },
 ): Promise<ObtainedSegment | null> {
-  const plan = await planFromCatalog(deps, segment);
   const stored = await deps.renders.open(plan.key);
   if (stored) {
     deps.metrics.countSegment(stored.origin === 'memory' ? 'memory_hit' : 'hit');

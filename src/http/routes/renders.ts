@@ -8,11 +8,12 @@ import { parseRenderBody, type RenderRequestBody, renderBodySchema } from '../..
 import { canonicalSegmentUrl } from '../../segments/segment-url.js';
 import { requireSignature } from '../../segments/url-signature.js';
 import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
+import { type PlanningDeps, planFromCatalog } from '../../use-cases/plan-from-catalog.js';
 import { urgencyOf } from '../priority-header.js';
 import { createEventStreams, renderNotFound } from '../render-events-stream.js';
 import { replyAccepted, type StatusContext, statusBody } from '../render-status-reply.js';
 
-export interface RenderRouteDeps extends AcceptRenderDeps {
+export interface RenderRouteDeps extends PlanningDeps, AcceptRenderDeps {
   renderEvents: RenderEvents;
   /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
   signingKey: string | undefined;
@@ -34,7 +35,8 @@ export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) 
   app.post<{ Body: RenderRequestBody }>('/renders', { schema: { body: renderBodySchema } }, async (request, reply) => {
     const segment = parseRenderBody(request.body);
     if (deps.signingKey) requireSignature(canonicalSegmentUrl(segment), request.body.sig, deps.signingKey);
-    const accepted = await acceptSegment(deps, segment, { requestId: String(request.id), urgency: urgencyOf(request.headers.priority) });
+    const plan = await planFromCatalog(deps, segment);
+    const accepted = await acceptSegment(deps, plan, { requestId: String(request.id), urgency: urgencyOf(request.headers.priority) });
     return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
   });
 

@@ -1,6 +1,8 @@
-// Owns GET/HEAD /segments/{source}/{start}-{end}.mp3: the canonical URL or 308, then either the 202 of an
-// asynchronous ask (Prefer: respond-async) or the segment's bytes (obtained by the use case: stored, or
-// rendered while the request waits, or followed as they are written) with Range, ETag and caching headers.
+// Owns GET/HEAD /segments/{source}/{start}-{end}.mp3: the signature, the plan (a 4xx comes before anything
+// else is revealed), the canonical URL or a 308 to it, a 304 for a client holding the render's ETag (the
+// ETag is the render key: no render is opened or made for it), then either the 202 of an asynchronous ask
+// (Prefer: respond-async) or the segment's bytes (obtained by the use case: stored, or rendered while the
+// request waits, or followed as they are written) with Range, ETag and caching headers.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../../observability/metrics.js';
@@ -10,12 +12,20 @@ import { requireSignature, signedUrl } from '../../segments/url-signature.js';
 import type { RendersInUse } from '../../store/renders-in-use.js';
 import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
 import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
+import { type PlanningDeps, planFromCatalog } from '../../use-cases/plan-from-catalog.js';
 import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { copyCutOf } from '../../render/sample-copy.js';
-import { segmentCacheControl, sendRender, sendStreamingRender } from '../send-render.js';
+import { matchesIfNoneMatch } from '../range.js';
+import { etagFor, type RenderAnswer, sendNotModified, sendRender, sendStreamingRender } from '../send-render.js';
 
-export interface SegmentRouteDeps extends ObtainSegmentDeps, AcceptRenderDeps {
+/**
+ * How long a 308 to the canonical URL may be kept: briefly, so that spellings (leading zeros, `//`,
+ * percent-encodings) cannot fill caches for a day; every cache still ends up holding one copy per segment.
+ */
+export const REDIRECT_MAX_AGE_SECONDS = 60;
+
+export interface SegmentRouteDeps extends PlanningDeps, ObtainSegmentDeps, AcceptRenderDeps {
   metrics: Pick<Metrics, 'countSegment' | 'observeFirstByte'>;
   rendersInUse: RendersInUse;
   /** SIGNING_KEY: when set, segment URLs must carry a valid signature. */
@@ -47,14 +57,24 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       // Signed deployments check the signature before anything else is revealed (a redirect, a 404).
       const canonical = canonicalSegmentUrl(segment);
       const expected = deps.signingKey ? signedUrl(canonical, requireSignature(canonical, request.query.sig, deps.signingKey)) : canonical;
+      // Then the plan: a source that does not exist (or an ask it cannot meet) is its 4xx under any spelling.
+      const plan = await planFromCatalog(deps, segment);
       if (expected !== request.url) {
         // One spelling per segment, so caches hold one copy (unsigned deployments drop a `sig`).
-        return reply.code(308).header('location', expected).header('cache-control', segmentCacheControl(deps.cacheMaxAgeSeconds)).send();
+        return reply.code(308).header('location', expected).header('cache-control', `public, max-age=${REDIRECT_MAX_AGE_SECONDS}`).send();
       }
+      const answer: RenderAnswer = {
+        key: plan.key,
+        fileName: segmentFileName(segment.source, plan.spec.startMs, plan.spec.endMs),
+        download: segment.download,
+        cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds,
+      };
+      // A revalidation of bytes the client holds: the key names them, so they need not exist here now.
+      if (matchesIfNoneMatch(request.headers['if-none-match'], etagFor(plan.key))) return sendNotModified(reply, answer);
 
       // Prefer: respond-async (RFC 7240): 202 with the render's status at once, never the bytes (docs/api.md).
       if (prefersAsync(request.headers.prefer)) {
-        const accepted = await acceptSegment(deps, segment, {
+        const accepted = await acceptSegment(deps, plan, {
           requestId: String(request.id),
           urgency: urgencyOf(request.headers.priority),
         });
@@ -62,7 +82,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
       }
 
-      const obtained = await obtainSegment(deps, segment, {
+      const obtained = await obtainSegment(deps, plan, {
         requestId: String(request.id),
         urgency: urgencyOf(request.headers.priority),
         onClientGone: (listener) => {
@@ -74,13 +94,6 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       });
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();
-      const { plan } = obtained;
-      const answer = {
-        key: plan.key,
-        fileName: segmentFileName(segment.source, plan.spec.startMs, plan.spec.endMs),
-        download: segment.download,
-        cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds,
-      };
       const { streaming, body } = obtained;
       // The answer's first bytes go out now (headers, and the first written bytes of a streamed render).
       deps.metrics.observeFirstByte(streaming ? 'streamed' : obtained.waited ? 'rendered' : 'stored', reply.elapsedTime / 1000);

@@ -76,6 +76,16 @@ describe('with a worker rendering the misses', { sequential: true }, () => {
     expect(response.statusCode).toBe(308);
     expect(response.headers.location).toBe('/segments/demo/tones/10-20.5.mp3');
     expect(response.rawPayload.length).toBe(0);
+    // Kept briefly: spellings must not fill caches for a day.
+    expect(response.headers['cache-control']).toBe('public, max-age=60');
+  });
+
+  it('a non-canonical spelling of a source that does not exist is 404, never a redirect', async () => {
+    for (const url of ['/segments/demo/missing/010-20.mp3', '/segments/demo/%6Dissing/10-20.mp3']) {
+      const response = await api.app.inject({ method: 'GET', url });
+      expect(response.statusCode, url).toBe(404);
+      expect(response.headers['content-type']).toMatch(PROBLEM);
+    }
   });
 
   it('an unknown query parameter is 400 problem+json naming it', async () => {
@@ -127,6 +137,18 @@ describe('with no worker', { sequential: true }, () => {
     expect(response.headers['content-type']).toMatch(PROBLEM);
     expect(response.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/still rendering/) });
     expect(await segmentsCounted(api, 'timeout')).toBe(1);
+  });
+
+  it("a revalidation naming the render's ETag is 304 at once, without the render being stored or made", async () => {
+    const url = '/segments/demo/tones/60-61.mp3';
+    const accepted = await api.app.inject({ method: 'GET', url, headers: { prefer: 'respond-async' } });
+    const etag = `"${(accepted.json() as { id: string }).id}"`;
+    const revalidated = await api.app.inject({ method: 'GET', url, headers: { 'if-none-match': etag } });
+    expect(revalidated.statusCode).toBe(304);
+    expect(revalidated.headers.etag).toBe(etag);
+    expect(revalidated.headers['cache-control']).toBe('public, max-age=86400');
+    expect(revalidated.rawPayload.length).toBe(0);
+    expect(api.app.renderQueue.waiter.waiting).toBe(0);
   });
 
   it('past MAX_WAITING_REQUESTS a miss for another segment is shed at once: 503 with Retry-After', async () => {
