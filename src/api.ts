@@ -139,7 +139,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
       maxSegmentSeconds: config.maxSegmentSeconds,
       cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
       signingKey: config.signingKey,
-      renderStatus: createRenderStatus({ queue, store, failures }),
+      renderStatus: createRenderStatus({ queue, store, failures, signingKey: config.signingKey }),
       renderEvents,
       admin: config.adminToken ? { token: config.adminToken, queues: [queue] } : undefined,
     });

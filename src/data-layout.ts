@@ -8,4 +8,6 @@ export const logsDir = (dataDir: string) => path.join(dataDir, 'logs');
 export const nginxDir = (dataDir: string) => path.join(dataDir, 'nginx');
 /** nginx.conf's proxy_cache_path ({{NGINX_DIR}}/cache). */
 export const nginxCacheDir = (dataDir: string) => path.join(nginxDir(dataDir), 'cache');
+/** The fingerprint of the signing key nginx's cache was filled under (stack/signing-key-epoch.ts). */
+export const nginxCacheKeyRecord = (dataDir: string) => path.join(nginxDir(dataDir), 'cache-signing-key');
 export const redisDir = (dataDir: string) => path.join(dataDir, 'redis');

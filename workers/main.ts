@@ -41,6 +41,7 @@ const processRenderJob = createRenderJobProcessor({
   mediaRoot: await realMediaRoot(config.mediaRoot),
   redis,
   failures: createFailureMemory(redis),
+  signingKey: config.signingKey,
   waitingCount: createWaitingCount(redis),
   streams: createRenderStreams(redis),
   backgroundLane: createBackgroundLane(redis, { maxAgeMs: 3_600_000 }),

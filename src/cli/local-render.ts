@@ -28,7 +28,10 @@ export async function createLocalRenderer(config: Config): Promise<LocalRenderer
     plan: (segment) =>
       asCliErrors(async () => {
         const source = await catalog.describe(segment.source);
-        return { source, plan: planSegment(segment, source, { maxSegmentSeconds: config.maxSegmentSeconds }) };
+        return {
+          source,
+          plan: planSegment(segment, source, { maxSegmentSeconds: config.maxSegmentSeconds, signingKey: config.signingKey }),
+        };
       }),
     async render(source, plan, file) {
       try {

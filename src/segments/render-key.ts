@@ -1,6 +1,9 @@
 // Owns the render key: the hash of everything that decides a render's bytes (source identity, canonical
 // parameters, renderer version). Same key, same bytes: it names the stored file, the job, and the ETag.
-import { createHash } from 'node:crypto';
+// A deployment that signs its URLs keys the hash with SIGNING_KEY: the facts are public (a source's name,
+// size and mtime from /sources), so an unkeyed key could be computed by anyone and taken to /renders/{id},
+// which answers with the segment's signed URL. Keyed, a render id is known only to whoever was given it.
+import { createHash, createHmac } from 'node:crypto';
 import { RENDERER_VERSION, type RenderSpec } from '../render/render-spec.js';
 import { type SourcePath, sourcePathFor } from './segment-url.js';
 
@@ -15,7 +18,8 @@ export interface SourceIdentity {
 export const RENDER_KEY_PATTERN = '^[0-9a-f]{32}$';
 export const RENDER_ID_DESCRIPTION = '32 lowercase hex characters, as in the Location of a 202 answer';
 
-export function renderKey(source: SourceIdentity, spec: RenderSpec): string {
+/** `signingKey`: the deployment's SIGNING_KEY, when it signs its URLs. */
+export function renderKey(source: SourceIdentity, spec: RenderSpec, signingKey?: string): string {
   // Fields in a fixed order (not JSON of the options object, whose key order is incidental).
   const { options } = spec;
   const parameters =
@@ -30,5 +34,6 @@ export function renderKey(source: SourceIdentity, spec: RenderSpec): string {
     ...parameters,
   ]);
   // 128 bits of SHA-256 in hex: collision-free in practice, short enough for paths and job ids (no ':').
-  return createHash('sha256').update(identity).digest('hex').slice(0, 32);
+  const hash = signingKey === undefined ? createHash('sha256') : createHmac('sha256', signingKey);
+  return hash.update(identity).digest('hex').slice(0, 32);
 }

@@ -28,7 +28,8 @@ function withinFormat(options: RenderOptions, sampleRate: number): RenderOptions
 export function planSegment(
   request: SegmentRequest,
   source: SourceIdentity & { durationMs: number; sampleRate: number },
-  limits: { maxSegmentSeconds: number },
+  /** The longest segment, and SIGNING_KEY to key the render key with when the deployment signs URLs. */
+  planning: { maxSegmentSeconds: number; signingKey?: string },
 ): SegmentPlan {
   if (request.startMs >= source.durationMs) {
     throw new Unprocessable(
@@ -38,8 +39,8 @@ export function planSegment(
   // An end past the source's end means its end: the rest of the source.
   const endMs = Math.min(request.endMs, source.durationMs);
   const durationMs = endMs - request.startMs;
-  if (durationMs > limits.maxSegmentSeconds * 1000) {
-    throw new Unprocessable(`The segment lasts ${formatSeconds(durationMs)} s; segments may last at most ${limits.maxSegmentSeconds} s.`);
+  if (durationMs > planning.maxSegmentSeconds * 1000) {
+    throw new Unprocessable(`The segment lasts ${formatSeconds(durationMs)} s; segments may last at most ${planning.maxSegmentSeconds} s.`);
   }
   const { options } = request;
   if (options.mode === 'exact' && options.fadeInMs + options.fadeOutMs > durationMs) {
@@ -54,5 +55,5 @@ export function planSegment(
     sampleRate: source.sampleRate,
   };
   const identity: SourceIdentity = { path: source.path, size: source.size, mtimeMs: source.mtimeMs };
-  return { key: renderKey(identity, spec), source: identity, spec };
+  return { key: renderKey(identity, spec, planning.signingKey), source: identity, spec };
 }

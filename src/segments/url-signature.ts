@@ -1,7 +1,7 @@
 // Owns signed segment URLs (optional per deployment, like imgproxy's): the signature is HMAC-SHA256 with
 // SIGNING_KEY over the canonical URL's path and query (the signature itself left out), base64url without
 // padding, carried as the last query parameter `sig`. Verification compares in constant time.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Forbidden } from '../errors.js';
 
 export const SIGNATURE_PARAMETER = 'sig';
@@ -44,4 +44,13 @@ export function requireSignature(canonicalUrl: string, signature: string | undef
     );
   }
   return signature;
+}
+
+/**
+ * A fingerprint that names a signing key without revealing it ('unsigned' without one): recorded beside
+ * what was made under a key (renders, nginx's cache), so that what a rotated key made is never served again.
+ */
+export function signingKeyFingerprint(key: string | undefined): string {
+  if (key === undefined) return 'unsigned';
+  return createHash('sha256').update('mp3-segments signing key fingerprint\n').update(key).digest('hex').slice(0, 16);
 }

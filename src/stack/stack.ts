@@ -5,13 +5,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { configToEnv, frontUrl, PROJECT_ROOT, type Config } from '../config.js';
-import { storeDir } from '../data-layout.js';
+import { nginxCacheDir, nginxCacheKeyRecord, storeDir } from '../data-layout.js';
 import { countWorkerRestart } from '../observability/worker-restarts.js';
 import { connectRedis } from '../queue/redis-connection.js';
 import { createRenderStore } from '../store/render-store.js';
 import type { LineSink, ManagedProcess } from './managed-process.js';
 import { startNginx } from './nginx-front.js';
 import { startPrivateRedis } from './private-redis.js';
+import { forgetCacheOfOtherKeys } from './signing-key-epoch.js';
 import { ensurePrograms } from './system-tools.js';
 import { startSupervisedPool, type SupervisedPool } from './supervised-pool.js';
 
@@ -74,6 +75,12 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
     const api = startSupervisedPool({ name: 'api', count: 1, entry: API_ENTRY, env, sink });
     pools.push(workers, api);
     await Promise.all([workers.ready, api.ready]);
+    const forgotten = await forgetCacheOfOtherKeys({
+      cacheDir: nginxCacheDir(config.dataDir),
+      recordFile: nginxCacheKeyRecord(config.dataDir),
+      signingKey: config.signingKey,
+    });
+    if (forgotten > 0) sink('stack', `the signing key changed: removed ${forgotten} nginx cache entries made under another`);
     nginx = await startNginx({ program: programs.nginx as string, config, sink });
     const url = frontUrl(config);
     await waitForHttp(`${url}/healthz`, nginx);

@@ -27,6 +27,8 @@ export interface RenderMetadata {
   durationSeconds: number;
   /** How a copy was cut: to the sample, or in whole frames (absent for exact renders and older copies). */
   cut?: 'sample' | 'frame';
+  /** The fingerprint of the SIGNING_KEY its key was made under (url-signature.ts; absent in older renders). */
+  signedWith?: string;
   renderedAt: string;
 }
 

@@ -7,10 +7,12 @@ import type { Catalog } from '../sources/catalog.js';
 export interface PlanningDeps {
   catalog: Pick<Catalog, 'describe'>;
   maxSegmentSeconds: number;
+  /** SIGNING_KEY: when set, render keys (render ids) are keyed with it (render-key.ts). */
+  signingKey: string | undefined;
 }
 
 /** Rejects with the segment's 4xx (no such source, not MP3, start past the end, too long). */
 export async function planFromCatalog(deps: PlanningDeps, segment: SegmentRequest): Promise<SegmentPlan> {
   const source = await deps.catalog.describe(segment.source);
-  return planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds });
+  return planSegment(segment, source, { maxSegmentSeconds: deps.maxSegmentSeconds, signingKey: deps.signingKey });
 }

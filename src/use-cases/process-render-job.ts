@@ -20,6 +20,7 @@ import { type RenderHooks, type RenderTools, renderChecked } from '../render/ren
 import { throttledPercent } from '../render/render-progress.js';
 import type { RenderSpec } from '../render/render-spec.js';
 import { sourceLabel, sourcePathFor } from '../segments/segment-url.js';
+import { signingKeyFingerprint } from '../segments/url-signature.js';
 import { type ResolvedSource, resolveSource } from '../sources/resolve-source.js';
 import type { RenderStore } from '../store/render-store.js';
 import type { StoreBudget } from '../store/store-budget.js';
@@ -39,6 +40,8 @@ export interface RenderJobDeps extends RenderTools {
   /** Where render counts are kept (render-counter.ts). */
   redis: Redis;
   logger: Logger;
+  /** SIGNING_KEY, whose fingerprint each render records: status answers only renders of the current key. */
+  signingKey?: string;
 }
 
 /** The part of a BullMQ job the processor reads: a test can hand it a plain object. */
@@ -109,6 +112,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
       bytes,
       durationSeconds: checked.durationSeconds,
       ...(checked.cut ? { cut: checked.cut } : {}),
+      signedWith: signingKeyFingerprint(deps.signingKey),
       renderedAt: new Date().toISOString(),
     });
   } catch (error) {

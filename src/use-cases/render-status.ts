@@ -7,6 +7,7 @@ import type { FailureMemory } from '../queue/failure-memory.js';
 import { progressPercent, type RenderJob, type RenderResult } from '../queue/render-job.js';
 import type { RenderFailure } from '../render/render-failure.js';
 import type { RenderMetadata, RenderStore } from '../store/render-store.js';
+import { signingKeyFingerprint } from '../segments/url-signature.js';
 import { QueueUnreachable } from './request-render.js';
 
 export type RenderState =
@@ -24,7 +25,20 @@ export function createRenderStatus(deps: {
   queue: Pick<Queue<RenderJob, RenderResult>, 'getJob'>;
   store: Pick<RenderStore, 'metadata'>;
   failures: Pick<FailureMemory, 'permanent' | 'failureOf'>;
+  /** SIGNING_KEY: a stored render made under another key (before a rotation) is no record of this one. */
+  signingKey?: string;
 }): RenderStatus {
+  const currentKey = signingKeyFingerprint(deps.signingKey);
+  /**
+   * The stored render of `id`, unless a rotated key made it: its status would hand out the segment's URL
+   * signed with the current key to whoever held an id of the old one. Renders from before keys were
+   * recorded count as unsigned ones.
+   */
+  async function storedRender(id: string): Promise<RenderMetadata | null> {
+    const stored = await deps.store.metadata(id);
+    return stored && (stored.signedWith ?? 'unsigned') === currentKey ? stored : null;
+  }
+
   async function fromQueue(id: string): Promise<RenderState | null> {
     const job = await deps.queue.getJob(id);
     const state = job ? await job.getState() : 'unknown';
@@ -37,7 +51,7 @@ export function createRenderStatus(deps: {
 
   return {
     async read(id) {
-      const stored = await deps.store.metadata(id);
+      const stored = await storedRender(id);
       if (stored) return { status: 'done', render: stored };
       try {
         const queued = await fromQueue(id);
@@ -48,7 +62,7 @@ export function createRenderStatus(deps: {
         throw new QueueUnreachable(error);
       }
       // The job may have completed (and been removed) between the first look at the store and the queue's.
-      const late = await deps.store.metadata(id);
+      const late = await storedRender(id);
       return late ? { status: 'done', render: late } : null;
     },
   };

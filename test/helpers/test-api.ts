@@ -99,6 +99,7 @@ async function startTestWorker(config: Config): Promise<() => Promise<void>> {
     mediaRoot: await realMediaRoot(config.mediaRoot),
     redis: connection,
     failures: createFailureMemory(connection),
+    signingKey: config.signingKey,
     waitingCount: createWaitingCount(connection),
     streams: createRenderStreams(connection),
     backgroundLane: createBackgroundLane(connection, { maxAgeMs: 3_600_000 }),

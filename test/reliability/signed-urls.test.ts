@@ -1,24 +1,31 @@
 // Signed URLs on the real stack: with SIGNING_KEY, only a URL carrying its own signature is served (and
-// cached by nginx); anything else is 403 before a redirect or a lookup could reveal what exists.
+// cached by nginx); anything else is 403 before a redirect or a lookup could reveal what exists. After a
+// key rotation (the stack started again on the same DATA_DIR), no cached answer of the old key is served.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configToEnv, parseConfig } from '../../src/config.js';
 import { canonicalSegmentUrl, parseSegmentPath } from '../../src/segments/segment-url.js';
+import { type Stack, startStack } from '../../src/stack/stack.js';
 import { signatureFor, signedUrl } from '../../src/segments/url-signature.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
 import { getBytes, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 const KEY = 'test-signing-key-of-some-length';
+const ROTATED_KEY = 'the-next-signing-key-after-rotation';
 let t: TestStack;
+/** The stack started again on t's DATA_DIR with the rotated key, once a test did. */
+let rotated: Stack | undefined;
 
 /** Signed as the CLI signs: the canonical URL, then its signature. */
-function sign(path: string, options: { mode: 'copy' } = { mode: 'copy' }): string {
+function sign(path: string, options: { mode: 'copy' } = { mode: 'copy' }, key = KEY): string {
   const canonical = canonicalSegmentUrl({ ...parseSegmentPath(path), options, download: false });
-  return signedUrl(canonical, signatureFor(canonical, KEY));
+  return signedUrl(canonical, signatureFor(canonical, key));
 }
 
 beforeAll(async () => {
   t = await startTestStack({ SIGNING_KEY: KEY });
 });
 afterAll(async () => {
+  await rotated?.stop();
   await t?.stop();
 });
 
@@ -67,6 +74,32 @@ describe('with SIGNING_KEY set', () => {
     const { response } = await getBytes(`${t.url}/segments/demo/tones/010-12.000.mp3?${signed.split('?')[1]}`);
     expect(response.status).toBe(308);
     expect(response.headers.get('location')).toBe(signed);
+  });
+});
+
+describe('after the signing key is rotated', () => {
+  const path = '/segments/demo/tones/20-22.mp3';
+
+  it("the old key's URLs are 403, never an nginx HIT, and render ids change with the key", async () => {
+    const old = await getBytes(t.url + sign(path));
+    expect(old.response.status).toBe(200);
+    expect((await getBytes(t.url + sign(path))).response.headers.get('x-cache-status')).toBe('HIT');
+    const oldId = ((await (await fetch(t.url + sign(path), { headers: { prefer: 'respond-async' } })).json()) as { id: string }).id;
+    await t.stack.stop();
+    rotated = await startStack(parseConfig({ ...configToEnv(t.config), SIGNING_KEY: ROTATED_KEY }), (name, line) =>
+      t.logs.push(`${name}: ${line}`),
+    );
+    await expectForbidden(t.url + sign(path), /does not match this URL/);
+    const renewed = await getBytes(t.url + sign(path, { mode: 'copy' }, ROTATED_KEY));
+    expect(renewed.response.status).toBe(200);
+    expect(renewed.body.equals(old.body)).toBe(true);
+    const newId = (
+      (await (await fetch(t.url + sign(path, { mode: 'copy' }, ROTATED_KEY), { headers: { prefer: 'respond-async' } })).json()) as {
+        id: string;
+      }
+    ).id;
+    expect(newId).not.toBe(oldId);
+    expect((await fetch(`${t.url}/renders/${oldId}`)).status).toBe(404);
   });
 });
 

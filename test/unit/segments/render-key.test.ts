@@ -98,4 +98,13 @@ describe('renderKey', () => {
       renderKey({ ...source, path: ['a'] }, { ...spec, startMs: 12 }),
     );
   });
+
+  it('is keyed with SIGNING_KEY where a deployment signs URLs: the public facts alone no longer give it', () => {
+    const keyed = renderKey(source, spec, 'deployment-signing-key-1');
+    expect(keyed).toMatch(/^[0-9a-f]{32}$/);
+    expect(keyed).not.toBe(key);
+    expect(keyed).not.toBe(documentedKey(RENDERER_VERSION, source, spec));
+    expect(keyed).toBe(renderKey(source, spec, 'deployment-signing-key-1'));
+    expect(renderKey(source, spec, 'deployment-signing-key-2')).not.toBe(keyed);
+  });
 });
