@@ -112,9 +112,15 @@ function redisUrl(env: Env): string | undefined {
   return raw;
 }
 
+/** HOST:PORT as nginx's `listen` and a URL both spell it: an IPv6 address in brackets (`[::1]:8080`). */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}
+
 /** nginx's URL on this machine (HOST:PORT; a wildcard HOST is reached on loopback). */
 export function frontUrl(config: Pick<Config, 'host' | 'port'>): string {
-  return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  const loopback = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '::1' : config.host;
+  return `http://${hostPort(loopback, config.port)}`;
 }
 
 /** An http(s) base URL without query or fragment, trailing slashes dropped; undefined when it is not one. */

@@ -13,6 +13,8 @@ export const RETRY_AFTER = {
   probeSlow: 5,
   /** This API process is shutting down or restarting. */
   shuttingDown: 5,
+  /** nginx got no answer from the API (down, restarting or stalled): its own 502/503/504 (nginx.conf). */
+  frontNoAnswer: 5,
   /** Not ready: Redis or the workers are missing (GET /readyz). */
   notReady: 5,
   /** A render was evicted between its completion and its answer: asking again renders or finds it. */

@@ -4,30 +4,46 @@
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { PROJECT_ROOT } from '../config.js';
+import { ConfigError, hostPort, PROJECT_ROOT } from '../config.js';
 import { logsDir, nginxDir } from '../data-layout.js';
+import { RETRY_AFTER } from '../retry-after.js';
 import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
 
 export const NGINX_TEMPLATE = path.join(PROJECT_ROOT, 'nginx.conf');
 
-/** Pure: the template with every {{NAME}} replaced; an unknown or unfilled name is an error. */
+/**
+ * Pure: the template with every {{NAME}} replaced; an unknown or unfilled name is an error. Values are
+ * escaped for nginx's double-quoted strings (`\\` and `"`), where the template puts every path; numbers
+ * and addresses hold neither.
+ */
 export function renderNginxConfig(template: string, values: Record<string, string | number>): string {
   return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
     if (!(name in values)) throw new Error(`nginx.conf names {{${name}}}, which has no value`);
-    return String(values[name]);
+    return String(values[name]).replace(/[\\"]/g, '\\$&');
   });
 }
 
+/** How long a request waits behind another's cache fill before it goes upstream itself (nginx.conf). */
+const CACHE_LOCK_TIMEOUT_MS = 200;
+/** The most a client waits through nginx beyond WAIT_TIMEOUT_MS, cache lock included (issue 14). */
+const FRONT_WAIT_MARGIN_MS = 1_000;
+
 export function nginxValues(config: Config): Record<string, string | number> {
+  // nginx reads a `$` in access_log's path as a variable: no escape exists for it.
+  if (config.dataDir.includes('$'))
+    throw new ConfigError('DATA_DIR', "must not contain '$' (nginx reads it as a variable)", config.dataDir);
   return {
-    HOST: config.host,
-    PORT: config.port,
+    LISTEN: hostPort(config.host, config.port),
     API_PORT: config.apiPort,
     NGINX_DIR: nginxDir(config.dataDir),
     NGINX_LOG_DIR: path.join(logsDir(config.dataDir), 'nginx'),
     NGINX_CACHE_MAX_BYTES: config.nginxCacheMaxBytes,
-    // The API's wait limit plus a margin: nginx must never give up before the API answers.
+    // Outside /segments/: the API's wait limit plus a margin, so the API decides when such a request fails.
     UPSTREAM_TIMEOUT: Math.ceil(config.waitTimeoutMs / 1000) + 15,
+    CACHE_LOCK_TIMEOUT_MS,
+    // Lock wait plus this read timeout: a segment's client waits at most WAIT_TIMEOUT_MS + 1 s.
+    SEGMENT_READ_TIMEOUT_MS: config.waitTimeoutMs + FRONT_WAIT_MARGIN_MS - CACHE_LOCK_TIMEOUT_MS,
+    FRONT_RETRY_AFTER: RETRY_AFTER.frontNoAnswer,
   };
 }
 

@@ -311,7 +311,7 @@ describe('segments nginx-config', () => {
     expect(out).not.toMatch(/\{\{[A-Z_]+\}\}/);
     expect(out).toMatch(/listen 0\.0\.0\.0:80;/);
     expect(out).toMatch(/server 127\.0\.0\.1:3100;/);
-    expect(out).toMatch(/proxy_cache_path \/var\/lib\/mp3-segments\/nginx\/cache /);
+    expect(out).toMatch(/proxy_cache_path "\/var\/lib\/mp3-segments\/nginx\/cache" /);
     expect(out).toMatch(/proxy_cache_key \$request_uri;/);
   });
 

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, PROJECT_ROOT } from '../../src/config.js';
+import { ConfigError, frontUrl, parseConfig, PROJECT_ROOT } from '../../src/config.js';
 
 const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -160,5 +160,18 @@ describe('SEGMENTS_URL (the segments CLI)', () => {
     expect(configError({ SEGMENTS_URL: value }).message).toBe(
       `Invalid SEGMENTS_URL=${JSON.stringify(value)}: must be the base URL of the service, such as http://127.0.0.1:8080`,
     );
+  });
+});
+
+describe('frontUrl (where npm start and the CLI reach nginx)', () => {
+  it.each([
+    ['127.0.0.1', 'http://127.0.0.1:8080'],
+    ['0.0.0.0', 'http://127.0.0.1:8080'],
+    ['::1', 'http://[::1]:8080'],
+    ['::', 'http://[::1]:8080'],
+    ['fd00::2', 'http://[fd00::2]:8080'],
+  ])('HOST=%s is reached at %s', (host, url) => {
+    expect(frontUrl({ host, port: 8080 })).toBe(url);
+    expect(new URL(url).port).toBe('8080');
   });
 });

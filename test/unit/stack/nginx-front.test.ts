@@ -1,14 +1,27 @@
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config.js';
+import { parseConfig, PROJECT_ROOT } from '../../../src/config.js';
+import { logsDir, nginxDir } from '../../../src/data-layout.js';
+import { RETRY_AFTER } from '../../../src/retry-after.js';
 import { NGINX_TEMPLATE, nginxValues, renderNginxConfig } from '../../../src/stack/nginx-front.js';
+import { requireProgram } from '../../helpers/system-programs.js';
 
-/** The one number of a directive such as `proxy_cache_lock_timeout 45s;`, in seconds. */
-function seconds(conf: string, directive: string): number {
-  const match = new RegExp(`^\\s*${directive}\\s+(\\d+)s;`, 'm').exec(conf);
+/** The number of the first directive such as `proxy_cache_lock_timeout 200ms;`, in ms. */
+function millis(conf: string, directive: string): number {
+  const match = new RegExp(`^\\s*${directive}\\s+(\\d+)(ms|s);`, 'm').exec(conf);
   if (!match) throw new Error(`no ${directive} in the rendered nginx.conf`);
-  return Number(match[1]);
+  return Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+}
+
+/** The text of a `location` block, from its opening line to the next location. */
+function location(conf: string, opening: string): string {
+  const start = conf.indexOf(`location ${opening} {`);
+  if (start < 0) throw new Error(`no location ${opening} in the rendered nginx.conf`);
+  const next = conf.indexOf('location ', start + 1);
+  return conf.slice(start, next < 0 ? undefined : next);
 }
 
 describe('renderNginxConfig', () => {
@@ -20,6 +33,10 @@ describe('renderNginxConfig', () => {
 
   it('leaves text without placeholders as it is', () => {
     expect(renderNginxConfig('events { worker_connections 4096; }', {})).toBe('events { worker_connections 4096; }');
+  });
+
+  it('escapes a backslash and a double quote, so a value stays inside the quoted string the template puts it in', () => {
+    expect(renderNginxConfig('pid "{{DIR}}/nginx.pid";', { DIR: '/tmp/a "b"\\c' })).toBe('pid "/tmp/a \\"b\\"\\\\c/nginx.pid";');
   });
 
   it('refuses a name that has no value, naming it', () => {
@@ -52,6 +69,36 @@ describe("the repository's nginx.conf", () => {
     expect(conf).toMatch(/^\s*listen 127\.0\.0\.1:18080;/m);
   });
 
+  it("refuses a DATA_DIR with a '$', which nginx would read as a variable, naming DATA_DIR", () => {
+    expect(() => nginxValues(parseConfig({ DATA_DIR: '/tmp/$data' }))).toThrow(/^Invalid DATA_DIR=.*must not contain '\$'/);
+  });
+
+  it('listens on an IPv6 HOST in brackets', async () => {
+    expect(await rendered({ HOST: '::1', PORT: '18080' })).toMatch(/^\s*listen \[::1\]:18080;/m);
+  });
+
+  it.each([
+    ['an IPv6 HOST', { HOST: '::1' }, 'data'],
+    ['a DATA_DIR holding spaces and quotes', {}, 'data dir "quoted" \\ too'],
+  ])('is a config nginx accepts (nginx -t) with %s', async (_, env: Record<string, string>, dataDir) => {
+    const nginx = requireProgram('nginx', 'nginx');
+    const root = await mkdtemp(path.join(os.tmpdir(), 'nginx-conf-test-'));
+    try {
+      const config = parseConfig({ ...env, PORT: '18080', DATA_DIR: path.join(root, dataDir) });
+      const dir = nginxDir(config.dataDir);
+      // nginx makes only the last level of its paths (startNginx makes these).
+      await mkdir(path.join(dir, 'temp'), { recursive: true });
+      await mkdir(path.join(logsDir(config.dataDir), 'nginx'), { recursive: true });
+      const file = path.join(root, 'nginx.conf');
+      await writeFile(file, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), nginxValues(config)));
+      const checked = spawnSync(nginx, ['-t', '-p', dir, '-c', file, '-e', path.join(root, 'error.log')], { encoding: 'utf8' });
+      expect(checked.stderr).toContain('test is successful');
+      expect(checked.status).toBe(0);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('sends one miss per key upstream with proxy_cache_lock on', async () => {
     expect(await rendered()).toMatch(/^\s*proxy_cache_lock on;/m);
   });
@@ -60,13 +107,42 @@ describe("the repository's nginx.conf", () => {
     expect(await rendered()).toMatch(/^\s*proxy_cache_lock_timeout 200ms;/m);
   });
 
-  it.each(['proxy_cache_lock_age', 'proxy_read_timeout'])(
-    'waits with %s at least as long as the API waits for a render',
-    async (directive) => {
-      expect(seconds(await rendered(), directive)).toBeGreaterThanOrEqual(30);
-      expect(seconds(await rendered({ WAIT_TIMEOUT_MS: '120000' }), directive)).toBeGreaterThanOrEqual(120);
+  it.each(['30000', '2000', '120000'])(
+    "with WAIT_TIMEOUT_MS=%s, a segment waits upstream past the API's wait, but cache lock and read timeout together at most 1 s past it",
+    async (wait) => {
+      const segments = location(await rendered({ WAIT_TIMEOUT_MS: wait }), '/segments/');
+      const lock = millis(segments, 'proxy_cache_lock_timeout');
+      const read = millis(segments, 'proxy_read_timeout');
+      expect(read).toBeGreaterThan(Number(wait));
+      expect(lock + read).toBeLessThanOrEqual(Number(wait) + 1000);
+      expect(millis(segments, 'proxy_cache_lock_age')).toBeGreaterThanOrEqual(Number(wait));
     },
   );
+
+  it("elsewhere waits well past the API's wait, so the API decides when a listing or a probe fails", async () => {
+    expect(millis(await rendered({ WAIT_TIMEOUT_MS: '120000' }), 'proxy_read_timeout')).toBeGreaterThan(120_000);
+  });
+
+  it("answers its own 502, 503 and 504 as problem+json with Retry-After and no-store, and never intercepts the API's own errors", async () => {
+    const conf = await rendered();
+    expect(conf).toMatch(/^\s*error_page 502 503 504 \/_problem\/unavailable;/m);
+    expect(conf).not.toMatch(/^\s*proxy_intercept_errors on/m);
+    const problem = location(conf, '= /_problem/unavailable');
+    expect(problem).toMatch(/^\s*internal;/m);
+    expect(problem).toMatch(/^\s*default_type application\/problem\+json;/m);
+    expect(problem).toMatch(/^\s*add_header Cache-Control no-store always;/m);
+    expect(problem).toMatch(new RegExp(`^\\s*add_header Retry-After ${RETRY_AFTER.frontNoAnswer} always;`, 'm'));
+    expect(problem).toContain('"type":"urn:mp3-segments:problem:unavailable"');
+  });
+
+  it('never stores an answer that redirects (a 308 to the canonical URL)', async () => {
+    expect(location(await rendered(), '/segments/')).toMatch(/^\s*proxy_no_cache [^;]*\$upstream_http_location[^;]*;/m);
+  });
+
+  it('refuses a URL or a header over 8 KB, as docs/api.md says', async () => {
+    expect(await rendered()).toMatch(/^\s*large_client_header_buffers \d+ 8k;/m);
+    expect(await readFile(path.join(PROJECT_ROOT, 'docs', 'api.md'), 'utf8')).toMatch(/a URL or a header over 8 KB/);
+  });
 
   it('keeps connections to the API alive', async () => {
     expect(await rendered()).toMatch(/upstream segment_api \{[^}]*\bkeepalive \d+;/);
@@ -74,8 +150,8 @@ describe("the repository's nginx.conf", () => {
 
   it('puts its pid, cache and temp files under DATA_DIR', async () => {
     const conf = await rendered({ DATA_DIR: '/tmp/segments-data' });
-    expect(conf).toContain('pid /tmp/segments-data/nginx/nginx.pid;');
-    expect(conf).toContain('proxy_cache_path /tmp/segments-data/nginx/cache ');
-    expect(conf).toContain('proxy_temp_path /tmp/segments-data/nginx/temp/proxy;');
+    expect(conf).toContain('pid "/tmp/segments-data/nginx/nginx.pid";');
+    expect(conf).toContain('proxy_cache_path "/tmp/segments-data/nginx/cache" ');
+    expect(conf).toContain('proxy_temp_path "/tmp/segments-data/nginx/temp/proxy";');
   });
 });

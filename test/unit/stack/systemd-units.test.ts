@@ -82,7 +82,7 @@ describe('the shipped systemd units', () => {
       .flatMap((line) => line.split(' ').slice(2));
     const exists = (folder: string) => folder === STATE_DIR || made.some((dir) => dir === folder || dir.startsWith(`${folder}/`));
     const config = renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), nginxValues(parseConfig({ DATA_DIR: STATE_DIR })));
-    const written = [...config.matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path|proxy_cache_path) (\/\S+?);?(?:\s|$)/gm)].map(
+    const written = [...config.matchAll(/^\s*(?:pid|error_log|access_log|\w+_temp_path|proxy_cache_path) "(\/[^"]+)"/gm)].map(
       (m) => m[1] ?? '',
     );
     expect(written).toContain(`${STATE_DIR}/nginx/temp/client_body`);
