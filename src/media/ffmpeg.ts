@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import ffmpeg from 'fluent-ffmpeg';
+import { classifyExit, type ToolExit, userTextOf } from './fault-kind.js';
 import { progressSeconds } from './ffmpeg-progress.js';
 
 export interface FfmpegInput {
@@ -31,7 +32,10 @@ export interface AudioProbe {
   bitRate: number;
 }
 
-/** ffmpeg exited non-zero: the input could not be read or cut. Carries the tail of stderr for the log. */
+/**
+ * ffmpeg or ffprobe ran and refused its input (exit non-zero, no system error reported): the source's bytes
+ * cannot be read or cut, a permanent failure (fault-kind.ts). Carries the tail of stderr for the log.
+ */
 export class FfmpegFailed extends Error {
   constructor(
     message: string,
@@ -42,11 +46,20 @@ export class FfmpegFailed extends Error {
   }
 }
 
-/** ffmpeg was killed by a signal it was not sent by us (a stop, the OOM killer): a passing fault. */
-export class FfmpegKilled extends Error {
-  constructor(message: string) {
+/**
+ * ffmpeg or ffprobe did not do its work for a reason outside its input's bytes: it could not be spawned
+ * (EMFILE, EAGAIN, ENOENT), was killed by a signal we did not send (a stop, the OOM killer), or reported a
+ * system error (EIO from a network MEDIA_ROOT, ENOMEM, EACCES on the output): a passing fault (fault-kind.ts).
+ */
+export class ToolPassingFault extends Error {
+  constructor(
+    message: string,
+    /** The system error behind it, when known (ENOSPC: the store's disk is full). */
+    readonly errno: string | null,
+    readonly stderrTail = '',
+  ) {
     super(message);
-    this.name = 'FfmpegKilled';
+    this.name = 'ToolPassingFault';
   }
 }
 
@@ -110,7 +123,19 @@ function runProbe(ffprobePath: string, file: string, timeoutMs: number): Promise
       (error, stdout, stderr) => {
         const overflowed = error?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
         if (error?.killed && !overflowed) return reject(new ProbeTimedOut(timeoutMs));
-        if (error?.signal && !overflowed) return reject(new FfmpegKilled(`ffprobe was killed by ${error.signal}`));
+        if (error && !overflowed) {
+          // execFile's error: a string code when ffprobe never ran (spawn failed), its exit code when it did.
+          const exit: ToolExit = {
+            spawnError: typeof error.code === 'string' ? error.code : null,
+            signal: error.signal ?? null,
+            code: typeof error.code === 'number' ? error.code : null,
+            stderr: String(stderr).slice(-2000),
+            userText: userTextOf([file]),
+          };
+          const fault = classifyExit(exit);
+          if (fault.kind === 'passing')
+            return reject(new ToolPassingFault(`ffprobe did not finish: ${error.message.split('\n')[0]}`, fault.errno, exit.stderr));
+        }
         if (error) return reject(new FfmpegFailed('ffprobe could not read the file', String(stderr || error.message).slice(-2000)));
         let data: FfprobeJson;
         try {
@@ -131,6 +156,18 @@ function runProbe(ffprobePath: string, file: string, timeoutMs: number): Promise
       },
     );
   });
+}
+
+/**
+ * How fluent-ffmpeg says ffmpeg ended, as facts: a spawn failure is Node's own error (its errno code); an
+ * end is its message's fixed start, "ffmpeg was killed with signal X" or "ffmpeg exited with code N" (what
+ * follows that is stderr, never read as facts).
+ */
+function exitOf(error: Error & { code?: unknown }, stderr: string, urls: string[]): ToolExit {
+  const signal = /^ffmpeg was killed with signal (\w+)/.exec(error.message)?.[1] ?? null;
+  const code = /^ffmpeg exited with code (\d+)/.exec(error.message)?.[1];
+  const spawnError = typeof error.code === 'string' ? error.code : null;
+  return { spawnError, signal, code: code === undefined ? null : Number(code), stderr, userText: userTextOf(urls) };
 }
 
 /** An ffmpeg/ffprobe this user cannot run (a bundled one root-owned after `sudo npm ci`, a wrong path set): a setup fault. */
@@ -221,11 +258,16 @@ export async function createMediaTools(
             settle();
             if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
             else if (error.outputStreamError) reject(error.outputStreamError);
-            // A signal ends ffmpeg in one of two ways: killed outright, or (SIGTERM, SIGINT) it stops itself,
-            // saying "received signal", with exit code 255. Neither says anything about the source.
-            else if (/killed with signal|received signal|spawn|ENOENT|EAGAIN/.test(`${error.message}\n${stderr.join('\n')}`))
-              reject(new FfmpegKilled(`ffmpeg did not finish: ${error.message.split('\n')[0]}`));
-            else reject(new FfmpegFailed(`ffmpeg failed: ${error.message.split('\n')[0]}`, stderr.join('\n')));
+            else {
+              const exit = exitOf(error, stderr.join('\n'), [
+                ...args.inputs.map((input) => input.url),
+                typeof output === 'string' ? output : '',
+              ]);
+              const fault = classifyExit(exit);
+              const firstLine = error.message.split('\n')[0];
+              if (fault.kind === 'permanent') reject(new FfmpegFailed(`ffmpeg failed: ${firstLine}`, exit.stderr));
+              else reject(new ToolPassingFault(`ffmpeg did not finish: ${firstLine}`, fault.errno, exit.stderr));
+            }
           })
           .on('end', () => {
             settle();

@@ -26,7 +26,9 @@ export interface WrittenRender {
  * states its length (exact renders, sample cuts) must be exactly that long.
  */
 export async function checkOutput(file: string, spec: RenderSpec, written: WrittenRender = {}): Promise<CheckedRender> {
-  const chain = await readFrameChain(file).catch(() => null);
+  // A read error is not the render's fault (EIO, EMFILE): it goes up as itself, a passing fault
+  // (render-pipeline.ts); only bytes that are no frame chain fail the render for good.
+  const chain = await readFrameChain(file);
   if (!chain || chain.sampleRate !== spec.sampleRate) {
     throw permanentFailure(422, 'The render of this source is not readable MP3; the file may be damaged.');
   }

@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { FfmpegFailed, FfmpegKilled, FfmpegTimedOut, type MediaTools } from '../media/ffmpeg.js';
+import { systemErrorCode } from '../media/fault-kind.js';
+import { FfmpegFailed, FfmpegTimedOut, type MediaTools, ToolPassingFault } from '../media/ffmpeg.js';
 import { createInfoFrameInserter } from '../media/info-frame.js';
 import { clearGaplessTrim, removeJunkBetweenFrames } from '../media/mp3-frame.js';
 import type { SourceFile } from '../media/source-file.js';
@@ -18,7 +19,7 @@ import type { FrameIndexes } from './frame-indexes.js';
 import { type CheckedRender, checkOutput } from './output-check.js';
 import { buildRenderArguments, type RenderInput } from './render-args.js';
 import { exactRenderLayout } from './exact-layout.js';
-import { passingFailure, permanentFailure } from './render-failure.js';
+import { passingFailure, permanentFailure, RenderFailed } from './render-failure.js';
 import type { RenderSpec } from './render-spec.js';
 import { writeSampleCopy } from './sample-copy.js';
 
@@ -36,46 +37,52 @@ export interface RenderHooks {
   onWriting?: () => Promise<void>;
 }
 
-async function runFfmpeg(
+function runFfmpeg(
   tools: RenderTools,
   input: RenderInput,
   output: string | Writable,
   spec: RenderSpec,
-  log: Logger,
   onProgress?: (seconds: number) => void,
 ): Promise<void> {
-  try {
-    await tools.media.render(output, buildRenderArguments(spec, input), { timeoutMs: tools.renderTimeoutMs, onProgress });
-  } catch (error) {
-    if (error instanceof FfmpegTimedOut) {
-      // Not retried: a render that hung once would most likely hang again and hold a worker each time.
-      // The waiting requests get 503 + Retry-After; a later request tries once more (failed jobs are removed).
-      log.warn({ timeoutMs: error.timeoutMs }, 'ffmpeg killed at its time limit');
-      throw permanentFailure(503, 'Rendering took longer than allowed; retry later.');
-    }
-    if (error instanceof FfmpegKilled) {
-      log.warn({ err: error.message }, 'ffmpeg did not run to its end; the job will be retried');
-      throw error;
-    }
-    const outOfSpace = (error as NodeJS.ErrnoException).code === 'ENOSPC';
-    if (outOfSpace || (error instanceof FfmpegFailed && /No space left on device/i.test(error.stderrTail))) {
-      // The store's disk is full: a passing fault (eviction or an operator frees space), retried.
-      log.error({ err: (error as Error).message }, 'the render store is out of disk space');
-      throw passingFailure('The render store is out of disk space; retry later.');
-    }
-    if (error instanceof FfmpegFailed) {
-      log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');
-      throw permanentFailure(422, 'ffmpeg could not read or cut this source; the file may be damaged or not MP3.');
-    }
-    throw error;
+  return tools.media.render(output, buildRenderArguments(spec, input), { timeoutMs: tools.renderTimeoutMs, onProgress });
+}
+
+/**
+ * What any step's failure means for the render, decided once here from its type (fault-kind.ts classified
+ * ffmpeg's end): a RenderFailed as it is; ffmpeg refusing the source, a permanent 422; a system error (a
+ * read, a write, a spawn: EIO, EMFILE, ENOSPC...) or a signal, a passing fault, retried. Anything else is
+ * rethrown: an unexplained error, retried as a passing fault too.
+ */
+function asRenderFailure(error: unknown, log: Logger): unknown {
+  if (error instanceof RenderFailed) return error;
+  if (error instanceof FfmpegTimedOut) {
+    // Not retried: a render that hung once would most likely hang again and hold a worker each time.
+    // The waiting requests get 503 + Retry-After; a later request tries once more (failed jobs are removed).
+    log.warn({ timeoutMs: error.timeoutMs }, 'ffmpeg killed at its time limit');
+    return permanentFailure(503, 'Rendering took longer than allowed; retry later.');
   }
+  if (error instanceof FfmpegFailed) {
+    log.warn({ stderr: error.stderrTail }, 'ffmpeg failed');
+    return permanentFailure(422, 'ffmpeg could not read or cut this source; the file may be damaged or not MP3.');
+  }
+  const errno = error instanceof ToolPassingFault ? error.errno : systemErrorCode(error);
+  if (errno === 'ENOSPC') {
+    // The store's disk is full: eviction or an operator frees space.
+    log.error({ err: (error as Error).message }, 'the render store is out of disk space');
+    return passingFailure('The render store is out of disk space; retry later.');
+  }
+  if (errno || error instanceof ToolPassingFault) {
+    log.warn({ err: (error as Error).message, errno }, 'the render failed on a passing fault; the job will be retried');
+    return passingFailure('The render failed on a passing fault; retry in a few seconds.');
+  }
+  return error;
 }
 
 /**
  * An exact render, written into `output` as LAME encodes it, behind an Info frame computed before encoding:
  * every byte is final once written, so the file can be streamed while it grows.
  */
-async function encodeFollowable(tools: RenderTools, input: RenderInput, output: string, spec: RenderSpec, log: Logger, hooks: RenderHooks) {
+async function encodeFollowable(tools: RenderTools, input: RenderInput, output: string, spec: RenderSpec, hooks: RenderHooks) {
   const file = createWriteStream(output);
   await once(file, 'open');
   const withInfoFrame = createInfoFrameInserter(exactRenderLayout(spec));
@@ -83,7 +90,7 @@ async function encodeFollowable(tools: RenderTools, input: RenderInput, output: 
   written.catch(() => undefined); // awaited below, once ffmpeg ended well
   try {
     await hooks.onWriting?.();
-    await runFfmpeg(tools, input, withInfoFrame, spec, log, hooks.onProgress);
+    await runFfmpeg(tools, input, withInfoFrame, spec, hooks.onProgress);
     await written;
   } catch (error) {
     withInfoFrame.destroy();
@@ -91,7 +98,10 @@ async function encodeFollowable(tools: RenderTools, input: RenderInput, output: 
   }
 }
 
-/** Renders `spec` of `source` into `output` and checks it; returns the output's duration and size. */
+/**
+ * Renders `spec` of `source` into `output` and checks it; returns the output's duration and size. Fails
+ * with a RenderFailed (permanent or passing), or an unexplained error (passing).
+ */
 export async function renderChecked(
   tools: RenderTools,
   source: SourceFile,
@@ -100,8 +110,22 @@ export async function renderChecked(
   log: Logger,
   hooks: RenderHooks = {},
 ): Promise<CheckedRender> {
+  try {
+    return await renderSteps(tools, source, output, spec, hooks);
+  } catch (error) {
+    throw asRenderFailure(error, log);
+  }
+}
+
+async function renderSteps(
+  tools: RenderTools,
+  source: SourceFile,
+  output: string,
+  spec: RenderSpec,
+  hooks: RenderHooks,
+): Promise<CheckedRender> {
   if (spec.options.mode === 'exact') {
-    await encodeFollowable(tools, { file: source.file }, output, spec, log, hooks);
+    await encodeFollowable(tools, { file: source.file }, output, spec, hooks);
     return checkOutput(output, spec);
   }
   // A copy of a clean frame chain is cut to the sample by the project's own frame code (no ffmpeg).
@@ -114,7 +138,7 @@ export async function renderChecked(
   // cut there), else by ffmpeg's seek.
   const cut = await tools.frameIndexes.cutFor(source, spec);
   const input: RenderInput = { file: source.file, cut };
-  await runFfmpeg(tools, input, output, spec, log, hooks.onProgress);
+  await runFfmpeg(tools, input, output, spec, hooks.onProgress);
   // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
   if (!input.cut) await removeJunkBetweenFrames(output);
   await clearGaplessTrim(output);

@@ -17,6 +17,7 @@ import {
   type SampleCut,
   type SourceFrames,
 } from '../media/sample-cut.js';
+import { passingFailure } from './render-failure.js';
 import type { RenderSpec } from './render-spec.js';
 
 /**
@@ -37,8 +38,8 @@ async function readRanges(file: string, ranges: Array<[number, number]>): Promis
       ranges.map(async ([start, end]) => {
         const bytes = Buffer.alloc(end - start);
         const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-        if (bytesRead !== bytes.length)
-          throw new Error(`the source is shorter than its frame index (read ${bytesRead} of ${bytes.length} bytes)`);
+        // The file changed under its index (the next attempt finds it changed): not a fault of its bytes.
+        if (bytesRead !== bytes.length) throw passingFailure('The source file changed while the segment was being cut; retry.');
         return bytes;
       }),
     );
@@ -68,6 +69,7 @@ function segmentBytes(tags: Buffer, cut: SampleCut): Buffer[] {
 /**
  * Writes the sample-exact copy of `spec` into `output` and returns the samples it plays; null (nothing
  * written) when this source's frames do not allow one there, and the caller cuts whole frames instead.
+ * A read or write that fails (EIO, EMFILE) fails as itself, a passing fault (render-pipeline.ts).
  */
 export async function writeSampleCopy(index: FrameIndex, file: string, spec: RenderSpec, output: string): Promise<number | null> {
   const { start, end } = askedSamples(index, spec);
@@ -94,7 +96,7 @@ export async function writeSampleCopy(index: FrameIndex, file: string, spec: Ren
     const parts = segmentBytes(id3TextTag(head), cut);
     const { bytesWritten } = await handle.writev(parts);
     const total = parts.reduce((sum, part) => sum + part.length, 0);
-    if (bytesWritten !== total) throw new Error(`wrote ${bytesWritten} of the segment's ${total} bytes`);
+    if (bytesWritten !== total) throw passingFailure('The render could not be written whole; retry later.');
   } finally {
     await handle.close();
   }

@@ -5,8 +5,9 @@
 // truncation, VBRI, free format) is probed by ffprobe.
 import { LRUCache } from 'lru-cache';
 import { Unavailable, Unprocessable } from '../errors.js';
-import { FfmpegKilled, ProbeTimedOut, type AudioProbe } from '../media/ffmpeg.js';
+import { type AudioProbe, ProbeTimedOut, ToolPassingFault } from '../media/ffmpeg.js';
 import type { FrameIndex } from '../media/frame-index.js';
+import { systemErrorCode } from '../media/fault-kind.js';
 import { readGaplessInfo } from '../media/mp3-frame.js';
 import { gaplessDurationMs } from '../media/sample-cut.js';
 import type { FrameIndexes } from '../render/frame-indexes.js';
@@ -29,10 +30,13 @@ type ProbeOutcome =
   | { ok: true; probe: AudioProbe; gaplessSeconds: number | null }
   /** Described by its frame index (only its facts are kept: an hour's index is 1.1 MB). */
   | { ok: true; facts: IndexedFacts }
-  /** The file could not be read as audio: remembered, like a success, until the file changes. */
+  /** ffprobe read the file and refused it as audio: remembered, like a success, until the file changes. */
   | { ok: false; reason: string }
-  /** The probe itself did not finish (time limit, killed): says nothing about the file, never remembered. */
-  | { ok: false; transient: true; reason: string };
+  /**
+   * The probe itself did not finish (time limit, a signal, a spawn that failed under EMFILE, a read error):
+   * says nothing about the file, never remembered.
+   */
+  | { ok: false; transient: true; timedOut: boolean; reason: string };
 
 /** How long a source's resolution (real path, size, mtime) is trusted before it is looked at again. */
 export const RESOLVE_TTL_MS = 1_000;
@@ -67,11 +71,15 @@ export async function createCatalog(deps: {
     // A failed read of the index (the file went away) leaves the answer to the probe.
     const index = deps.frameIndexes ? await deps.frameIndexes.indexFor(resolved).catch(() => null) : null;
     if (index) return { ok: true, facts: factsOf(index) };
-    return Promise.all([deps.probe(resolved.file), readGaplessInfo(resolved.file).catch(() => null)]).then(
+    // A header that cannot be parsed is no header; a read that fails (EMFILE) fails the probe, passing.
+    const gaplessOf = (file: string) =>
+      readGaplessInfo(file).catch((error: unknown) => (systemErrorCode(error) ? Promise.reject(error) : null));
+    return Promise.all([deps.probe(resolved.file), gaplessOf(resolved.file)]).then(
       ([probe, gapless]): ProbeOutcome => ({ ok: true, probe, gaplessSeconds: gapless?.durationSeconds ?? null }),
+      // A probe that could not run (time limit, signal, spawn, EMFILE: fault-kind.ts) says nothing of the file.
       (error: Error): ProbeOutcome =>
-        error instanceof ProbeTimedOut || error instanceof FfmpegKilled
-          ? { ok: false, transient: true, reason: error.message }
+        error instanceof ProbeTimedOut || error instanceof ToolPassingFault || systemErrorCode(error)
+          ? { ok: false, transient: true, timedOut: error instanceof ProbeTimedOut, reason: error.message }
           : { ok: false, reason: error.message },
     );
   }
@@ -101,7 +109,8 @@ export async function createCatalog(deps: {
       if (resolved.size === 0) throw new Unprocessable(`${unreadable}: it is empty.`);
       const outcome = await probeOnce(resolved);
       if (!outcome.ok && 'transient' in outcome) {
-        throw new Unavailable(`Reading '${sourceLabel(resolved.path)}' took too long; retry shortly.`, 'probeSlow');
+        const what = outcome.timedOut ? 'took too long' : 'failed on a passing fault';
+        throw new Unavailable(`Reading '${sourceLabel(resolved.path)}' ${what}; retry shortly.`, 'probeSlow');
       }
       if (!outcome.ok) throw new Unprocessable(`${unreadable}; replace the file with a valid MP3.`);
       if ('facts' in outcome) return { ...resolved, ...outcome.facts };

@@ -11,7 +11,7 @@ import {
   createMediaTools,
   ensureExecutable,
   FfmpegFailed,
-  FfmpegKilled,
+  ToolPassingFault,
   FfmpegTimedOut,
   ToolNotExecutable,
   type MediaTools,
@@ -107,7 +107,7 @@ describe('media tools', () => {
     expect(await descendantsOf(process.pid)).toEqual([]);
   });
 
-  it('an ffmpeg stopped by SIGTERM (it exits 255 by itself) rejects with FfmpegKilled, not as a bad source', async () => {
+  it('an ffmpeg stopped by SIGTERM (it exits 255 by itself) rejects with ToolPassingFault, not as a bad source', async () => {
     const args = buildRenderArguments(
       {
         startMs: 0,
@@ -120,7 +120,7 @@ describe('media tools', () => {
     const rendering = media.render(path.join(dir, 'stopped.mp3'), args, { timeoutMs: 30_000 }).catch((e: unknown) => e);
     const ffmpegPid = await eventually(async () => (await descendantsOf(process.pid))[0], 'ffmpeg to start');
     process.kill(ffmpegPid, 'SIGTERM');
-    expect(await rendering).toBeInstanceOf(FfmpegKilled);
+    expect(await rendering).toBeInstanceOf(ToolPassingFault);
   });
 
   it('ffmpeg failing on its input rejects with FfmpegFailed carrying stderr', async () => {

@@ -2,6 +2,7 @@
 // over the real pieces: a temp store and media root, a real Redis (a private redis-server for this file),
 // real ffmpeg. What it publishes, when it runs no ffmpeg, and how a failure is recorded and thrown.
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -50,6 +51,8 @@ beforeAll(async () => {
     path.join(root, 'bad', 'damaged.mp3'),
     Buffer.concat([tones.subarray(0, 20_000), Buffer.alloc(tones.length - 20_000, 0x5a)]),
   );
+  // Not audio, under a name that spells what ffmpeg says of passing faults.
+  await copyFile(path.join(root, 'bad', 'not-audio.mp3'), path.join(root, 'bad', 'spawn EAGAIN received signal.mp3'));
   mediaRoot = await realMediaRoot(root);
   catalog = await createCatalog({ mediaRoot, probe: media.probe });
 });
@@ -218,22 +221,24 @@ describe('processing a render job', () => {
     expect(await storeFiles()).toEqual([]);
   });
 
-  it('fails an unreadable source for good with a 422 recorded, a plain public message, and no file left in the store', async () => {
-    const file = path.join(mediaRoot, 'bad', 'not-audio.mp3');
-    const facts = await stat(file);
-    const source: SourceIdentity = { path: ['bad', 'not-audio'], size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
-    const spec: RenderSpec = { startMs: 0, endMs: 2_000, options: { mode: 'copy' }, sampleRate: 44_100 };
-    const key = renderKey(source, spec);
+  // The second name spells what ffmpeg says of passing faults (issue 14): its bytes alone decide.
+  for (const name of ['not-audio', 'spawn EAGAIN received signal']) {
+    it(`fails an unreadable source ('${name}') for good with a 422 recorded, a plain public message, and no file left in the store`, async () => {
+      const facts = await stat(path.join(mediaRoot, 'bad', `${name}.mp3`));
+      const source: SourceIdentity = { path: ['bad', name], size: facts.size, mtimeMs: Math.trunc(facts.mtimeMs) };
+      const spec: RenderSpec = { startMs: 0, endMs: 2_000, options: { mode: 'copy' }, sampleRate: 44_100 };
+      const key = renderKey(source, spec);
 
-    const error = await rejectionOf(processRenderJob(handle({ key, source, spec, requestId: 'test-request' })));
+      const error = await rejectionOf(processRenderJob(handle({ key, source, spec, requestId: 'test-request' })));
 
-    expect(error).toBeInstanceOf(UnrecoverableError);
-    const recorded = await failures.permanent(key);
-    expect(recorded).toMatchObject({ status: 422, permanent: true });
-    expect(error.message).toBe(recorded?.detail);
-    expectPlainDetail(error.message);
-    expect(await storeFiles()).toEqual([]);
-  });
+      expect(error).toBeInstanceOf(UnrecoverableError);
+      const recorded = await failures.permanent(key);
+      expect(recorded).toMatchObject({ status: 422, permanent: true });
+      expect(error.message).toBe(recorded?.detail);
+      expectPlainDetail(error.message);
+      expect(await storeFiles()).toEqual([]);
+    });
+  }
 
   it('fails a source that cannot be cut there for good with a 422 recorded, and leaves no temp file in the store', async () => {
     const job = await copyJob(['bad', 'damaged'], 30, 40);
@@ -247,4 +252,35 @@ describe('processing a render job', () => {
     expectPlainDetail(error.message);
     expect(await storeFiles()).toEqual([]);
   });
+});
+
+describe('a render whose temp folder cannot be written (a read-only file system: EROFS, which root gets too)', () => {
+  // A real read-only file system as the store's temp folder: chmod does not stop root, a mount does.
+  let tempDir: string;
+  beforeEach(async () => {
+    tempDir = path.join(store.dir, '.tmp');
+    await mkdir(tempDir, { recursive: true });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', tempDir], { encoding: 'utf8' });
+    if (mounted.status !== 0) throw new Error(`this test mounts a read-only tmpfs and needs root: mount said ${mounted.stderr.trim()}`);
+    return () => void spawnSync('umount', [tempDir]);
+  });
+
+  for (const [what, source, mode] of [
+    ['a copy made by ffmpeg (a source the frame index refuses)', ['bad', 'damaged'], 'copy'],
+    ['a sample-exact copy (no ffmpeg)', ['demo', 'tones'], 'copy'],
+    ['an exact render', ['demo', 'tones'], 'exact'],
+  ] as const) {
+    it(`${what} fails on a passing fault: retried (a plain Error), a 503 recorded, nothing remembered for good`, async () => {
+      const job = await copyJob([...source], 10, 12);
+      const exact: RenderSpec = { ...job.spec, options: { mode: 'exact', bitrateKbps: 64, channels: null, fadeInMs: 0, fadeOutMs: 0 } };
+      const asked: RenderJob = mode === 'exact' ? { ...job, spec: exact, key: renderKey(job.source, exact) } : job;
+
+      const error = await rejectionOf(processRenderJob(handle(asked)));
+
+      expect(error).not.toBeInstanceOf(UnrecoverableError);
+      expect(await failures.permanent(asked.key)).toBeNull();
+      expect(await failures.failureOf(asked.key)).toMatchObject({ status: 503, permanent: false });
+      expectPlainDetail(error.message);
+    });
+  }
 });
