@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRenderStore, type RenderStore } from '../../../src/store/render-store.js';
 import { chooseEvictions, createStoreBudget } from '../../../src/store/store-budget.js';
+import { putRender, renderFacts } from '../../helpers/stored-render.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
 
 const KiB = 1024;
@@ -56,18 +57,7 @@ describe('the store budget on a real store and Redis', () => {
 
   /** Publishes a render of `bytes` last used at `usedAtMs`, the way a worker does. */
   async function put(n: number, bytes: number, usedAtMs: number): Promise<void> {
-    const temp = await store.tempPathFor(key(n));
-    await writeFile(temp, Buffer.alloc(bytes, n));
-    await store.publish(temp, {
-      key: key(n),
-      source: 'demo/tones',
-      startMs: 0,
-      endMs: 1000,
-      mode: 'copy',
-      bytes,
-      durationSeconds: 1,
-      renderedAt: new Date(usedAtMs).toISOString(),
-    });
+    await putRender(store, renderFacts(key(n), bytes, { renderedAt: new Date(usedAtMs).toISOString() }), Buffer.alloc(bytes, n));
     await utimes(store.pathOf(key(n)), new Date(usedAtMs), new Date(usedAtMs));
   }
   const keysLeft = async () => (await store.list()).map((entry) => entry.key).sort();
