@@ -81,7 +81,11 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
     frameIndexes: createFrameIndexes({ maxBytes: 0, dir: frameIndexDir(config.dataDir) }),
   });
   const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
-  const store = createRenderStore({ dir: storeDir(config.dataDir) });
+  const store = createRenderStore({
+    dir: storeDir(config.dataDir),
+    // Said, not silent (issue 14): a power loss or a hand cut a render short; it is made again when next asked.
+    onDamaged: (damaged) => logger.warn(damaged, 'a stored render was not as long as its facts say: removed'),
+  });
   const sizing = apiSizing(config);
 
   const app = createApp(logger);

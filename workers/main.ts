@@ -26,7 +26,11 @@ if (!config.redisUrl) {
 }
 
 const redis = connectRedis(config.redisUrl, 'blocking', 'worker');
-const store = createRenderStore({ dir: storeDir(config.dataDir) });
+const store = createRenderStore({
+  dir: storeDir(config.dataDir),
+  // Said, not silent (issue 14): a power loss or a hand cut a render short; it is made again when next asked.
+  onDamaged: (damaged) => logger.warn(damaged, 'a stored render was not as long as its facts say: removed'),
+});
 // A worker of this machine that died without its supervisor (a machine crash, a kill -9 of the stack) left its temp files.
 await store.removeOrphanTemps();
 const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });

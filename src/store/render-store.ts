@@ -1,12 +1,15 @@
-// Owns the render store: where a key's file lives, atomic publishing (temp file in the store's own
-// filesystem → rename, so a reader sees the whole file or none), opening for reading (which marks the
-// render as used: its mtime is its last use), listing and removing renders, and temp clean-up.
+// Owns the render store: where a key's file lives, atomic and durable publishing (temp file in the store's
+// own filesystem, flushed → rename, so a reader sees the whole file or none, even after a power loss),
+// opening for reading (which marks the render as used: its mtime is its last use, and refuses a file
+// shorter or longer than its facts say), listing and removing renders, and temp clean-up.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { RENDER_KEY_PATTERN } from '../segments/render-key.js';
 import type { RenderOptions } from '../render/render-spec.js';
+import { flushToDisk, writeFlushed } from './durable-file.js';
 
 export interface StoredRender {
   /** Open handle: the bytes stay readable even if the file is evicted while streaming. */
@@ -43,8 +46,12 @@ export interface StoredEntry {
 export interface RenderStore {
   readonly dir: string;
   pathOf(key: string): string;
+  /** Whether a whole render is stored (one whose size is not its facts' is removed: a miss). */
   has(key: string): Promise<boolean>;
-  /** Opens for reading and marks the render as just used, so eviction takes it last. */
+  /**
+   * Opens for reading and marks the render as just used, so eviction takes it last. A file whose size is not
+   * the one its facts state is never served: it is removed, and null says the render must be made again.
+   */
   open(key: string): Promise<StoredRender | null>;
   /** Marks a render as used now (best effort: a render that cannot be marked is only evicted earlier). */
   touch(key: string): Promise<void>;
@@ -93,7 +100,15 @@ function processRuns(pid: number): boolean {
   }
 }
 
-export function createRenderStore(options: { dir: string; host?: string }): RenderStore {
+/** A stored file that was not the render its facts describe, removed when found. */
+export interface DamagedRender {
+  key: string;
+  bytes: number;
+  /** What its facts state; null when they are missing or unreadable. */
+  expectedBytes: number | null;
+}
+
+export function createRenderStore(options: { dir: string; host?: string; onDamaged?: (damaged: DamagedRender) => void }): RenderStore {
   const dir = path.resolve(options.dir);
   const tempDir = path.join(dir, TEMP_DIR);
   // A name part: no dots (they separate the parts), nothing a file name cannot hold.
@@ -142,17 +157,46 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
     await rm(metadataPathOf(key), { force: true });
   }
 
+  async function readMetadata(key: string): Promise<RenderMetadata | null> {
+    try {
+      return JSON.parse(await readFile(metadataPathOf(key), 'utf8')) as RenderMetadata;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Whether the file found for `key` is the render its facts describe. A size that differs (a power loss
+   * that kept a rename but not the bytes; a file cut short by hand) would be served for ever under a strong
+   * ETag and cached by nginx: such a file is removed instead, so the next request renders it again. Only
+   * the size is compared: a stat, never a read of the bytes, on every hit.
+   */
+  async function isWhole(key: string, file: Stats | null, facts: RenderMetadata | null): Promise<boolean> {
+    if (file === null) return false;
+    if (facts !== null && facts.bytes === file.size) return true;
+    // Removed only if still the same file: a render published again meanwhile is left alone.
+    const now = await stat(pathOf(key)).catch(() => null);
+    if (now !== null && now.ino === file.ino && now.dev === file.dev) await remove(key);
+    options.onDamaged?.({ key, bytes: file.size, expectedBytes: facts?.bytes ?? null });
+    return false;
+  }
+
+  /** The render's facts when its file is whole (see isWhole), else null. */
+  async function wholeMetadata(key: string): Promise<RenderMetadata | null> {
+    const [file, facts] = await Promise.all([stat(pathOf(key)).catch(() => null), readMetadata(key)]);
+    return (await isWhole(key, file, facts)) ? facts : null;
+  }
+
   return {
     dir,
     pathOf,
     touch,
     async has(key) {
-      return stat(pathOf(key)).then(
-        () => true,
-        () => false,
-      );
+      return (await wholeMetadata(key)) !== null;
     },
     async open(key) {
+      // The facts are read alongside the open: a hit waits for the slower of the two, not both.
+      const facts = readMetadata(key);
       let handle: FileHandle;
       try {
         handle = await open(pathOf(key), 'r');
@@ -161,29 +205,19 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
         throw error;
       }
       try {
-        const size = (await handle.stat()).size;
+        const file = await handle.stat();
+        if (!(await isWhole(key, file, await facts))) {
+          await handle.close();
+          return null;
+        }
         await touch(key);
-        return { handle, size };
+        return { handle, size: file.size };
       } catch (error) {
         await handle.close();
         throw error;
       }
     },
-    async metadata(key) {
-      const [complete, text] = await Promise.all([
-        stat(pathOf(key)).then(
-          () => true,
-          () => false,
-        ),
-        readFile(metadataPathOf(key), 'utf8').catch(() => null),
-      ]);
-      if (!complete || text === null) return null;
-      try {
-        return JSON.parse(text) as RenderMetadata;
-      } catch {
-        return null;
-      }
-    },
+    metadata: wholeMetadata,
     async list() {
       const entries: StoredEntry[] = [];
       for (const { key, file } of await storedFiles('.mp3')) {
@@ -221,12 +255,17 @@ export function createRenderStore(options: { dir: string; host?: string }): Rend
     },
     async publish(tempFile, metadata) {
       const finalPath = pathOf(metadata.key);
-      await mkdir(path.dirname(finalPath), { recursive: true });
+      const shard = path.dirname(finalPath);
+      const newShard = await mkdir(shard, { recursive: true });
       const metadataTemp = `${tempFile}.json`;
-      await writeFile(metadataTemp, `${JSON.stringify(metadata)}\n`);
+      // Both files' bytes on the disk before either name is (durable-file.ts).
+      await Promise.all([writeFlushed(metadataTemp, `${JSON.stringify(metadata)}\n`), flushToDisk(tempFile)]);
       await rename(metadataTemp, metadataPathOf(metadata.key));
       // The audio last: its presence is what marks a render as complete.
       await rename(tempFile, finalPath);
+      // The renames on the disk before the job completes and waiters (and nginx) are told it exists.
+      await flushToDisk(shard);
+      if (newShard !== undefined) await flushToDisk(dir);
     },
     async discard(tempFile) {
       await rm(tempFile, { force: true });

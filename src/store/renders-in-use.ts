@@ -3,9 +3,18 @@
 // removed under its reader. One timer for all streams, none while nothing streams.
 import type { RenderStore } from './render-store.js';
 
+/** An answer being sent, as Node's http.ServerResponse is: it emits 'close' once, when sent or abandoned. */
+export interface ClosingAnswer {
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
 export interface RendersInUse {
   /** Marks `key` as in use until the returned release is called (calling it twice is harmless). */
   hold(key: string): () => void;
+  /** Marks `key` as in use until `answer` closes; an answer closed already holds nothing. */
+  holdUntilClosed(key: string, answer: ClosingAnswer): void;
   readonly held: number;
 }
 
@@ -17,9 +26,15 @@ export function createRendersInUse(store: Pick<RenderStore, 'touch'>, options: {
     for (const key of holds.keys()) void store.touch(key);
   }
 
-  return {
+  const inUse: RendersInUse = {
     get held() {
       return holds.size;
+    },
+    holdUntilClosed(key, answer) {
+      // A client gone while its render was opened closed the answer already: 'close' will not come again,
+      // and a hold waiting for it would keep the render from eviction for the process's life (issue 14).
+      if (answer.closed || answer.destroyed) return;
+      answer.once('close', inUse.hold(key));
     },
     hold(key) {
       holds.set(key, (holds.get(key) ?? 0) + 1);
@@ -38,4 +53,5 @@ export function createRendersInUse(store: Pick<RenderStore, 'touch'>, options: {
       };
     },
   };
+  return inUse;
 }

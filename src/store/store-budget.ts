@@ -3,7 +3,9 @@
 // lock) lists the store and removes the least recently used renders down to 90 % of the budget. A render
 // used within the grace period is never removed (it may be being streamed; one being written is still a
 // temp file, never listed). A stream that outlasts the grace keeps its bytes anyway: it reads from an open
-// file, which removal does not cut (POSIX unlink).
+// file, which removal does not cut (POSIX unlink). The count is Redis's, so it can be lost with Redis's data
+// (a flush, a failover to an empty replica): a count found missing is taken from the disk again, never
+// restarted at 0, which would let the store grow past its budget unseen (issue 14).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RenderStore, StoredEntry } from './render-store.js';
@@ -32,7 +34,7 @@ export interface StoreBudget {
   reconcile(): Promise<EvictionPass | null>;
   /** Renders of `bytes` were removed outside a pass (a purge): uncount them. */
   removed(bytes: number): Promise<void>;
-  /** The store's total as last counted. */
+  /** The store's total as last counted (counted from the disk again if Redis lost the count). */
   totalBytes(): Promise<number>;
 }
 
@@ -98,16 +100,28 @@ export function createStoreBudget(deps: {
     });
   }
 
+  /** Adds `delta` to the count; `lost` when there was no count to add to (Redis lost it: only a recount knows). */
+  async function count(delta: number): Promise<{ total: number; lost: boolean }> {
+    const replies = await deps.redis.multi().exists(TOTAL_KEY).incrby(TOTAL_KEY, delta).exec();
+    const failed = replies?.find(([error]) => error)?.[0];
+    if (!replies || failed) throw failed ?? new Error('the store count was not updated');
+    return { lost: replies[0]![1] === 0, total: Number(replies[1]![1]) };
+  }
+
   return {
     async published(bytes) {
-      const total = await deps.redis.incrby(TOTAL_KEY, bytes);
-      return total > deps.maxBytes ? reconcile() : null;
+      const { total, lost } = await count(bytes);
+      return lost || total > deps.maxBytes ? reconcile() : null;
     },
     reconcile,
     async removed(bytes) {
+      if (bytes <= 0) return;
       // A pass running at the same time may count these bytes out as well; the next pass corrects it.
-      if (bytes > 0) await deps.redis.decrby(TOTAL_KEY, bytes);
+      if ((await count(-bytes)).lost) await reconcile();
     },
-    totalBytes: () => readStoreBytes(deps.redis),
+    async totalBytes() {
+      if ((await deps.redis.exists(TOTAL_KEY)) === 0) await reconcile();
+      return readStoreBytes(deps.redis);
+    },
   };
 }

@@ -101,7 +101,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       // Whether a copy plays exactly the asked samples (gapless players) or whole frames: its bytes say.
       if (plan.spec.options.mode === 'copy') reply.header('x-cut', copyCutOf(await body.head()));
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
-      if (body.readsStoreFile) reply.raw.once('close', deps.rendersInUse.hold(plan.key));
+      if (body.readsStoreFile) deps.rendersInUse.holdUntilClosed(plan.key, reply.raw);
       return sendRender(request, reply, body, answer);
     },
   });

@@ -1,8 +1,11 @@
 // GET/HEAD /segments/{source}/{start}-{end}.mp3 on the API built in-process (startApi) over a real Redis,
 // driven with app.inject(): with an in-process worker (real ffmpeg) a miss is rendered and answered; without
 // one, the waits run out and the limits refuse at once.
+import { truncate } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeDir } from '../../../src/data-layout.js';
 import { jobPriorityOf } from '../../../src/queue/render-priority.js';
+import { createRenderStore } from '../../../src/store/render-store.js';
 import { readMp3 } from '../../helpers/mp3-frames.js';
 import { buildTestApi, type TestApi } from '../../helpers/test-api.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
@@ -118,6 +121,31 @@ describe('with a worker rendering the misses', { sequential: true }, () => {
     expect(body.id).toMatch(/^[0-9a-f]{32}$/);
     expect(['queued', 'rendering', 'done']).toContain(body.status);
     expect(response.headers.location).toBe(`/renders/${body.id}`);
+  });
+});
+
+describe('with a worker and no memory copy of renders (every hit opens the store)', { sequential: true }, () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await buildTestApi({ HOT_CACHE_MAX_BYTES: '0' }, { redis, worker: true });
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it('a stored render cut short (a power loss, a hand) is never served: it is rendered again, whole, under the same ETag', async () => {
+    const url = '/segments/demo/tones/20-25.mp3';
+    const first = await api.app.inject({ method: 'GET', url });
+    expect(first.statusCode).toBe(200);
+    const stored = createRenderStore({ dir: storeDir(api.config.dataDir) }).pathOf(String(first.headers.etag).slice(1, -1));
+    await truncate(stored, Math.floor(first.rawPayload.length / 2));
+    const missesBefore = await segmentsCounted(api, 'miss');
+    const again = await api.app.inject({ method: 'GET', url });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers.etag).toBe(first.headers.etag);
+    expect(Number(again.headers['content-length'])).toBe(first.rawPayload.length);
+    expect(again.rawPayload.equals(first.rawPayload)).toBe(true);
+    expect(await segmentsCounted(api, 'miss')).toBe(missesBefore + 1);
   });
 });
 

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRenderStore, type RenderStore } from '../../../src/store/render-store.js';
+import { putRender, renderFacts } from '../../helpers/stored-render.js';
 
 let dir: string;
 let store: RenderStore;
@@ -46,18 +47,7 @@ describe('temp files', () => {
 
 describe('renders', () => {
   it('are listed with their size and removed audio first, facts too', async () => {
-    const temp = await store.tempPathFor(key);
-    await writeFile(temp, Buffer.alloc(1234));
-    await store.publish(temp, {
-      key,
-      source: 'demo/tones',
-      startMs: 0,
-      endMs: 1000,
-      mode: 'copy',
-      bytes: 1234,
-      durationSeconds: 1,
-      renderedAt: new Date().toISOString(),
-    });
+    await putRender(store, renderFacts(key, 1234));
     expect((await store.list()).map(({ key: listed, bytes }) => ({ listed, bytes }))).toEqual([{ listed: key, bytes: 1234 }]);
     await store.remove(key);
     expect(await store.list()).toEqual([]);

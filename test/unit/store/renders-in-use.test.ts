@@ -1,6 +1,9 @@
 // Renders being streamed are marked as used again and again while held, on a real store folder, with one
-// timer for all of them and none once nothing is held.
+// timer for all of them and none once nothing is held; a hold tied to a real HTTP answer ends with it.
+import { once } from 'node:events';
 import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +70,51 @@ describe('renders in use', () => {
     first();
     expect(inUse.held).toBe(1);
     second();
+    expect(inUse.held).toBe(0);
+  });
+});
+
+describe('a hold tied to an HTTP answer', () => {
+  let server: http.Server;
+  let answers: http.ServerResponse[];
+  let url: string;
+
+  beforeAll(async () => {
+    answers = [];
+    server = http.createServer((_request, response) => answers.push(response));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  /** A request whose client goes away; resolves with the server's answer to it, once the client asked. */
+  async function abandonedAnswer(): Promise<{ answer: http.ServerResponse; leave: () => void }> {
+    const asked = answers.length;
+    const request = http.get(url).on('error', () => undefined);
+    while (answers.length === asked) await new Promise((resolve) => setTimeout(resolve, 5));
+    return { answer: answers[asked]!, leave: () => request.destroy() };
+  }
+
+  it('is released when the client goes away while the render is sent', async () => {
+    const inUse = createRendersInUse(store, { refreshMs: 1_000 });
+    const { answer, leave } = await abandonedAnswer();
+    inUse.holdUntilClosed(key, answer);
+    expect(inUse.held).toBe(1);
+    leave();
+    await once(answer, 'close');
+    expect(inUse.held).toBe(0);
+  });
+
+  it('is never taken for an answer whose client went away before the hold (its close came already)', async () => {
+    const inUse = createRendersInUse(store, { refreshMs: 1_000 });
+    const { answer, leave } = await abandonedAnswer();
+    leave();
+    await once(answer, 'close');
+    inUse.holdUntilClosed(key, answer);
     expect(inUse.held).toBe(0);
   });
 });
