@@ -1,6 +1,9 @@
 // Owns the Server-Sent Events stream of one render (GET /renders/{id}/events): its statuses in order, from
 // the status now to done or failed, a heartbeat through proxies, and the end of every open stream when
-// the server closes (an open stream would hold app.close() until its render ends).
+// the server closes (an open stream would hold app.close() until its render ends). A stream never waits
+// on one event alone: at each heartbeat it reads the status again (the final event may be lost with a
+// Redis failover or a dropped connection), and it ends after a maximum life, asking the client to
+// reconnect soon, so no stream stays open for ever.
 import type { FastifyReply } from 'fastify';
 import { RenderNotFound } from '../errors.js';
 import type { RenderEvent, RenderEvents } from '../queue/render-events.js';
@@ -9,6 +12,10 @@ import { type RenderStatusBody, type StatusContext, statusBody } from './render-
 
 /** The events stream's `retry:`: how long an EventSource waits before reconnecting to an ended stream. */
 export const EVENTS_RETRY_MS = 86_400_000;
+/** A stream ended by its maximum life (not by its render) asks for a reconnection this soon instead. */
+export const EVENTS_RECONNECT_MS = 1_000;
+/** The longest a stream stays open: a render queued for longer is followed on a new stream. */
+export const EVENTS_MAX_LIFE_MS = 3_600_000;
 
 export interface EventStreams {
   /** Answers with the stream of render `id`; rejects with RenderNotFound before anything is sent. */
@@ -25,7 +32,20 @@ export function renderNotFound(id: string): RenderNotFound {
   );
 }
 
-export function createEventStreams(deps: { renderStatus: RenderStatus; renderEvents: RenderEvents; heartbeatMs: number }): EventStreams {
+/** What a stream says when the render it followed is no longer known (the status read found nothing). */
+const VANISHED: RenderState = {
+  status: 'failed',
+  failure: { status: 503, detail: 'The render finished but is no longer in the store; ask for it again.', permanent: false },
+};
+
+export function createEventStreams(deps: {
+  renderStatus: RenderStatus;
+  renderEvents: RenderEvents;
+  heartbeatMs: number;
+  /** EVENTS_MAX_LIFE_MS unless given (tests). */
+  maxLifeMs?: number;
+}): EventStreams {
+  const maxLifeMs = deps.maxLifeMs ?? EVENTS_MAX_LIFE_MS;
   const openStreams = new Set<() => void>();
 
   /** The state an event leads to; a completion is read from the store, which holds the segment's URL. */
@@ -40,12 +60,7 @@ export function createEventStreams(deps: { renderStatus: RenderStatus; renderEve
       case 'failed':
         return { status: 'failed', failure: event.failure };
       case 'completed':
-        return (
-          (await deps.renderStatus.read(id)) ?? {
-            status: 'failed',
-            failure: { status: 503, detail: 'The render finished but is no longer in the store; ask for it again.', permanent: false },
-          }
-        );
+        return (await deps.renderStatus.read(id)) ?? VANISHED;
     }
   }
 
@@ -61,6 +76,18 @@ export function createEventStreams(deps: { renderStatus: RenderStatus; renderEve
         .then(
           (state) => send(statusBody(id, state, context), event.type === 'active'),
           () => end(),
+        );
+    };
+    /** The status read again, in order with the events: only an end it finds is news (a lost final event). */
+    const reread = () => {
+      chain = chain
+        .then(() => deps.renderStatus.read(id))
+        .then(
+          (state) => {
+            const body = statusBody(id, state ?? VANISHED, context);
+            if (isFinal(body)) send(body);
+          },
+          () => undefined, // Redis unreachable for now: the next heartbeat reads again
         );
     };
     const unsubscribe = deps.renderEvents.subscribe(id, apply);
@@ -90,11 +117,19 @@ export function createEventStreams(deps: { renderStatus: RenderStatus; renderEve
     response.write(`retry: ${EVENTS_RETRY_MS}\n\n`);
     let last: RenderStatusBody | null = null;
     let ended = false;
-    const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), deps.heartbeatMs);
+    const heartbeat = setInterval(() => {
+      response.write(': heartbeat\n\n');
+      reread();
+    }, deps.heartbeatMs);
+    const lifetime = setTimeout(() => {
+      response.write(`retry: ${EVENTS_RECONNECT_MS}\n\n`);
+      end();
+    }, maxLifeMs);
     function end() {
       if (ended) return;
       ended = true;
       clearInterval(heartbeat);
+      clearTimeout(lifetime);
       unsubscribe();
       openStreams.delete(end);
       response.end();

@@ -85,12 +85,16 @@ function decodeSourceName(part: string): string {
   return checkSourceName(decodePart(part));
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function checkSourceName(name: string): string {
   if (name === '.' || name === '..') throw new BadRequest("Source paths may not contain '.' or '..' segments.");
   if (name.includes('/') || name.includes('\\'))
     throw new BadRequest('A source path segment may not contain an encoded slash or backslash.');
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new BadRequest('Source paths may not contain NUL or other control characters.');
+  // A JSON body can carry half of a UTF-16 pair ("\ud800"): no file name, and no URL can spell it.
+  if (LONE_SURROGATE.test(name)) throw new BadRequest('Source paths must be valid Unicode text (a lone UTF-16 surrogate is not).');
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new BadRequest(`A source path segment is longer than ${MAX_NAME_BYTES} bytes.`);
   return name;
 }

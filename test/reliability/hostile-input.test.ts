@@ -294,6 +294,20 @@ describe('hostile URLs, queries and headers', () => {
     }
   });
 
+  it('a JSON body naming a source with a lone UTF-16 surrogate is a 400 problem, not a 5xx', async () => {
+    for (const base of [t.url, t.apiUrl]) {
+      const response = await fetch(`${base}/renders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"source":"demo/\\ud800x","start":1,"end":2}',
+        signal: AbortSignal.timeout(DEADLINE_MS),
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(((await response.json()) as { detail: string }).detail).toMatch(/lone UTF-16 surrogate/);
+    }
+  });
+
   it('symlinks that leave MEDIA_ROOT are 404, whatever points at them', async () => {
     for (const source of ['escape', 'escapedir/secret', 'escapedir/notes', 'demo/notes']) {
       for (const base of [t.url, t.apiUrl]) {

@@ -19,6 +19,8 @@ export interface RenderRouteDeps extends PlanningDeps, AcceptRenderDeps {
   signingKey: string | undefined;
   /** A comment line this often keeps an idle events stream open through proxies (nginx's read timeout). */
   eventsHeartbeatMs?: number;
+  /** The longest an events stream stays open (render-events-stream.ts's EVENTS_MAX_LIFE_MS unless given). */
+  eventsMaxLifeMs?: number;
 }
 
 const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -28,7 +30,11 @@ const statusQuery = { type: 'object', additionalProperties: false, properties: {
 type StatusRoute = { Params: { id: string }; Querystring: { download?: '1' } };
 
 export async function renderRoutes(app: FastifyInstance, deps: RenderRouteDeps) {
-  const streams = createEventStreams({ ...deps, heartbeatMs: deps.eventsHeartbeatMs ?? DEFAULT_HEARTBEAT_MS });
+  const streams = createEventStreams({
+    ...deps,
+    heartbeatMs: deps.eventsHeartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    maxLifeMs: deps.eventsMaxLifeMs,
+  });
   app.addHook('preClose', async () => streams.endAll());
   const contextOf = (query: { download?: '1' }): StatusContext => ({ download: query.download === '1', signingKey: deps.signingKey });
 

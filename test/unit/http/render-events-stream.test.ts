@@ -4,12 +4,14 @@ import { EventEmitter } from 'node:events';
 import type { QueueEvents } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENTS_RETRY_MS } from '../../../src/http/render-events-stream.js';
+import { EVENTS_RECONNECT_MS, EVENTS_RETRY_MS } from '../../../src/http/render-events-stream.js';
 import { type RenderRouteDeps, renderRoutes } from '../../../src/http/routes/renders.js';
 import { createRenderEvents } from '../../../src/queue/render-events.js';
 import type { RenderFailure } from '../../../src/render/render-failure.js';
+import type { RenderState } from '../../../src/use-cases/render-status.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
+const RENDERING: RenderState = { status: 'rendering', percent: 50 };
 const CUT_FAILURE: RenderFailure = { status: 422, detail: 'cannot be cut', permanent: true };
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -17,11 +19,19 @@ afterEach(async () => {
   app = undefined;
 });
 
-/** Opens the stream on a server whose render starts `rendering` at 50 %; `queue` emits the job's events. */
-async function openStream() {
+/**
+ * Opens the stream on a server whose render starts `rendering` at 50 %; `queue` emits the job's events.
+ * `later`: what the status reads after the first read (still rendering at 50 % unless given).
+ */
+async function openStream(options: { later?: RenderState; heartbeatMs?: number; maxLifeMs?: number } = {}) {
   const queue = new EventEmitter();
+  let reads = 0;
   const deps = {
-    renderStatus: { read: async () => ({ status: 'rendering', percent: 50 }) },
+    renderStatus: {
+      read: async (): Promise<RenderState> => (reads++ === 0 ? RENDERING : (options.later ?? RENDERING)),
+    },
+    eventsHeartbeatMs: options.heartbeatMs,
+    eventsMaxLifeMs: options.maxLifeMs,
     // How the job failed comes from the failure memory, never from the event's text.
     renderEvents: createRenderEvents(queue as unknown as QueueEvents, { failureOf: async () => CUT_FAILURE }),
     signingKey: undefined,
@@ -32,19 +42,29 @@ async function openStream() {
   const response = await fetch(`${base}/renders/${ID}/events`);
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let text = '';
+  let closed = false;
   /** Reads until the stream holds `count` data lines (or ends); returns the whole text so far. */
   async function until(count: number): Promise<string> {
     while ((text.match(/^data: /gm) ?? []).length < count) {
       const { value, done } = await reader.read();
-      if (done) break;
+      if (done) {
+        closed = true;
+        break;
+      }
       text += value;
     }
+    return text;
+  }
+  /** Reads until the server ends the stream; returns the whole text. */
+  async function toEnd(): Promise<string> {
+    while (!closed) await until(Number.MAX_SAFE_INTEGER);
     return text;
   }
   await until(1);
   return {
     queue,
     until,
+    toEnd,
     statuses: () =>
       [...text.matchAll(/^data: (.*)$/gm)].map(
         (m) => JSON.parse(m[1]!) as { status: string; percent?: number; problem?: { status: number; detail: string } },
@@ -53,6 +73,20 @@ async function openStream() {
 }
 
 describe('GET /renders/{id}/events', () => {
+  it("ends with the render's final status read again at a heartbeat, when its final event was lost", async () => {
+    const stream = await openStream({ later: { status: 'failed', failure: CUT_FAILURE }, heartbeatMs: 50 });
+    // No event is emitted: only the status read at a heartbeat can end this stream.
+    await stream.toEnd();
+    expect(stream.statuses().map(({ status }) => status)).toEqual(['rendering', 'failed']);
+  });
+
+  it('ends after its maximum life even while the render goes on, asking the client to reconnect soon', async () => {
+    const stream = await openStream({ maxLifeMs: 200 });
+    const text = await stream.toEnd();
+    expect(stream.statuses().map(({ status }) => status)).toEqual(['rendering']);
+    expect(text).toMatch(new RegExp(`retry: ${EVENTS_RECONNECT_MS}\\n\\n$`));
+  });
+
   it('begins with a retry: field of a day, so an EventSource does not reconnect to a stream that ended', async () => {
     const stream = await openStream();
     expect(await stream.until(1)).toMatch(new RegExp(`^retry: ${EVENTS_RETRY_MS}\\n\\ndata: `));
