@@ -149,8 +149,8 @@ export function createChaosLoad(options: { baseUrl: string; answerWithinMs: numb
     const n = misses++;
     const [source] = SOURCES[n % SOURCES.length]!;
     const exact = Math.floor(n / SOURCES.length) % 2 === 1;
-    // 7 ms apart: every miss of the whole test is a distinct segment (n stays far below 28 s / 7 ms).
-    const startMs = 500 + n * 7;
+    // 1 ms apart within each source and mode: a distinct segment each, for 27,500 misses of each kind.
+    const startMs = 500 + Math.floor(n / (2 * SOURCES.length));
     const endMs = startMs + MISS_SECONDS * 1000;
     return {
       path: `/segments/${source}/${formatSeconds(startMs)}-${formatSeconds(endMs)}.mp3${exact ? '?mode=exact' : ''}`,
