@@ -1,7 +1,7 @@
 // Starts the real stack (Redis, worker processes, API, nginx) for a test file: free ports, a temp
 // DATA_DIR and a temp MEDIA_ROOT holding the demo media plus a few broken sources. Stops it by pid and
 // removes the temp folders.
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -162,14 +162,14 @@ export function rawGet(
   });
 }
 
-interface ProcessFacts {
+export interface ProcessFacts {
   pid: number;
   ppid: number;
   pgrp: number;
 }
 
 /** Every live (not zombie) process, read from /proc, so nothing is ever matched by name. */
-async function liveProcesses(): Promise<ProcessFacts[]> {
+export async function liveProcesses(): Promise<ProcessFacts[]> {
   const facts: ProcessFacts[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -198,6 +198,28 @@ export async function descendantsOf(pid: number): Promise<number[]> {
   }
   for (const p of all) if (found.has(p.pgrp)) found.add(p.pid);
   return [...found];
+}
+
+/**
+ * The live processes holding a listening TCP socket on `port` (found by the socket's inode in /proc, not by
+ * name): whatever serves that port now, whoever started it.
+ */
+export async function listeningOn(port: number): Promise<ProcessFacts[]> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(table, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      // sl local_address rem_address st ... inode; st 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === '0A' && parseInt(fields[1]?.split(':')[1] ?? '', 16) === port) inodes.add(`socket:[${fields[9]}]`);
+    }
+  }
+  const holders: ProcessFacts[] = [];
+  for (const facts of await liveProcesses()) {
+    const fds = await readdir(`/proc/${facts.pid}/fd`).catch(() => [] as string[]);
+    const links = await Promise.all(fds.map((fd) => readlink(`/proc/${facts.pid}/fd/${fd}`).catch(() => '')));
+    if (links.some((link) => inodes.has(link))) holders.push(facts);
+  }
+  return holders;
 }
 
 /**
