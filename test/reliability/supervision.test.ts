@@ -141,8 +141,11 @@ describe('npm start supervises every process it starts', () => {
     await eventually(async () => ((await readPidFile(redisPidFile(dataDir))) === redisLeftover.pid ? true : undefined), 'the old Redis');
 
     const again = await startNpmStart();
-    expect(await nginxLeftover.exited).not.toBe('SIGKILL'); // stopped gracefully, before its successor started
-    expect(await redisLeftover.exited).not.toBe('SIGKILL');
+    // Stopped gracefully (not killed) before their successors started.
+    const ended = (child: ManagedProcess) =>
+      Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 10_000, 'still running'))]);
+    expect(await ended(nginxLeftover)).toBe(0);
+    expect(await ended(redisLeftover)).toBe(0);
     expect(await readPidFile(stackLockFile(dataDir))).toBe(again.pid);
     expect(logs.filter((line) => line.includes('left running by an earlier run'))).toHaveLength(2);
     expect(await status(`${url}/segments/demo/chirp/1-3.mp3`)).toBe(200);
