@@ -1,6 +1,7 @@
 // Owns one child process of the stack: started in its own process group (so its own children, such as a
 // worker's ffmpeg, go down with it), its output forwarded line by line, stopped by pid: its stop signal
-// (SIGTERM unless told) to the process itself, then SIGKILL to the whole group after a grace period.
+// (SIGTERM unless told) to the process itself, then SIGKILL to the whole group after a grace period. With a
+// guard, the group is watched until then, so that it is stopped even if this process is killed first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { OrphanGuard } from './orphan-guard.js';
