@@ -81,3 +81,7 @@ async function shutdown(signal: string) {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+// Started by `npm start` (an IPC channel): a parent that died, even by SIGKILL, closes the channel; stop
+// rather than live on as an orphan holding our port and Redis (src/stack/orphan-guard.ts). Under systemd
+// there is no channel and this never fires.
+process.on('disconnect', () => void shutdown('disconnect'));

@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import pinoPretty from 'pino-pretty';
 import { loadConfigOrExit } from '../config.js';
 import { MissingProgram } from './system-tools.js';
+import { StackAlreadyRunning } from './stack-lock.js';
 import { startStack } from './stack.js';
 
 const config = loadConfigOrExit();
@@ -42,6 +43,7 @@ try {
   sink('stack', `ready: ${stack.url}/segments/demo/tones/10-20.mp3 (sources: ${stack.url}/sources/demo/tones)`);
   process.stdout.write(`\nServing on ${stack.url}  (try ${stack.url}/segments/demo/tones/10-20.mp3; Ctrl-C stops)\n\n`);
 } catch (error) {
-  process.stderr.write(`${error instanceof MissingProgram ? error.message : (error as Error).stack}\n`);
+  const told = error instanceof MissingProgram || error instanceof StackAlreadyRunning;
+  process.stderr.write(`${told ? error.message : (error as Error).stack}\n`);
   process.exit(1);
 }

@@ -1,8 +1,10 @@
 // Owns one child process of the stack: started in its own process group (so its own children, such as a
 // worker's ffmpeg, go down with it), its output forwarded line by line, stopped by pid: its stop signal
-// (SIGTERM unless told) to the process itself, then SIGKILL to the whole group after a grace period.
+// (SIGTERM unless told) to the process itself, then SIGKILL to the whole group after a grace period. With a
+// guard, the group is watched until then, so that it is stopped even if this process is killed first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { OrphanGuard } from './orphan-guard.js';
 
 export type LineSink = (processName: string, line: string) => void;
 
@@ -28,6 +30,8 @@ export interface StartOptions {
   ipc?: boolean;
   /** The signal that asks for a graceful stop (nginx: SIGQUIT; its SIGTERM drops open connections). */
   stopSignal?: NodeJS.Signals;
+  /** Stops the process group if this process dies without stopping it (a SIGKILLed stack). */
+  guard?: OrphanGuard;
   sink: LineSink;
 }
 
@@ -57,6 +61,7 @@ export function startProcess(options: StartOptions): ManagedProcess {
   });
   ready.catch(() => undefined);
   const pid = child.pid ?? -1;
+  if (pid > 0) options.guard?.watch(pid);
 
   function signalLeader(signal: NodeJS.Signals): void {
     if (pid <= 0) return;
@@ -76,6 +81,12 @@ export function startProcess(options: StartOptions): ManagedProcess {
     }
   }
 
+  /** What is left of the group is killed; the guard need not watch it any more. */
+  function endGroup(): void {
+    signalGroup('SIGKILL');
+    if (pid > 0) options.guard?.forget(pid);
+  }
+
   return {
     name: options.name,
     pid,
@@ -84,7 +95,7 @@ export function startProcess(options: StartOptions): ManagedProcess {
     ready,
     async stop(graceMs) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        signalGroup('SIGKILL'); // grandchildren of an exited leader
+        endGroup(); // grandchildren of an exited leader
         return;
       }
       // The graceful signal to the leader only: a worker then finishes its render, whose ffmpeg would stop
@@ -93,7 +104,7 @@ export function startProcess(options: StartOptions): ManagedProcess {
       const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
-      signalGroup('SIGKILL');
+      endGroup();
     },
   };
 }

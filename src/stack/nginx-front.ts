@@ -1,13 +1,15 @@
 // Owns running the nginx front: the repository's nginx.conf with its {{...}} values filled from the
 // configuration, nginx in the foreground, unprivileged (as 'nobody' when started by root), with its pid,
-// temp, cache and log paths under DATA_DIR.
+// temp, cache and log paths under DATA_DIR. Started again by its supervised pool (stack.ts) when it dies.
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError, hostPort, PROJECT_ROOT } from '../config.js';
-import { logsDir, nginxDir } from '../data-layout.js';
+import { logsDir, nginxDir, nginxPidFile } from '../data-layout.js';
 import { RETRY_AFTER } from '../retry-after.js';
+import { clearLeftover } from './leftover-process.js';
 import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+import type { OrphanGuard } from './orphan-guard.js';
 
 export const NGINX_TEMPLATE = path.join(PROJECT_ROOT, 'nginx.conf');
 
@@ -56,7 +58,12 @@ export async function unprivilegedIds(): Promise<{ uid: number; gid: number } | 
   return uid && gid ? { uid: Number(uid), gid: Number(gid) } : { uid: 65534, gid: 65534 };
 }
 
-export async function startNginx(options: { program: string; config: Config; sink: LineSink }): Promise<ManagedProcess> {
+export async function startNginx(options: {
+  program: string;
+  config: Config;
+  sink: LineSink;
+  guard?: OrphanGuard;
+}): Promise<ManagedProcess> {
   const values = nginxValues(options.config);
   const dir = String(values.NGINX_DIR);
   const logDir = String(values.NGINX_LOG_DIR);
@@ -69,6 +76,13 @@ export async function startNginx(options: { program: string; config: Config; sin
     for (const folder of [options.config.dataDir, logsDir(options.config.dataDir)]) await chmod(folder, 0o755);
   }
   const configFile = path.join(dir, 'nginx.conf');
+  // An nginx a killed run left on this config holds our port: the new one could never bind it. nginx titles
+  // its master "nginx: master process <its command line>", which names the config file.
+  const leftover = await clearLeftover(
+    nginxPidFile(options.config.dataDir),
+    async (_, commandLine) => commandLine.startsWith('nginx') && commandLine.includes(configFile),
+  );
+  if (leftover) options.sink('nginx', leftover);
   await writeFile(configFile, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), values));
   return startProcess({
     name: 'nginx',
@@ -78,6 +92,7 @@ export async function startNginx(options: { program: string; config: Config; sin
     // Graceful: stop accepting, let the requests in flight get their answers (the API's 503s at its stop
     // included), then exit. SIGTERM would close every client connection at once.
     stopSignal: 'SIGQUIT',
+    guard: options.guard,
     sink: options.sink,
   });
 }

@@ -1,32 +1,63 @@
 // Owns the private Redis that `npm start` runs when REDIS_URL is unset: loopback only, data under
-// DATA_DIR, append-only persistence and noeviction (BullMQ must never lose keys to eviction).
-import { mkdir } from 'node:fs/promises';
+// DATA_DIR, append-only persistence and noeviction (BullMQ must never lose keys to eviction). Its pid file
+// beside the data is the folder's lock: a Redis a killed run left on the folder is stopped before another
+// starts there, so two never write one append-only file.
+import { mkdir, realpath } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { redisDir } from '../data-layout.js';
+import { redisDir, redisPidFile } from '../data-layout.js';
 import { freePort } from './free-port.js';
+import { clearLeftover, processCwd } from './leftover-process.js';
 import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+import type { OrphanGuard } from './orphan-guard.js';
 
-/** `port`: start again where a stopped one listened (same data, same URL for every client); else a free one. */
-export async function startPrivateRedis(options: {
+export interface PrivateRedisOptions {
   program: string;
   dataDir: string;
   sink: LineSink;
-  port?: number;
-  readyTimeoutMs?: number;
-}): Promise<{ process: ManagedProcess; url: string }> {
+  guard?: OrphanGuard;
+}
+
+const REDIS_TITLE = /^\S*redis-server\s/;
+
+export const privateRedisUrl = (port: number) => `redis://127.0.0.1:${port}`;
+
+/** `port`: start again where a stopped one listened (same data, same URL for every client); else a free one. */
+export async function startPrivateRedis(
+  options: PrivateRedisOptions & { port?: number; readyTimeoutMs?: number },
+): Promise<{ process: ManagedProcess; url: string }> {
+  const port = options.port ?? (await freePort());
+  const redis = await launchPrivateRedis({ ...options, port });
+  const url = privateRedisUrl(port);
+  await waitForRedis(url, redis, options.readyTimeoutMs ?? 20_000).catch(async (error: Error) => {
+    await redis.stop(0);
+    throw error;
+  });
+  return { process: redis, url };
+}
+
+/** Starts redis-server on `port` (not waiting for it to answer), once no other Redis runs on the folder. */
+export async function launchPrivateRedis(options: PrivateRedisOptions & { port: number }): Promise<ManagedProcess> {
   const dir = redisDir(options.dataDir);
   await mkdir(dir, { recursive: true });
-  const port = options.port ?? (await freePort());
-  const redis = startProcess({
+  // redis-server retitles itself "<program> <address>" but runs in its --dir: that names the folder.
+  const realDir = await realpath(dir);
+  const leftover = await clearLeftover(
+    redisPidFile(options.dataDir),
+    async (pid, commandLine) => REDIS_TITLE.test(commandLine) && (await processCwd(pid)) === realDir,
+  );
+  if (leftover) options.sink('redis', leftover);
+  return startProcess({
     name: 'redis',
     command: options.program,
     args: [
       '--port',
-      String(port),
+      String(options.port),
       '--bind',
       '127.0.0.1',
       '--dir',
       dir,
+      '--pidfile',
+      redisPidFile(options.dataDir),
       '--save',
       '',
       '--appendonly',
@@ -38,15 +69,13 @@ export async function startPrivateRedis(options: {
       '--protected-mode',
       'yes',
     ],
+    guard: options.guard,
     sink: options.sink,
   });
-  const url = `redis://127.0.0.1:${port}`;
-  await waitForRedis(url, redis, options.readyTimeoutMs ?? 20_000);
-  return { process: redis, url };
 }
 
 /** Resolves on the first PONG; ioredis keeps retrying the connection until then. */
-async function waitForRedis(url: string, redis: ManagedProcess, timeoutMs: number): Promise<void> {
+export async function waitForRedis(url: string, redis: ManagedProcess, timeoutMs = 20_000): Promise<void> {
   // The PING waits in ioredis' offline queue through every failed attempt until Redis listens.
   const client = new Redis(url, { retryStrategy: () => 100, maxRetriesPerRequest: null });
   client.on('error', () => undefined);

@@ -59,10 +59,10 @@ async function timed(url: string): Promise<Awaited<ReturnType<typeof bounded>> &
 
 describe('Redis stalled (SIGSTOP) and continued', () => {
   beforeAll(() => {
-    process.kill(t.stack.redis!.pid, 'SIGSTOP');
+    process.kill(t.stack.redis!.processes[0]!.pid, 'SIGSTOP');
   });
   afterAll(() => {
-    process.kill(t.stack.redis!.pid, 'SIGCONT');
+    process.kill(t.stack.redis!.processes[0]!.pid, 'SIGCONT');
   });
 
   it('a miss gets 503 with Retry-After within the wait limit and 1 s, and the API still counts it while it waits', async () => {
@@ -95,7 +95,7 @@ describe('Redis stalled (SIGSTOP) and continued', () => {
   });
 
   it('once Redis continues, the same processes render a new miss, with no restart', async () => {
-    process.kill(t.stack.redis!.pid, 'SIGCONT');
+    process.kill(t.stack.redis!.processes[0]!.pid, 'SIGCONT');
     const { response, body } = await bounded(`${shortWaitApi.url}/segments/demo/chirp/22-24.mp3`);
     expect(response.status).toBe(200);
     expect(Math.abs(readMp3(body).durationSeconds - 2)).toBeLessThanOrEqual(2 * (1152 / 48000));
