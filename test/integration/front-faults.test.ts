@@ -1,4 +1,4 @@
-// What the nginx front answers when the API cannot (issue 14): its own 502/504 as problem+json with
+// What the nginx front answers when the API cannot (issue 14): its own 502/504 as a 503 problem+json with
 // Retry-After, never cached, within WAIT_TIMEOUT_MS + 1 s; the API's own 503 untouched; redirects never
 // kept in the cache; oversized headers refused as problem+json. One stack, the API stopped last.
 import type http from 'node:http';
@@ -100,7 +100,7 @@ describe('an API that does not answer', () => {
     return response.headers.get('x-cache-status');
   }
 
-  it('a stalled API: a miss gets 504 problem+json with Retry-After within WAIT_TIMEOUT_MS + 1 s; a cached segment is still served', async () => {
+  it("a stalled API: a miss gets (not nginx's 504 page) a 503 problem+json with Retry-After within WAIT_TIMEOUT_MS + 1 s; a cached segment is still served", async () => {
     cachedBody = (await getBytes(t.url + cached)).body;
     const api = t.stack.api.processes.map((child) => child.pid);
     await whileStopped(api, async () => {
@@ -108,21 +108,21 @@ describe('an API that does not answer', () => {
       // Deadline well past the bound, so a late answer fails the assertion below rather than the request.
       const answer = await rawGet(t.url, '/segments/demo/tones/5-7.mp3', { deadlineMs: 30_000 });
       const elapsed = performance.now() - started;
-      expectFrontProblem(answer, 504);
+      expectFrontProblem(answer, 503);
       // nginx's timers: cache lock + read timeout = WAIT_TIMEOUT_MS + 1 s; a little more for this client.
       expect(elapsed).toBeLessThan(WAIT_TIMEOUT_MS + 1_000 + 500);
       await expectServedFromCache(['HIT', 'STALE']);
     });
   });
 
-  it('an API that is down: misses and every other path get 502 problem+json with Retry-After, never cached; a cached segment is still served, stale once expired', async () => {
+  it("an API that is down: misses and every other path get (not nginx's 502 page) a 503 problem+json with Retry-After, never cached; a cached segment is still served, stale once expired", async () => {
     await t.stack.api.stop(2_000);
     for (const path of ['/segments/demo/tones/7-9.mp3', '/segments/demo/tones/7-9.mp3', '/healthz', `/renders/${'a'.repeat(32)}`]) {
       const answer = await rawGet(t.url, path);
-      expectFrontProblem(answer, 502);
+      expectFrontProblem(answer, 503);
       expect(answer.headers['x-cache-status']).not.toBe('HIT');
     }
-    // proxy_cache_use_stale: the expired entry answers instead of the 502 (polled: it expires after 1 s).
+    // proxy_cache_use_stale: the expired entry answers instead of the 503 (polled: it expires after 1 s).
     await eventually(async () => ((await expectServedFromCache(['HIT', 'STALE'])) === 'STALE' ? true : undefined), 'a STALE answer');
   });
 });

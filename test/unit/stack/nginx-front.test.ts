@@ -123,9 +123,9 @@ describe("the repository's nginx.conf", () => {
     expect(millis(await rendered({ WAIT_TIMEOUT_MS: '120000' }), 'proxy_read_timeout')).toBeGreaterThan(120_000);
   });
 
-  it("answers its own 502, 503 and 504 as problem+json with Retry-After and no-store, and never intercepts the API's own errors", async () => {
+  it("answers its own 502, 503 and 504 as a 503 problem+json with Retry-After and no-store, and never intercepts the API's own errors", async () => {
     const conf = await rendered();
-    expect(conf).toMatch(/^\s*error_page 502 503 504 \/_problem\/unavailable;/m);
+    expect(conf).toMatch(/^\s*error_page 502 503 504 =503 \/_problem\/unavailable;/m);
     expect(conf).not.toMatch(/^\s*proxy_intercept_errors on/m);
     const problem = location(conf, '= /_problem/unavailable');
     expect(problem).toMatch(/^\s*internal;/m);
