@@ -51,11 +51,13 @@ export interface RenderResult {
  * make add() ignore a re-render after the store evicted the file. Failed jobs are removed too, so the next
  * request for a failed key renders again (bad sources rarely get here: the API probes them first and
  * answers 422 without a job); the requests waiting at the time get the failure through the 'failed' event
- * and the failure memory.
+ * and the failure memory. A passing fault (I/O, resources, a killed tool: media/fault-kind.ts) is tried
+ * again after 250 ms, then 500 ms: a fault that lasts is not hammered, and a waiting request still gets its
+ * render well within WAIT_TIMEOUT_MS when the fault passes.
  */
 export const RENDER_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: true,
   removeOnFail: true,
   attempts: 3,
-  backoff: { type: 'fixed', delay: 250 },
+  backoff: { type: 'exponential', delay: 250 },
 };
