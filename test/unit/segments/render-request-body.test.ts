@@ -35,4 +35,14 @@ describe('parseRenderBody (POST /renders)', () => {
     expect(() => parseRenderBody({ source: '/', start: 1, end: 2 })).toThrow(/Name a source/);
     expect(() => parseRenderBody({ source: 'demo/a\u0000b', start: 1, end: 2 })).toThrow(/NUL/);
   });
+
+  it('refuses half of a UTF-16 pair in a source name (JSON can carry one) as a 400, before any URL is written', () => {
+    for (const source of ['demo/\ud800x', 'demo/x\udc00', '\udbff']) {
+      expect(() => canonicalSegmentUrl(parseRenderBody({ source, start: 1, end: 2 }))).toThrow(BadRequest);
+    }
+    // A whole pair is a character like any other.
+    expect(canonicalSegmentUrl(parseRenderBody({ source: 'demo/\ud83c\udfb5', start: 1, end: 2 }))).toBe(
+      '/segments/demo/%F0%9F%8E%B5/1-2.mp3',
+    );
+  });
 });
