@@ -10,6 +10,8 @@ export const nginxDir = (dataDir: string) => path.join(dataDir, 'nginx');
 export const nginxPidFile = (dataDir: string) => path.join(nginxDir(dataDir), 'nginx.pid');
 /** nginx.conf's proxy_cache_path ({{NGINX_DIR}}/cache). */
 export const nginxCacheDir = (dataDir: string) => path.join(nginxDir(dataDir), 'cache');
+/** The socket of nginx's own server over the store (nginx.conf, segment_store_files): reachable by nginx alone. */
+export const nginxStoreFilesSocket = (dataDir: string) => path.join(nginxDir(dataDir), 'store-files.sock');
 /** The fingerprint of the signing key nginx's cache was filled under (stack/signing-key-epoch.ts). */
 export const nginxCacheKeyRecord = (dataDir: string) => path.join(nginxDir(dataDir), 'cache-signing-key');
 export const redisDir = (dataDir: string) => path.join(dataDir, 'redis');

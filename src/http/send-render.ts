@@ -1,9 +1,11 @@
 // Owns the answer with a render's bytes: from the store, 200/206/304/416 with Range, HEAD, ETag and caching
-// headers; while it is written, a 200 of its bytes as they come.
+// headers; while it is written, a 200 of its bytes as they come; through nginx, a stored render handed over
+// to nginx (X-Accel-Redirect) with the same headers and no body.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RangeNotSatisfiable } from '../errors.js';
 import type { FollowedRender } from '../store/growing-render.js';
 import type { RenderBody } from '../store/render-reader.js';
+import { storedFileName } from '../store/render-store.js';
 import { matchesIfNoneMatch, resolveRange } from './range.js';
 
 export interface RenderAnswer {
@@ -52,6 +54,22 @@ export function sendStreamingRender(reply: FastifyReply, render: FollowedRender,
   renderHeaders(reply, answer);
   reply.header('content-length', String(render.size));
   return reply.send(render.bytes);
+}
+
+/** The request header nginx.conf sets on what it proxies: it serves the store's files at STORE_LOCATION. */
+export const STORE_HANDOVER_HEADER = 'x-accel-store';
+const STORE_LOCATION = '/_store/';
+
+/**
+ * A stored render for nginx to send from the store's file (sendfile, its own Range, If-Range and HEAD): the
+ * headers of the bytes and X-Accel-Redirect, no body. Should the file be gone when nginx opens it, nginx
+ * asks again without the handover header and gets the bytes (nginx.conf, @render).
+ */
+export function sendStoreHandover(reply: FastifyReply, answer: RenderAnswer) {
+  renderHeaders(reply, answer);
+  // nginx's static module says Accept-Ranges itself: ours would be a second one.
+  reply.removeHeader('accept-ranges');
+  return reply.header('x-accel-redirect', STORE_LOCATION + storedFileName(answer.key)).send();
 }
 
 /** 304 for a client that holds the render's bytes (its If-None-Match names the ETag): its headers, no body. */

@@ -1,11 +1,11 @@
 // Owns running the nginx front: the repository's nginx.conf with its {{...}} values filled from the
 // configuration, nginx in the foreground, unprivileged (as 'nobody' when started by root), with its pid,
 // temp, cache and log paths under DATA_DIR. Started again by its supervised pool (stack.ts) when it dies.
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError, hostPort, PROJECT_ROOT } from '../config.js';
-import { logsDir, nginxDir, nginxPidFile } from '../data-layout.js';
+import { logsDir, nginxDir, nginxPidFile, nginxStoreFilesSocket, storeDir } from '../data-layout.js';
 import { RETRY_AFTER } from '../retry-after.js';
 import { clearLeftover } from './leftover-process.js';
 import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
@@ -40,6 +40,9 @@ export function nginxValues(config: Config): Record<string, string | number> {
     NGINX_DIR: nginxDir(config.dataDir),
     NGINX_LOG_DIR: path.join(logsDir(config.dataDir), 'nginx'),
     NGINX_CACHE_MAX_BYTES: config.nginxCacheMaxBytes,
+    // The internal /_store/ location: nginx sends the files of the store hits the API hands it.
+    STORE_DIR: storeDir(config.dataDir),
+    STORE_FILES_SOCKET: nginxStoreFilesSocket(config.dataDir),
     // Outside /segments/: the API's wait limit plus a margin, so the API decides when such a request fails.
     UPSTREAM_TIMEOUT: Math.ceil(config.waitTimeoutMs / 1000) + 15,
     CACHE_LOCK_TIMEOUT_MS,
@@ -83,6 +86,8 @@ export async function startNginx(options: {
     async (_, commandLine) => commandLine.startsWith('nginx') && commandLine.includes(configFile),
   );
   if (leftover) options.sink('nginx', leftover);
+  // A killed nginx leaves its socket file behind, and the next one could not bind it.
+  await rm(String(values.STORE_FILES_SOCKET), { force: true });
   await writeFile(configFile, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), values));
   return startProcess({
     name: 'nginx',

@@ -108,6 +108,12 @@ export interface DamagedRender {
   expectedBytes: number | null;
 }
 
+/** Where a key's render lives under the store's folder, '/'-separated: how a front that serves the folder names it. */
+export function storedFileName(key: string): string {
+  if (!KEY_PATTERN.test(key)) throw new Error(`not a render key: ${key}`);
+  return `${key.slice(0, 2)}/${key}.mp3`;
+}
+
 export function createRenderStore(options: { dir: string; host?: string; onDamaged?: (damaged: DamagedRender) => void }): RenderStore {
   const dir = path.resolve(options.dir);
   const tempDir = path.join(dir, TEMP_DIR);
@@ -126,8 +132,7 @@ export function createRenderStore(options: { dir: string; host?: string; onDamag
   }
 
   function pathOf(key: string): string {
-    if (!KEY_PATTERN.test(key)) throw new Error(`not a render key: ${key}`);
-    return path.join(dir, key.slice(0, 2), `${key}.mp3`);
+    return path.join(dir, storedFileName(key));
   }
 
   async function touch(key: string): Promise<void> {

@@ -2,7 +2,8 @@
 // else is revealed), the canonical URL or a 308 to it, a 304 for a client holding the render's ETag (the
 // ETag is the render key: no render is opened or made for it), then either the 202 of an asynchronous ask
 // (Prefer: respond-async) or the segment's bytes (obtained by the use case: stored, or rendered while the
-// request waits, or followed as they are written) with Range, ETag and caching headers.
+// request waits, or followed as they are written) with Range, ETag and caching headers; through nginx, a
+// finished render is handed to nginx to send from the store (X-Accel-Redirect, no body).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../../observability/metrics.js';
@@ -17,7 +18,15 @@ import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { copyCutOf } from '../../render/sample-copy.js';
 import { matchesIfNoneMatch } from '../range.js';
-import { etagFor, type RenderAnswer, sendNotModified, sendRender, sendStreamingRender } from '../send-render.js';
+import {
+  etagFor,
+  type RenderAnswer,
+  sendNotModified,
+  sendRender,
+  sendStoreHandover,
+  sendStreamingRender,
+  STORE_HANDOVER_HEADER,
+} from '../send-render.js';
 
 /**
  * How long a 308 to the canonical URL may be kept: briefly, so that spellings (leading zeros, `//`,
@@ -100,6 +109,13 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       if (streaming) return sendStreamingRender(reply, streaming, answer);
       // Whether a copy plays exactly the asked samples (gapless players) or whole frames: its bytes say.
       if (plan.spec.options.mode === 'copy') reply.header('x-cut', copyCutOf(await body.head()));
+      // Through nginx, a finished render is nginx's to send from the store's file (and to keep in its cache): no
+      // byte passes through here. Not held in use: nginx's read is short beside STORE_EVICT_GRACE_MS, and a
+      // file removed while nginx sends it is still read whole (an open file outlives its unlink).
+      if (request.headers[STORE_HANDOVER_HEADER] !== undefined) {
+        await body.release();
+        return sendStoreHandover(reply, answer);
+      }
       // In use until the answer is sent or the client leaves: eviction never removes it mid-stream.
       if (body.readsStoreFile) deps.rendersInUse.holdUntilClosed(plan.key, reply.raw);
       return sendRender(request, reply, body, answer);

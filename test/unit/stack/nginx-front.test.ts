@@ -126,7 +126,9 @@ describe("the repository's nginx.conf", () => {
   it("answers its own 502, 503 and 504 as a 503 problem+json with Retry-After and no-store, and never intercepts the API's own errors", async () => {
     const conf = await rendered();
     expect(conf).toMatch(/^\s*error_page 502 503 504 =503 \/_problem\/unavailable;/m);
-    expect(conf).not.toMatch(/^\s*proxy_intercept_errors on/m);
+    // Only the store handover intercepts (its file server's 404: the API is asked again); nothing that proxies to the API.
+    for (const opening of ['/segments/', '/', '/renders/', '@render'])
+      expect(location(conf, opening)).not.toMatch(/proxy_intercept_errors on/);
     const problem = location(conf, '= /_problem/unavailable');
     expect(problem).toMatch(/^\s*internal;/m);
     expect(problem).toMatch(/^\s*default_type application\/problem\+json;/m);
