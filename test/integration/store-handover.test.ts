@@ -2,7 +2,7 @@
 // same bytes and headers as the API's own answer, with no byte from the API; a file gone behind the
 // decision is answered again by the API, never a 404.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { nginxCacheDir, storeDir } from '../../src/data-layout.js';
 import { getBytes, startTestStack, type TestStack } from '../helpers/test-stack.js';
@@ -41,6 +41,21 @@ describe('a stored render through nginx', () => {
     expect(hit.body.equals(direct.body)).toBe(true);
     for (const name of sameHeaders) expect([name, hit.response.headers.get(name)]).toEqual([name, direct.response.headers.get(name)]);
     expect(hit.response.headers.get('last-modified')).toBeNull();
+  });
+
+  it('reaches the client from the store’s file, not from the API (whose memory copy differs here)', async () => {
+    const marked = '/segments/demo/tones/60-65.mp3';
+    const direct = await getBytes(t.apiUrl + marked);
+    const key = (direct.response.headers.get('etag') ?? '').replaceAll('"', '');
+    // Same length (the store serves only a file of its stated size), other bytes: only a read of the file sends them.
+    const file = path.join(storeDir(t.config.dataDir), key.slice(0, 2), `${key}.mp3`);
+    const fileBytes = Buffer.from(direct.body.map((byte) => byte ^ 0xff));
+    await writeFile(file, fileBytes);
+    const front = await getBytes(t.url + marked);
+    expect(front.response.status).toBe(200);
+    expect(front.body.equals(fileBytes)).toBe(true);
+    // Straight at the API, its memory copy.
+    expect((await getBytes(t.apiUrl + marked)).body.equals(direct.body)).toBe(true);
   });
 
   it('the API hands it over with no body when asked as nginx asks', async () => {
