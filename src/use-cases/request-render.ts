@@ -232,22 +232,20 @@ export function createRenderRequester(deps: {
       // One promise and a few handlers per request, no Promise.race or allSettled: with 10,000 waiting,
       // each promise, reaction and closure a request keeps costs megabytes (issue 15).
       return new Promise<RequestedRender>((answer, fail) => {
-        // The end of the wait or of the ask (whichever fails first), for the stream of a streamable ask.
+        // The end of the wait or of the ask (whichever fails first), for the stream of a streamable ask:
+        // made once its render starts being written, not kept by every request still waiting for that.
         let endDone: (failure?: unknown) => void = ignore;
-        const done = streamable
-          ? new Promise<void>((resolve, reject) => {
-              endDone = (failure) => (failure === undefined ? resolve() : reject(failure));
-            })
-          : null;
-        done?.catch(ignore); // the stream reads the failure; an ask answered before streaming never does
+        const stream = (fileName: string) => {
+          const done = new Promise<void>((resolve, reject) => {
+            endDone = (failure) => (failure === undefined ? resolve() : reject(failure));
+          });
+          done.catch(ignore); // the stream reads the failure
+          answer({ outcome, streaming: { fileName, done } });
+        };
         // Registered before add(): a completion can never slip between adding and listening. A request that
         // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
-        const ticket = waiter.wait(data.key, {
-          timeoutMs: deps.waitTimeoutMs,
-          signal,
-          // Told after wait() returned (never synchronously): the render's file, before it is published.
-          onStreaming: done ? (fileName) => answer({ outcome, streaming: { fileName, done } }) : undefined,
-        });
+        // Told after wait() returned (never synchronously): the render's file, before it is published.
+        const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal, onStreaming: streamable ? stream : undefined });
         const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
         const counts: AskCounts = { counted: false, shareCounted: false };
         // Counted out once both the ask and the wait have ended. Only a client that went away gives up on
