@@ -1,5 +1,5 @@
 // Owns waiting for renders: one QueueEvents subscription per process and a map from job id to the
-// requests waiting on it. A waiting request costs one map entry and one timer; no listener per request
+// requests waiting on it. A waiting request costs one map entry, one object and one timer; no listener per request
 // on the shared emitter, no polling. A failed job's waiters get the failure its worker recorded. A waiter
 // that can take its render as it is written is told the file once its render starts (the job's first
 // progress event, or a join of a render under way), and from then on waits without a time limit: the
@@ -32,9 +32,24 @@ export interface WaitTicket {
   joined: boolean;
 }
 
+/** What a wait adds to its signal: an object (EventTarget calls its handleEvent), so it costs no closure. */
+export interface GoneListener {
+  handleEvent(): void;
+}
+
+/**
+ * How a wait learns that its client went away: an AbortSignal, or anything watched the same way (with 10,000
+ * waiting, an AbortController each costs its own EventTarget, hidden class and listener map: issue 15).
+ */
+export interface GoneSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: GoneListener): void;
+  removeEventListener(type: 'abort', listener: GoneListener): void;
+}
+
 export interface WaitOptions {
   timeoutMs: number;
-  signal: AbortSignal;
+  signal: GoneSignal;
   /** Called once, with the name of the file the render is being written into, if it is written while waiting. */
   onStreaming?: (fileName: string) => void;
 }
@@ -50,12 +65,84 @@ export interface RenderWaiter {
   close(): void;
 }
 
-interface Waiting {
-  resolve(): void;
-  reject(error: Error): void;
-  /** Absent for a waiter that takes only a finished render, and once called. */
-  stream?(fileName: string): void;
+/** What every waiting request of one process shares: the count, and the map it leaves. */
+interface WaitBook {
+  waiting: number;
+  /** Drops `key` from the map when `waiters`, its set, is empty. */
+  forget(key: string, waiters: Set<Waiting>): void;
 }
+
+/**
+ * One waiting request: a single object holding its promise's settlers, its timer and its abort watch. Its
+ * methods live on the prototype, it is itself the abort listener (handleEvent) and its timer's argument:
+ * a waiter costs no closures of its own (10,000 waiting: every byte per waiter counts, issue 15).
+ */
+class Waiting {
+  private finished = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly book: WaitBook,
+    private readonly key: string,
+    /** The waiters of its key (shared). */
+    private readonly waiters: Set<Waiting>,
+    private readonly resolve: () => void,
+    private readonly reject: (error: Error) => void,
+    private readonly signal: GoneSignal,
+    private readonly timeoutMs: number,
+    /** Absent for a waiter that takes only a finished render, and once called. */
+    private onStreaming: ((fileName: string) => void) | undefined,
+  ) {
+    book.waiting += 1;
+    this.timer = setTimeout(timeOut, timeoutMs, this);
+  }
+
+  get streams(): boolean {
+    return this.onStreaming !== undefined;
+  }
+
+  /** Told once: from then on it waits without a time limit (the stream's own limits take over). */
+  stream(fileName: string): void {
+    const onStreaming = this.onStreaming;
+    if (!onStreaming) return;
+    this.onStreaming = undefined;
+    clearTimeout(this.timer);
+    onStreaming(fileName);
+  }
+
+  end(failure?: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.book.waiting -= 1;
+    clearTimeout(this.timer);
+    this.signal.removeEventListener('abort', this);
+    if (failure) this.reject(failure);
+    else this.resolve();
+  }
+
+  /** Stops this request's wait only (the job itself goes on for everyone else). */
+  leave(failure: Error): void {
+    this.waiters.delete(this);
+    this.book.forget(this.key, this.waiters);
+    this.end(failure);
+  }
+
+  /** The abort listener (EventTarget calls handleEvent): the client went away. */
+  handleEvent(): void {
+    this.leave(new WaitAbandoned());
+  }
+
+  timedOut(): void {
+    this.leave(new WaitTimedOut(this.timeoutMs));
+  }
+}
+
+function timeOut(entry: Waiting): void {
+  entry.timedOut();
+}
+
+/** One handler for every wait's own rejection mark (a closure per wait would cost bytes per waiter). */
+const ignore = () => undefined;
 
 export function createRenderWaiter(
   events: QueueEvents,
@@ -67,7 +154,12 @@ export function createRenderWaiter(
   const streamFiles = new Map<string, string>();
   /** Keys whose file is being asked of Redis now: one read per key, however many progress events come. */
   const lookingUp = new Set<string>();
-  let waiting = 0;
+  const book: WaitBook = {
+    waiting: 0,
+    forget(key, waiters) {
+      if (waiters.size === 0 && byKey.get(key) === waiters) byKey.delete(key);
+    },
+  };
   // After close() no completion can arrive: a wait begun then would hang until its timeout.
   let closed = false;
 
@@ -76,10 +168,7 @@ export function createRenderWaiter(
     const set = byKey.get(key);
     if (!set) return;
     byKey.delete(key);
-    for (const entry of set) {
-      if (failure) entry.reject(failure);
-      else entry.resolve();
-    }
+    for (const entry of set) entry.end(failure);
   }
 
   const onCompleted = ({ jobId }: { jobId: string }) => settle(jobId);
@@ -93,7 +182,7 @@ export function createRenderWaiter(
     if (!set || previous === fileName) return;
     streamFiles.set(key, fileName);
     // Once per waiter: a retry's file is found by the stream itself (store/growing-render.ts).
-    for (const entry of set) entry.stream?.(fileName);
+    for (const entry of set) entry.stream(fileName);
   }
   // A job reports 0 % as its file is created (process-render-job.ts): only then is the file looked up (a
   // copy's later reports are no news; a waiter that comes after the 0 % reads the file with its count).
@@ -112,7 +201,7 @@ export function createRenderWaiter(
 
   return {
     get waiting() {
-      return waiting;
+      return book.waiting;
     },
     settle,
     streaming,
@@ -126,50 +215,19 @@ export function createRenderWaiter(
       const joined = existing !== undefined;
       const waiters = existing ?? new Set<Waiting>();
       byKey.set(key, waiters);
+      let entry: Waiting | undefined;
       const done = new Promise<void>((resolve, reject) => {
-        const entry: Waiting = {
-          resolve: () => finish(resolve),
-          reject: (error) => finish(() => reject(error)),
-        };
-        if (onStreaming) {
-          entry.stream = (fileName) => {
-            entry.stream = undefined;
-            clearTimeout(timer);
-            onStreaming(fileName);
-          };
-        }
-        const timer = setTimeout(() => {
-          forget();
-          entry.reject(new WaitTimedOut(timeoutMs));
-        }, timeoutMs);
-        const onAbort = () => {
-          forget();
-          entry.reject(new WaitAbandoned());
-        };
-        // Leaving the map stops this request's wait only; the job itself goes on for everyone else.
-        function forget() {
-          waiters.delete(entry);
-          if (waiters.size === 0 && byKey.get(key) === waiters) byKey.delete(key);
-        }
-        let finished = false;
-        function finish(action: () => void) {
-          if (finished) return;
-          finished = true;
-          waiting -= 1;
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          action();
-        }
-        waiting += 1;
-        waiters.add(entry);
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-        const known = streamFiles.get(key);
-        // After the caller has its ticket: it may start reading the file at once.
-        if (known !== undefined && entry.stream) queueMicrotask(() => entry.stream?.(known));
+        entry = new Waiting(book, key, waiters, resolve, reject, signal, timeoutMs, onStreaming);
       });
       // Marked handled here: a wait may end (timeout, client gone) before its caller reaches `await`.
-      done.catch(() => undefined);
+      done.catch(ignore);
+      const waiter = entry as Waiting;
+      waiters.add(waiter);
+      if (signal.aborted) waiter.handleEvent();
+      else signal.addEventListener('abort', waiter);
+      const known = streamFiles.get(key);
+      // After the caller has its ticket: it may start reading the file at once.
+      if (known !== undefined && waiter.streams) queueMicrotask(() => waiter.stream(known));
       return { done, joined };
     },
     close() {

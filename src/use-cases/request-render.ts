@@ -9,7 +9,7 @@ import type { ClientShares } from '../queue/client-shares.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
 import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
 import { DEFAULT_URGENCY, isBackgroundPriority, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
-import { type RenderWaiter, WaitAbandoned, type WaitTicket } from '../queue/render-waiter.js';
+import { type GoneSignal, type RenderWaiter, WaitAbandoned, type WaitTicket } from '../queue/render-waiter.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
 import type { RenderStore } from '../store/render-store.js';
 
@@ -55,7 +55,7 @@ export interface RenderRequester {
    * Resolves once the key is in the store or, for a streamable ask, once its render is being written.
    * Rejects with a ServiceError (422/503) or WaitAbandoned.
    */
-  request(data: RenderJob, signal: AbortSignal, options?: RequestOptions): Promise<RequestedRender>;
+  request(data: RenderJob, signal: GoneSignal, options?: RequestOptions): Promise<RequestedRender>;
   /**
    * Adds the job without waiting on it (an asynchronous render: its status is read later). Rejects with
    * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached. `priority`: an
@@ -69,14 +69,8 @@ const WAITING_PRIORITY = jobPriorityOf({ waiting: true, urgency: DEFAULT_URGENCY
 const LANE_POLL_MS = 50;
 const ASYNC_PRIORITY = jobPriorityOf({ waiting: false, urgency: DEFAULT_URGENCY });
 
-/** A promise of the file a render starts being written into, and how to keep it. */
-function startSignal(): { promise: Promise<string>; resolve: (fileName: string) => void } {
-  let resolve: (fileName: string) => void = () => undefined;
-  const promise = new Promise<string>((settle) => {
-    resolve = settle;
-  });
-  return { promise, resolve };
-}
+/** One handler for every mark of a promise as handled (a closure per request would cost bytes per waiter). */
+const ignore = () => undefined;
 
 export function createRenderRequester(deps: {
   queue: Queue<RenderJob, RenderResult>;
@@ -229,36 +223,70 @@ export function createRenderRequester(deps: {
     async submit(data, priority = ASYNC_PRIORITY) {
       await addJob(data, priority);
     },
-    async request(data, signal, { priority = WAITING_PRIORITY, streamable = false, client } = {}) {
+    request(data, signal, { priority = WAITING_PRIORITY, streamable = false, client } = {}) {
       if (waiter.waiting >= deps.maxWaitingRequests) {
-        throw new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 'overloaded');
+        return Promise.reject(
+          new Overloaded(`${deps.maxWaitingRequests} requests are already waiting on renders; retry shortly.`, 'overloaded'),
+        );
       }
-      // Only an ask that can stream pays for a promise of the render's start.
-      const start = streamable ? startSignal() : null;
-      // Registered before add(): a completion can never slip between adding and listening. A request that
-      // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
-      const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal, onStreaming: start?.resolve });
-      const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
-      const counts: AskCounts = { counted: false, shareCounted: false };
-      const asked = ask(data, ticket, priority, client, counts);
-      // The wait's own timer bounds the whole request, its Redis round trips included: a Redis that stalls
-      // (a slow script, a fork, a black hole) gives a 503 within WAIT_TIMEOUT_MS, and the request stays
-      // counted among the waiting until then. A failed ask (not Redis's: those end the wait) ends it too.
-      const done = Promise.race([ticket.done, asked.then(() => ticket.done)]);
-      done.catch(() => undefined); // the caller, or the race below, reads the failure
-      void Promise.allSettled([asked, ticket.done]).then(([, ended]) => {
-        // Only a client that went away gives up on the render; one that waited too long will retry for it.
-        const leaves = ended.status === 'fulfilled' || ended.reason instanceof WaitAbandoned;
-        if (counts.counted && leaves) void waitingCount.left(data.key);
-        if (counts.shareCounted) void clientShares.countOut(client!).catch(() => undefined);
+      // One promise and a few handlers per request, no Promise.race or allSettled: with 10,000 waiting,
+      // each promise, reaction and closure a request keeps costs megabytes (issue 15).
+      return new Promise<RequestedRender>((answer, fail) => {
+        // The end of the wait or of the ask (whichever fails first), for the stream of a streamable ask:
+        // made once its render starts being written, not kept by every request still waiting for that.
+        let endDone: (failure?: unknown) => void = ignore;
+        const stream = (fileName: string) => {
+          const done = new Promise<void>((resolve, reject) => {
+            endDone = (failure) => (failure === undefined ? resolve() : reject(failure));
+          });
+          done.catch(ignore); // the stream reads the failure
+          answer({ outcome, streaming: { fileName, done } });
+        };
+        // Registered before add(): a completion can never slip between adding and listening. A request that
+        // joins a wait in this process adds no job, so only the first one for a key meets the queue's limit.
+        // Told after wait() returned (never synchronously): the render's file, before it is published.
+        const ticket = waiter.wait(data.key, { timeoutMs: deps.waitTimeoutMs, signal, onStreaming: streamable ? stream : undefined });
+        const outcome: MissOutcome = ticket.joined ? 'joined' : 'miss';
+        const counts: AskCounts = { counted: false, shareCounted: false };
+        // Counted out once both the ask and the wait have ended. Only a client that went away gives up on
+        // the render; one that waited too long will retry for it.
+        let askEnded = false;
+        let leaves: boolean | undefined;
+        const countOut = () => {
+          if (!askEnded || leaves === undefined) return;
+          if (counts.counted && leaves) void waitingCount.left(data.key);
+          if (counts.shareCounted) void clientShares.countOut(client!).catch(ignore);
+        };
+        // The wait's own timer bounds the whole request, its Redis round trips included: a Redis that stalls
+        // (a slow script, a fork, a black hole) gives a 503 within WAIT_TIMEOUT_MS, and the request stays
+        // counted among the waiting until then. A failed ask (not Redis's: those end the wait) ends it too.
+        ticket.done.then(
+          () => {
+            leaves = true;
+            countOut();
+            endDone();
+            answer({ outcome, streaming: null });
+          },
+          (failure: unknown) => {
+            leaves = failure instanceof WaitAbandoned;
+            countOut();
+            endDone(failure);
+            fail(failure);
+          },
+        );
+        ask(data, ticket, priority, client, counts).then(
+          () => {
+            askEnded = true;
+            countOut();
+          },
+          (failure: unknown) => {
+            askEnded = true;
+            countOut();
+            endDone(failure);
+            fail(failure);
+          },
+        );
       });
-      if (!start) {
-        await done;
-        return { outcome, streaming: null };
-      }
-      // Whichever comes first: the render published, or its file being written (then `done` ends the stream).
-      const fileName = await Promise.race([done.then(() => null), start.promise]);
-      return { outcome, streaming: fileName === null ? null : { fileName, done } };
     },
   };
 }

@@ -95,7 +95,9 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         requestId: String(request.id),
         urgency: urgencyOf(request.headers.priority),
         onClientGone: (listener) => {
-          reply.raw.once('close', listener);
+          // on, not once: once wraps each listener in a state object and a bound function, bytes that each
+          // of 10,000 waiting requests would keep (issue 15); 'close' comes once, and unwatch removes it.
+          reply.raw.on('close', listener);
           return () => reply.raw.off('close', listener);
         },
         streamable: isPlainGet(request.method, request.headers),
