@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick]`: the real stack (as `npm start` starts it, with its own DATA_DIR, media and
 // ports) measured beside its reference points in the same run: nginx serving the render as a static file,
 // the worker's ffmpeg command alone, and the naive one-ffmpeg-per-request server. Prints the table, writes
-// test/bench/results/bench-{full,quick}.{json,svg}, and stops every process it started, by pid.
+// test/bench/results/bench-{full,quick,hits}.{json,svg,md}, and stops every process it started, by pid.
 import { appendFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
