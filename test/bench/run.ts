@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick]`: the real stack (as `npm start` starts it, with its own DATA_DIR, media and
 // ports) measured beside its reference points in the same run: nginx serving the render as a static file,
 // the worker's ffmpeg command alone, and the naive one-ffmpeg-per-request server. Prints the table, writes
-// test/bench/results/bench-{full,quick}.{json,svg}, and stops every process it started, by pid.
+// test/bench/results/bench-{full,quick,hits}.{json,svg,md}, and stops every process it started, by pid.
 import { appendFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,17 +16,40 @@ import { canonicalSegmentUrl } from '../../src/segments/segment-url.js';
 import { freePort } from '../../src/stack/free-port.js';
 import { ensurePrograms } from '../../src/stack/system-tools.js';
 import { startStack, type Stack } from '../../src/stack/stack.js';
-import { coldApi, crowdOfWaiters, hangUps, hitRatioDuring, missesDuringWarm, sequentialMisses, streamedRender } from './scenarios.js';
+import {
+  coldApi,
+  coresCutRate,
+  crowdOfWaiters,
+  hangUps,
+  hitRatioDuring,
+  missesDuringWarm,
+  sequentialMisses,
+  streamedRender,
+} from './scenarios.js';
 import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
 import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import { median, percentilesOf } from './samples.js';
 import { distinctSegmentsScript, runInterleaved, runWrk, zipfScript, type LoadResult } from './wrk.js';
 
 const quick = process.argv.includes('--quick');
-/** Durations and counts of the two versions: --quick is a smoke run (under 2 min), full is the record. */
+/** --hits: only the interleaved hit rows (nginx static, HIT, API hot and cold), for tuning nginx or the API. */
+const hitsOnly = process.argv.includes('--hits');
+/**
+ * Durations and counts of the two versions: --quick is a smoke run (about 3 min), full is the record.
+ * Every compared pair runs in interleaved rounds (distinctRounds, mixedRounds): each ratio is read per round.
+ */
 const PLAN = quick
-  ? { hitRounds: 2, hitSeconds: 3, sequential: 5, distinctSeconds: 8, waiting: 2_000, mixedSeconds: 10 }
-  : { hitRounds: 8, hitSeconds: 3, sequential: 21, distinctSeconds: 30, waiting: 10_000, mixedSeconds: 60 };
+  ? { hitRounds: 3, hitSeconds: 3, sequential: 5, distinctRounds: 3, distinctSeconds: 3, waiting: 2_000, mixedSeconds: 10, mixedRounds: 2 }
+  : {
+      hitRounds: 8,
+      hitSeconds: 3,
+      sequential: 21,
+      distinctRounds: 6,
+      distinctSeconds: 5,
+      waiting: 10_000,
+      mixedSeconds: 60,
+      mixedRounds: 4,
+    };
 const CORES = os.availableParallelism();
 const WRK_THREADS = 2;
 const HOUR = ['bench', 'hour'];
@@ -113,6 +136,7 @@ function fromLoad(
     requestsPerSecond: load.requestsPerSecond,
     megabytesPerSecond: load.megabytesPerSecond,
     latency: load.latency,
+    roundsPerSecond: load.roundsPerSecond,
     extra: { ...extra, ...load.errorDetail },
   };
 }
@@ -127,8 +151,7 @@ async function main(): Promise<BenchReport> {
     API_PORT: String(await freePort()),
     DATA_DIR: path.join(root, 'data'),
     MEDIA_ROOT: mediaRoot,
-    // The stack's defaults otherwise (WORKERS = cores); warn keeps per-request log lines out of the run.
-    LOG_LEVEL: 'warn',
+    // Everything else is `npm start`'s default, the log level (info) included: an operator's stack logs.
   });
   const stack: Stack = await startStack(config, sink);
   started.push(stack);
@@ -140,25 +163,39 @@ async function main(): Promise<BenchReport> {
       `  ${result.name}: ${result.requestsPerSecond !== undefined ? `${result.requestsPerSecond.toFixed(1)} req/s, ` : ''}median ${result.latency.find(([p]) => p >= 50)?.[1].toFixed(1)} ms, ${result.errors} errors`,
     );
   };
-  record(await timeIndexBuild(mediaRoot));
-
-  say(`${PLAN.waiting} requests waiting on renders at once (API direct)`);
-  // First, on the freshly started API: its memory is then what holding the crowd costs, not the memory copy
-  // of renders (up to HOT_CACHE_MAX_BYTES) that the later scenarios fill.
-  // 200 distinct 5 s renders near the start of the file (cheap to seek to), 50 requests on each: the renders
-  // take seconds, well inside WAIT_TIMEOUT_MS, so this measures holding the crowd, not render throughput.
-  const crowdRenders = 200;
-  const crowdStart = (i: number) => 10_000 + (i % crowdRenders) * 1_300;
-  const crowd = await crowdOfWaiters({ stack, count: PLAN.waiting, urlFor: (i) => segmentUrl(HOUR, crowdStart(i), crowdStart(i) + 5_000) });
-  record({
-    id: 'waiting',
-    name: `${PLAN.waiting} requests waiting on renders`,
-    reference: false,
-    requests: crowd.times.length,
-    errors: crowd.errors,
-    latency: percentilesOf(crowd.times),
-    extra: { peakRssMb: crowd.peakRssMb, baselineRssMb: crowd.baselineRssMb, distinctRenders: crowdRenders, ...crowd.errorKinds },
+  const finished = (): BenchReport => ({
+    date: new Date().toISOString(),
+    quick,
+    machine: machineFacts(),
+    config: { workers: config.workers, hotCacheMaxBytes: config.hotCacheMaxBytes, wrkThreads: WRK_THREADS },
+    results,
   });
+  if (!hitsOnly) await crowdAndIndex();
+  async function crowdAndIndex(): Promise<void> {
+    record(await timeIndexBuild(mediaRoot));
+
+    say(`${PLAN.waiting} requests waiting on renders at once (API direct)`);
+    // First, on the freshly started API: its memory is then what holding the crowd costs, not the memory copy
+    // of renders (up to HOT_CACHE_MAX_BYTES) that the later scenarios fill.
+    // 200 distinct 5 s renders near the start of the file (cheap to seek to), 50 requests on each: the renders
+    // take seconds, well inside WAIT_TIMEOUT_MS, so this measures holding the crowd, not render throughput.
+    const crowdRenders = 200;
+    const crowdStart = (i: number) => 10_000 + (i % crowdRenders) * 1_300;
+    const crowd = await crowdOfWaiters({
+      stack,
+      count: PLAN.waiting,
+      urlFor: (i) => segmentUrl(HOUR, crowdStart(i), crowdStart(i) + 5_000),
+    });
+    record({
+      id: 'waiting',
+      name: `${PLAN.waiting} requests waiting on renders`,
+      reference: false,
+      requests: crowd.times.length,
+      errors: crowd.errors,
+      latency: percentilesOf(crowd.times),
+      extra: { peakRssMb: crowd.peakRssMb, baselineRssMb: crowd.baselineRssMb, distinctRenders: crowdRenders, ...crowd.errorKinds },
+    });
+  }
 
   // The 30 s segment every hit scenario asks for, rendered once; nginx static serves the same bytes.
   const hitPath = segmentUrl(HOUR, 1_800_000, 1_830_000);
@@ -195,6 +232,7 @@ async function main(): Promise<BenchReport> {
   record(fromLoad('api-hot', 'API store hit, hot (memory)', false, hitLoads.get('api-hot')!, { rounds: PLAN.hitRounds }));
   record(fromLoad('api-cold', 'API store hit, cold (file)', false, hitLoads.get('api-cold')!, { rounds: PLAN.hitRounds }));
   await cold.stop();
+  if (hitsOnly) return finished();
 
   say(`cold misses one at a time (${PLAN.sequential} each, alternating with bare ffmpeg)`);
   const input = path.join(mediaRoot, 'bench', 'hour.mp3');
@@ -310,40 +348,67 @@ async function main(): Promise<BenchReport> {
     });
   }
 
-  say(`distinct cold copy misses: 32 connections, ${PLAN.distinctSeconds} s`);
-  const distinct = await runWrk({
-    url: stack.url,
-    connections: 32,
-    threads: WRK_THREADS,
-    seconds: PLAN.distinctSeconds,
-    script: distinctSegmentsScript({ prefix: '/segments/bench/hour/', firstMs: 100_000, stepMs: 100, lengthMs: 30_000 }),
-  });
-  record(fromLoad('distinct-misses', 'distinct cold copy misses, 32 connections', false, distinct, { workers: config.workers }));
+  say(
+    `distinct cold copy misses: 32 connections, ${PLAN.distinctRounds} rounds of ${PLAN.distinctSeconds} s, each beside the cores' cut rate`,
+  );
+  // Each round a new stretch of the hour, so no key is asked twice across rounds.
+  const stretchMs = Math.floor(3_400_000 / PLAN.distinctRounds);
+  const distinct = await runInterleaved(
+    [
+      {
+        id: 'distinct-misses',
+        url: stack.url,
+        script: (round) =>
+          distinctSegmentsScript({ prefix: '/segments/bench/hour/', firstMs: 100_000 + round * stretchMs, stepMs: 100, lengthMs: 30_000 }),
+      },
+      {
+        id: 'cores-cut',
+        run: () => coresCutRate({ input, output: path.join(root, 'cut-rate.mp3'), seconds: PLAN.distinctSeconds / 2, cores: CORES }),
+      },
+    ],
+    { rounds: PLAN.distinctRounds, seconds: PLAN.distinctSeconds, connections: 32, threads: WRK_THREADS },
+  );
+  record(
+    fromLoad(
+      'cores-cut',
+      `what the cores can cut: ${CORES} × the worker's sample cut alone, back to back (reference)`,
+      true,
+      distinct.get('cores-cut')!,
+    ),
+  );
+  record(
+    fromLoad('distinct-misses', 'distinct cold copy misses, 32 connections', false, distinct.get('distinct-misses')!, {
+      workers: config.workers,
+    }),
+  );
 
-  say(`mixed Zipf load over 2,000 keys: 64 connections, ${PLAN.mixedSeconds} s each`);
+  say(
+    `mixed Zipf load over 2,000 keys: 64 connections, ${PLAN.mixedSeconds} s from an empty cache, then ${PLAN.mixedRounds} rounds beside the naive server`,
+  );
   const keys = mixedKeys();
-  const mixedLoad = (url: string) =>
-    runWrk({ url, connections: 64, threads: WRK_THREADS, seconds: PLAN.mixedSeconds, script: zipfScript(keys, 42) });
-  // Twice: from an empty cache (every key is new at first: its misses wait for renders), then in steady
-  // state, where nginx's cache holds what a running service's would. Renders are fast enough that the
-  // first minute caches nearly all 2,000 keys, so the first pass is the one that exercises misses.
-  const coldStart = await hitRatioDuring(stack, config, () => mixedLoad(stack.url));
-  record(fromLoad('mixed-cold', 'mixed Zipf load, service, from an empty cache', false, coldStart.load, coldStart.hits));
-  const { load: mixed, hits } = await hitRatioDuring(stack, config, () => mixedLoad(stack.url));
-  record(fromLoad('mixed', 'mixed Zipf load, service, steady state (through nginx)', false, mixed, hits));
+  const mixedOptions = { connections: 64, threads: WRK_THREADS, script: zipfScript(keys, 42) };
+  // From an empty cache (every key is new at first: its misses wait for renders; this happens once, so it
+  // has no rounds), then steady state, where nginx's cache holds what a running service's would, in rounds
+  // with the naive server. Renders are fast enough that the first pass caches nearly all 2,000 keys.
   const naive = await startNaiveServer({ mediaRoot, ffmpegPath: media.ffmpegPath, port: await freePort(), sink });
   started.push({ stop: () => naive.process.stop(4_000) });
-  record(fromLoad('naive-mixed', 'mixed Zipf load, naive server (baseline)', true, await mixedLoad(naive.url)));
+  const coldStart = await hitRatioDuring(stack, config, () => runWrk({ ...mixedOptions, url: stack.url, seconds: PLAN.mixedSeconds }));
+  record(fromLoad('mixed-cold', 'mixed Zipf load, service, from an empty cache', false, coldStart.load, coldStart.hits));
+  const roundSeconds = Math.max(5, Math.round(PLAN.mixedSeconds / PLAN.mixedRounds));
+  const { load: mixed, hits } = await hitRatioDuring(stack, config, () =>
+    runInterleaved(
+      [
+        { id: 'mixed', url: stack.url, script: () => mixedOptions.script },
+        { id: 'naive-mixed', url: naive.url, script: () => mixedOptions.script },
+      ],
+      { rounds: PLAN.mixedRounds, seconds: roundSeconds, connections: 64, threads: WRK_THREADS },
+    ),
+  );
+  record(fromLoad('mixed', 'mixed Zipf load, service, steady state (through nginx)', false, mixed.get('mixed')!, hits));
+  record(fromLoad('naive-mixed', 'mixed Zipf load, naive server (baseline)', true, mixed.get('naive-mixed')!));
 
-  return {
-    date: new Date().toISOString(),
-    quick,
-    machine: machineFacts(),
-    config: { workers: config.workers, hotCacheMaxBytes: config.hotCacheMaxBytes, wrkThreads: WRK_THREADS },
-    results,
-  };
+  return finished();
 }
-
 function machineFacts(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${os.type()} ${os.release()}, ${CORES} cores (${cpu}), ${Math.round(os.totalmem() / 1024 ** 3)} GB, Node ${process.versions.node}`;
@@ -365,7 +430,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 let failed = false;
 try {
   const report = await main();
-  const files = await writeReport(report, path.join(PROJECT_ROOT, 'test', 'bench', 'results', `bench-${quick ? 'quick' : 'full'}`), CORES);
+  const files = await writeReport(
+    report,
+    path.join(PROJECT_ROOT, 'test', 'bench', 'results', `bench-${hitsOnly ? 'hits' : quick ? 'quick' : 'full'}`),
+  );
   say(`\nwritten: ${files.join(', ')}`);
 } catch (error) {
   failed = true;

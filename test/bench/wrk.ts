@@ -17,6 +17,8 @@ export interface LoadResult {
   errorDetail: Record<string, number>;
   /** [percentile, milliseconds], from 0 to 100. */
   latency: [number, number][];
+  /** Requests per second of each interleaved round, in order (runInterleaved only): the spread of a ratio. */
+  roundsPerSecond?: number[];
 }
 
 const PERCENTILES = [10, 25, 50, 75, 90, 95, 99, 99.9, 99.99];
@@ -154,13 +156,17 @@ export async function runWrk(options: {
  * give both the same mix of fast and slow moments. Latency percentiles are the median of the rounds'.
  */
 export async function runInterleaved(
-  loads: Array<{ id: string; url: string }>,
+  loads: Array<
+    { id: string; url: string; script?: (round: number) => string } | { id: string; run: (round: number) => Promise<LoadResult> }
+  >,
   options: { rounds: number; seconds: number; connections: number; threads: number },
 ): Promise<Map<string, LoadResult>> {
   const rounds = new Map<string, LoadResult[]>(loads.map(({ id }) => [id, []]));
   for (let round = 0; round < options.rounds; round++) {
-    for (const { id, url } of loads)
-      rounds.get(id)!.push(await runWrk({ url, connections: options.connections, threads: options.threads, seconds: options.seconds }));
+    for (const load of loads) {
+      const result = 'run' in load ? await load.run(round) : await runWrk({ ...options, url: load.url, script: load.script?.(round) });
+      rounds.get(load.id)!.push(result);
+    }
   }
   return new Map([...rounds].map(([id, results]) => [id, combined(results)]));
 }
@@ -180,5 +186,6 @@ function combined(results: LoadResult[]): LoadResult {
     errors: sum((result) => result.errors),
     errorDetail,
     latency: results[0]!.latency.map(([percentile], i) => [percentile, median(results.map((result) => result.latency[i]![1]))]),
+    roundsPerSecond: results.map((result) => result.requestsPerSecond),
   };
 }
