@@ -97,7 +97,15 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
   const temp = await deps.store.tempPathFor(key);
   const started = performance.now();
   let bytes = 0;
-  const hooks: RenderHooks = { onProgress: reportProgress(job, spec, log), onWriting: () => announceStream(deps, job, temp, log) };
+  // Only an exact render announces its file: a copy (most misses) then owes Redis no end of stream either.
+  let announced = false;
+  const hooks: RenderHooks = {
+    onProgress: reportProgress(job, spec, log),
+    onWriting: () => {
+      announced = true;
+      return announceStream(deps, job, temp, log);
+    },
+  };
   try {
     const checked = await renderChecked(deps, source, temp, spec, log, hooks);
     bytes = checked.bytes;
@@ -119,7 +127,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
     await deps.store.discard(temp);
     throw error;
   } finally {
-    void deps.streams.ended(key, path.basename(temp)).catch(() => undefined);
+    if (announced) void deps.streams.ended(key, path.basename(temp)).catch(() => undefined);
   }
   const renderMs = Math.round(performance.now() - started);
   log.info({ mode: spec.options.mode, source: sourceLabel(source.path), bytes, ms: renderMs }, 'rendered');

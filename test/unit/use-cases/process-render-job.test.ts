@@ -24,7 +24,7 @@ import { type Catalog, createCatalog } from '../../../src/sources/catalog.js';
 import { realMediaRoot } from '../../../src/sources/resolve-source.js';
 import { createRenderStore, type RenderStore } from '../../../src/store/render-store.js';
 import { createStoreBudget } from '../../../src/store/store-budget.js';
-import { createRenderJobProcessor, type RenderJobHandle } from '../../../src/use-cases/process-render-job.js';
+import { createRenderJobProcessor, type RenderJobDeps, type RenderJobHandle } from '../../../src/use-cases/process-render-job.js';
 import { readMp3 } from '../../helpers/mp3-frames.js';
 import { startTestRedis, type TestRedis } from '../../helpers/test-redis.js';
 
@@ -69,7 +69,12 @@ beforeEach(async () => {
   await redis.flushall();
   store = createRenderStore({ dir: await mkdtemp(path.join(server.dir, 'store-')) });
   failures = createFailureMemory(redis);
-  processRenderJob = createRenderJobProcessor({
+  processRenderJob = createRenderJobProcessor(deps());
+});
+
+/** The processor's real pieces, over this test's Redis, store and media root. */
+function deps(): RenderJobDeps {
+  return {
     media,
     renderTimeoutMs: 60_000,
     frameIndexes: createFrameIndexes({ maxBytes: 16 * 1024 * 1024 }),
@@ -82,8 +87,8 @@ beforeEach(async () => {
     mediaRoot,
     redis,
     logger: pino({ level: 'silent' }),
-  });
-});
+  };
+}
 
 /** The job the API would queue for a copy of `source` from `startS` to `endS` seconds. */
 async function copyJob(source: string[], startS: number, endS: number): Promise<RenderJob> {
@@ -153,6 +158,41 @@ describe('processing a render job', () => {
       expect.arrayContaining([path.join(job.key.slice(0, 2), `${job.key}.mp3`), path.join(job.key.slice(0, 2), `${job.key}.json`)]),
     );
     expect(await storeFiles()).toHaveLength(2);
+  });
+
+  it('names the file it writes to Redis, and ends that name, only for an exact render: a copy owes Redis neither', async () => {
+    const said: string[] = [];
+    const real = createRenderStreams(redis);
+    // The real streams, with what the worker says to them written down.
+    const processor = createRenderJobProcessor({
+      ...deps(),
+      streams: {
+        announce: async (key, fileName, ttlMs) => {
+          said.push(`announce ${key} ${fileName}`);
+          await real.announce(key, fileName, ttlMs);
+        },
+        ended: async (key, fileName) => {
+          said.push(`ended ${key} ${fileName}`);
+          await real.ended(key, fileName);
+        },
+      },
+    });
+    const copy = await copyJob(['demo', 'tones'], 10, 12);
+    const exactSpec: RenderSpec = { ...copy.spec, options: { mode: 'exact', bitrateKbps: 64, channels: null, fadeInMs: 0, fadeOutMs: 0 } };
+    const exact: RenderJob = { ...copy, spec: exactSpec, key: renderKey(copy.source, exactSpec) };
+
+    await processor(handle(copy));
+    expect(said).toEqual([]);
+
+    const exact$ = handle(exact);
+    await processor(exact$);
+    expect(said).toEqual([
+      expect.stringMatching(new RegExp(`^announce ${exact.key} `)),
+      expect.stringMatching(new RegExp(`^ended ${exact.key} `)),
+    ]);
+    expect(said[1]!.split(' ')[2]).toBe(said[0]!.split(' ')[2]);
+    expect(exact$.progress[0]).toBe(0);
+    expect(await real.fileOf(exact.key)).toBeNull();
   });
 
   it("names a plain source's path as it is ('demo/tones')", async () => {
