@@ -26,6 +26,7 @@ import {
   sequentialMisses,
   streamedRender,
 } from './scenarios.js';
+import { addIntervals, cpuExtra, cpuPerAnswer, sampleCpu, type CpuSample } from './cpu-use.js';
 import { startNaiveServer, startStaticNginx, type ReferenceServer } from './references.js';
 import { writeReport, type BenchReport, type ScenarioResult } from './report.js';
 import { median, percentilesOf } from './samples.js';
@@ -353,13 +354,35 @@ async function main(): Promise<BenchReport> {
   );
   // Each round a new stretch of the hour, so no key is asked twice across rounds.
   const stretchMs = Math.floor(3_400_000 / PLAN.distinctRounds);
+  // Each round's CPU, part by part, to name what limits the misses (the cores, or waiting).
+  const stackParts = {
+    api: stack.api.processes.map((child) => child.pid),
+    workers: stack.workers.processes.map((child) => child.pid),
+    redis: stack.redis?.processes.map((child) => child.pid) ?? [],
+    nginx: stack.nginx.processes.map((child) => child.pid),
+  };
+  const missCpu: Array<[CpuSample, CpuSample]> = [];
   const distinct = await runInterleaved(
     [
       {
         id: 'distinct-misses',
-        url: stack.url,
-        script: (round) =>
-          distinctSegmentsScript({ prefix: '/segments/bench/hour/', firstMs: 100_000 + round * stretchMs, stepMs: 100, lengthMs: 30_000 }),
+        run: async (round) => {
+          const before = await sampleCpu(stackParts);
+          const result = await runWrk({
+            url: stack.url,
+            connections: 32,
+            threads: WRK_THREADS,
+            seconds: PLAN.distinctSeconds,
+            script: distinctSegmentsScript({
+              prefix: '/segments/bench/hour/',
+              firstMs: 100_000 + round * stretchMs,
+              stepMs: 100,
+              lengthMs: 30_000,
+            }),
+          });
+          missCpu.push([before, await sampleCpu(stackParts)]);
+          return result;
+        },
       },
       {
         id: 'cores-cut',
@@ -379,6 +402,7 @@ async function main(): Promise<BenchReport> {
   record(
     fromLoad('distinct-misses', 'distinct cold copy misses, 32 connections', false, distinct.get('distinct-misses')!, {
       workers: config.workers,
+      ...cpuExtra(cpuPerAnswer(...addIntervals(missCpu), distinct.get('distinct-misses')!.requests)),
     }),
   );
 
