@@ -4,15 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { crc16 } from '../../../src/media/mp3-frame.js';
-
-function bitwiseCrc16(bytes: Buffer, start = 0): number {
-  let crc = start;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit += 1) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
-  }
-  return crc;
-}
+import { bitwiseCrc16 } from '../../helpers/bitwise-crc16.js';
 
 describe('crc16', () => {
   it('gives CRC-16/ARC\'s check value for "123456789"', () => {
