@@ -96,7 +96,7 @@ export async function startNginx(options: {
     nginxPidFile(options.config.dataDir),
     async (_, commandLine) => commandLine.startsWith('nginx') && commandLine.includes(configFile),
   );
-  if (leftover) options.sink('nginx', leftover);
+  if (leftover) options.sink('nginx', leftover, 'warn');
   // A killed nginx leaves its socket file behind, and the next one could not bind it.
   await rm(String(values.STORE_FILES_SOCKET), { force: true });
   await writeFile(configFile, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), values));

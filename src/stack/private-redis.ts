@@ -56,7 +56,7 @@ export async function launchPrivateRedis(options: PrivateRedisOptions & { port: 
     redisPidFile(options.dataDir),
     async (pid, commandLine) => REDIS_TITLE.test(commandLine) && (await processCwd(pid)) === realDir,
   );
-  if (leftover) options.sink('redis', leftover);
+  if (leftover) options.sink('redis', leftover, 'warn');
   return startProcess({
     name: 'redis',
     command: options.program,

@@ -49,7 +49,7 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
   const programs = ensurePrograms([...(config.redisUrl ? [] : ['redis-server']), 'nginx'], (line) => sink('stack', line));
   await mkdir(storeDir(config.dataDir), { recursive: true });
   const lock: StackLock = await takeStackLock(config.dataDir);
-  if (lock.tookOver) sink('stack', lock.tookOver);
+  if (lock.tookOver) sink('stack', lock.tookOver, 'warn');
   const guard: OrphanGuard = startOrphanGuard(sink);
   const pools: SupervisedPool[] = [];
   let redisPool: SupervisedPool | null = null;
