@@ -24,7 +24,7 @@ export interface BannerEntry {
 export interface StackOutput {
   /** A process's line: a JSON log line shown as the event it is; a plain one as an event at `level` (info). */
   readonly sink: LineSink;
-  /** The stack serves: where to begin, and how to stop. */
+  /** The stack serves: where to begin, and how to stop (on a terminal whatever LOG_LEVEL: it is the way in). */
   ready(entries: readonly BannerEntry[], stopHint: string): void;
 }
 
@@ -33,7 +33,7 @@ const LEVELS: Readonly<Record<string, number>> = pino.levels.values;
 export function createStackOutput(stream: OutputStream, logLevel: string): StackOutput {
   const minimum = LEVELS[logLevel] ?? Number.POSITIVE_INFINITY; // 'silent': nothing
   // One line per event: a request's fields inline, not as a block. Its method, URL and status are in its
-  // message already (http/plugins/request-log.ts), so they are not repeated after it.
+  // message already (http/request-log.ts), so they are not repeated after it.
   const pretty = stream.isTTY
     ? prettyFactory({
         colorize: isColorSupported,
