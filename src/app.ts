@@ -2,11 +2,12 @@
 // routes over the use cases (registerRoutes). Never listens (server.ts does) and touches no process
 // globals; api.ts puts the two together around the connections.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Unavailable } from './errors.js';
 import { type AdminBoardOptions, adminBoardPlugin } from './http/plugins/admin-board.js';
 import { requestMetricsPlugin } from './http/plugins/request-metrics.js';
 import { answerClientError, frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
+import { RequestLog } from './http/request-log.js';
 import { demoPageRoutes } from './http/routes/demo-page.js';
 import { type OperationsDeps, operationRoutes } from './http/routes/operations.js';
 import { type RenderRouteDeps, renderRoutes } from './http/routes/renders.js';
@@ -27,8 +28,8 @@ export function createApp(logger: FastifyBaseLogger): FastifyInstance {
     loggerInstance: logger,
     // nginx sets X-Request-Id; the id then follows the request into the render job and the worker's log.
     requestIdHeader: 'x-request-id',
-    // The same key as the worker's lines (use-cases/process-render-job.ts), so one grep follows a request across processes.
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // One line per request, with the request id under the worker's key (http/request-log.ts).
+    logController: new RequestLog(),
     genReqId: () => randomUUID(),
     // The API listens on loopback behind nginx, which adds the client's address to X-Forwarded-For:
     // request.ip is then the client's (its share of the render queue is counted by it).
@@ -41,6 +42,7 @@ export function createApp(logger: FastifyBaseLogger): FastifyInstance {
     // Our own 503 while closing (below): problem+json with Retry-After, like every other refusal.
     return503OnClosing: false,
   });
+  RequestLog.allowNotes(app);
   handleErrors(app);
   let closing = false;
   app.addHook('preClose', async () => {

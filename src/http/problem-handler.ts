@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RangeNotSatisfiable, ServiceError, Unavailable } from '../errors.js';
 import { RENDER_BODY_FIELDS } from '../segments/render-request-body.js';
+import { noteForLog } from './request-log.js';
 import { RENDER_ID_DESCRIPTION } from '../segments/render-key.js';
 import { QUERY_PARAMETERS } from '../segments/render-options.js';
 
@@ -25,6 +26,8 @@ export function problemOf(error: ServiceError): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem) {
+  // The request's one log line says why (its status is there already).
+  noteForLog(reply.request, { detail: problem.detail });
   return reply
     .code(problem.status)
     .header('content-type', 'application/problem+json; charset=utf-8')
@@ -97,8 +100,6 @@ function toProblem(error: FastifyError | Error, request: FastifyRequest): { prob
 export function handleErrors(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { problem, headers } = toProblem(error, request);
-    if (problem.status < 500 || problem.status === 503)
-      request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
     reply.headers(headers);
     return sendProblem(reply, { ...problem, instance: request.url.slice(0, 512) });
   });

@@ -1,38 +1,44 @@
-// `npm start`: brings up the whole stack on this machine, prints the URL, and on Ctrl-C or SIGTERM stops
-// every process it started. Children log JSON lines; on a terminal they are shown through pino-pretty.
-import type { Writable } from 'node:stream';
-import pinoPretty from 'pino-pretty';
-import { loadConfigOrExit } from '../config.js';
+// `npm start`: brings up the whole stack on this machine, shows where to begin (the demo page first), and on
+// Ctrl-C or SIGTERM stops every process it started and says which. How its lines are shown (pretty on a
+// terminal, JSON lines elsewhere) is log-output.ts's to decide.
+import { type Config, loadConfigOrExit } from '../config.js';
+import { type BannerEntry, createStackOutput } from './log-output.js';
 import { MissingProgram } from './system-tools.js';
 import { StackAlreadyRunning } from './stack-lock.js';
-import { startStack } from './stack.js';
+import { type StoppedProcess, startStack } from './stack.js';
 
 const config = loadConfigOrExit();
-const out: Writable = process.stdout.isTTY
-  ? pinoPretty({ colorize: true, ignore: 'hostname', translateTime: 'HH:MM:ss.l' })
-  : process.stdout;
-if (out !== process.stdout) out.pipe(process.stdout);
+const output = createStackOutput(process.stdout, config.logLevel);
+const say = (line: string) => output.sink('stack', line);
 
-/** JSON lines pass as they are; plain lines (Redis, nginx) are wrapped as info lines of that process. */
-function sink(name: string, line: string): void {
-  if (line.startsWith('{')) {
-    out.write(`${line}\n`);
-    return;
-  }
-  out.write(`${JSON.stringify({ level: 30, time: Date.now(), name, msg: line })}\n`);
+/** Pure: the ready banner's lines, the way in for a newcomer first. */
+function readyBanner(url: string, settings: Pick<Config, 'adminToken'>): BannerEntry[] {
+  return [
+    { key: 'demo', label: 'demo page', url: `${url}/` },
+    { key: 'segment', label: 'a segment', url: `${url}/segments/demo/tones/10-20.mp3` },
+    { key: 'metrics', label: 'metrics', url: `${url}/metrics` },
+    {
+      key: 'dashboard',
+      label: 'queue dashboard',
+      url: `${url}/admin/queues`,
+      note: settings.adminToken ? 'log in at /admin/login' : 'set ADMIN_TOKEN to open it',
+    },
+  ];
 }
 
-sink('stack', `starting: media ${config.mediaRoot}, data ${config.dataDir}, ${config.workers} worker(s)`);
-const starting = startStack(config, sink);
+const listed = (stopped: StoppedProcess[]) => stopped.map(({ name, pid }) => `${name} (pid ${pid})`).join(', ');
+
+say(`starting: media ${config.mediaRoot}, data ${config.dataDir}, ${config.workers} worker(s)`);
+const starting = startStack(config, output.sink);
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
-  sink('stack', `${signal}: stopping every process`);
+  say(`${signal}: stopping every process`);
   // A signal during start waits for the start to settle, so nothing it launched is left behind.
   const stack = await starting.catch(() => null);
-  await stack?.stop();
-  sink('stack', 'stopped');
+  const stopped = (await stack?.stop()) ?? [];
+  say(stopped.length > 0 ? `stopped ${listed(stopped)}` : 'stopped');
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
@@ -40,8 +46,7 @@ process.on('SIGTERM', () => void stop('SIGTERM'));
 
 try {
   const stack = await starting;
-  sink('stack', `ready: ${stack.url}/segments/demo/tones/10-20.mp3 (sources: ${stack.url}/sources/demo/tones)`);
-  process.stdout.write(`\nServing on ${stack.url}  (try ${stack.url}/segments/demo/tones/10-20.mp3; Ctrl-C stops)\n\n`);
+  output.ready(readyBanner(stack.url, config), 'Ctrl-C stops every process it started.');
 } catch (error) {
   const told = error instanceof MissingProgram || error instanceof StackAlreadyRunning;
   process.stderr.write(`${told ? error.message : (error as Error).stack}\n`);

@@ -4,9 +4,21 @@
 // guard, the group is watched until then, so that it is stopped even if this process is killed first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Level } from 'pino';
 import type { OrphanGuard } from './orphan-guard.js';
 
-export type LineSink = (processName: string, line: string) => void;
+/**
+ * Where a process's lines go. `level` is for a plain line (a JSON log line carries its own): how much it
+ * matters, as its sender judged it; info when not given.
+ */
+export type LineSink = (processName: string, line: string, level?: Level) => void;
+
+/** The level of a plain line a process wrote, by what it says and where (stdout or stderr). */
+export type LineLevel = (line: string, stream: 'stdout' | 'stderr') => Level;
+
+/** Our Node processes log JSON to stdout; what comes on stderr is a crash, or a warning of Node's own. */
+const nodeLineLevel: LineLevel = (line, stream) =>
+  stream === 'stdout' ? 'info' : /^\((node:\d+|Use `node --trace)/.test(line) ? 'warn' : 'error';
 
 export interface ManagedProcess {
   readonly name: string;
@@ -33,6 +45,8 @@ export interface StartOptions {
   /** Stops the process group if this process dies without stopping it (a SIGKILLed stack). */
   guard?: OrphanGuard;
   sink: LineSink;
+  /** The level of its plain lines; by default, a Node process's. */
+  levelOf?: LineLevel;
 }
 
 export function startProcess(options: StartOptions): ManagedProcess {
@@ -43,13 +57,17 @@ export function startProcess(options: StartOptions): ManagedProcess {
     uid: options.uid,
     gid: options.gid,
   });
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (line) => options.sink(options.name, line));
+  const levelOf = options.levelOf ?? nodeLineLevel;
+  for (const [stream, from] of [
+    [child.stdout, 'stdout'],
+    [child.stderr, 'stderr'],
+  ] as const) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => options.sink(options.name, line, levelOf(line, from)));
   }
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.once('error', (error) => {
-      options.sink(options.name, `could not start ${options.command}: ${error.message}`);
+      options.sink(options.name, `could not start ${options.command}: ${error.message}`, 'error');
       resolve('spawn-error');
     });
   });

@@ -8,7 +8,7 @@ import { ConfigError, hostPort, PROJECT_ROOT } from '../config.js';
 import { logsDir, nginxDir, nginxPidFile, nginxStoreFilesSocket, storeDir } from '../data-layout.js';
 import { RETRY_AFTER } from '../retry-after.js';
 import { clearLeftover } from './leftover-process.js';
-import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+import { type LineLevel, startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
 import type { OrphanGuard } from './orphan-guard.js';
 
 export const NGINX_TEMPLATE = path.join(PROJECT_ROOT, 'nginx.conf');
@@ -61,6 +61,17 @@ export async function unprivilegedIds(): Promise<{ uid: number; gid: number } | 
   return uid && gid ? { uid: Number(uid), gid: Number(gid) } : { uid: 65534, gid: 65534 };
 }
 
+/**
+ * Pure: nginx writes its log to the -e file; what reaches its stderr is a start-up complaint, "nginx:
+ * [level] ...", shown at that level (notice and info at debug).
+ */
+export const nginxLineLevel: LineLevel = (line) => {
+  const level = /\[(emerg|alert|crit|error|warn|notice|info|debug)\]/.exec(line)?.[1];
+  if (level === 'warn') return 'warn';
+  if (level === 'notice' || level === 'info' || level === 'debug') return 'debug';
+  return 'error';
+};
+
 export async function startNginx(options: {
   program: string;
   config: Config;
@@ -85,7 +96,7 @@ export async function startNginx(options: {
     nginxPidFile(options.config.dataDir),
     async (_, commandLine) => commandLine.startsWith('nginx') && commandLine.includes(configFile),
   );
-  if (leftover) options.sink('nginx', leftover);
+  if (leftover) options.sink('nginx', leftover, 'warn');
   // A killed nginx leaves its socket file behind, and the next one could not bind it.
   await rm(String(values.STORE_FILES_SOCKET), { force: true });
   await writeFile(configFile, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), values));
@@ -99,5 +110,6 @@ export async function startNginx(options: {
     stopSignal: 'SIGQUIT',
     guard: options.guard,
     sink: options.sink,
+    levelOf: nginxLineLevel,
   });
 }

@@ -31,11 +31,11 @@ export function startOrphanGuard(sink: LineSink): OrphanGuard {
   function launch(): ChildProcess {
     const child = spawn(process.execPath, [GUARD_ENTRY], { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const startedAt = Date.now();
-    child.on('error', (error) => sink('orphan-guard', `could not start: ${error.message}`));
+    child.on('error', (error) => sink('orphan-guard', `could not start: ${error.message}`, 'error'));
     child.once('exit', (code, signal) => {
       if (closed) return;
       const again = Date.now() - startedAt >= QUICK_DEATH_MS;
-      sink('orphan-guard', `exited (${code ?? signal})${again ? '; starting it again' : '; children are not guarded now'}`);
+      sink('orphan-guard', `exited (${code ?? signal})${again ? '; starting it again' : '; children are not guarded now'}`, 'warn');
       if (again) guard = launch();
     });
     for (const pgid of groups) send(child, { watch: pgid });
@@ -46,7 +46,7 @@ export function startOrphanGuard(sink: LineSink): OrphanGuard {
   }
 
   function send(child: ChildProcess, message: { watch?: number; forget?: number }): void {
-    if (child.connected) child.send(message, (error) => error && sink('orphan-guard', `not told: ${error.message}`));
+    if (child.connected) child.send(message, (error) => error && sink('orphan-guard', `not told: ${error.message}`, 'warn'));
   }
 
   return {

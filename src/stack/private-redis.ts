@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { redisDir, redisPidFile } from '../data-layout.js';
 import { freePort } from './free-port.js';
 import { clearLeftover, processCwd } from './leftover-process.js';
-import { startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
+import { type LineLevel, startProcess, type LineSink, type ManagedProcess } from './managed-process.js';
 import type { OrphanGuard } from './orphan-guard.js';
 
 export interface PrivateRedisOptions {
@@ -18,6 +18,17 @@ export interface PrivateRedisOptions {
 }
 
 const REDIS_TITLE = /^\S*redis-server\s/;
+
+/**
+ * Advice a stack on one machine takes no action on: kernel tuning for production (overcommit, THP, the TCP
+ * backlog, open files) and the start-up banner. Checked first: the overcommit advice speaks of failures.
+ */
+const REDIS_NO_ACTION = /Memory overcommit|Transparent Huge Pages|TCP backlog|maximum open files|oO0OoO0OoO0Oo/i;
+/** Redis marks its routine lines (started, ready, bye bye) as warnings too: only these words mean a failure. */
+const REDIS_FAILURE = /\b(error|errors|fail|failed|failure|failing|can't|cannot|unable|denied|fatal|corrupt\w*|out of memory|oom)\b/i;
+
+/** Pure: Redis's lines at debug (its chatter: banner, start, shutdown, advice), or error where one says something failed. */
+export const redisLineLevel: LineLevel = (line) => (!REDIS_NO_ACTION.test(line) && REDIS_FAILURE.test(line) ? 'error' : 'debug');
 
 export const privateRedisUrl = (port: number) => `redis://127.0.0.1:${port}`;
 
@@ -45,7 +56,7 @@ export async function launchPrivateRedis(options: PrivateRedisOptions & { port: 
     redisPidFile(options.dataDir),
     async (pid, commandLine) => REDIS_TITLE.test(commandLine) && (await processCwd(pid)) === realDir,
   );
-  if (leftover) options.sink('redis', leftover);
+  if (leftover) options.sink('redis', leftover, 'warn');
   return startProcess({
     name: 'redis',
     command: options.program,
@@ -71,6 +82,7 @@ export async function launchPrivateRedis(options: PrivateRedisOptions & { port: 
     ],
     guard: options.guard,
     sink: options.sink,
+    levelOf: redisLineLevel,
   });
 }
 

@@ -36,25 +36,37 @@ export interface Stack {
   readonly api: SupervisedPool;
   readonly workers: SupervisedPool;
   readonly nginx: SupervisedPool;
-  stop(): Promise<void>;
+  /** Stops every process, Redis last; resolves with those it stopped, in that order (`npm start` says them). */
+  stop(): Promise<StoppedProcess[]>;
+}
+
+export interface StoppedProcess {
+  readonly name: string;
+  readonly pid: number;
 }
 
 export async function startStack(config: Config, sink: LineSink): Promise<Stack> {
   const programs = ensurePrograms([...(config.redisUrl ? [] : ['redis-server']), 'nginx'], (line) => sink('stack', line));
   await mkdir(storeDir(config.dataDir), { recursive: true });
   const lock: StackLock = await takeStackLock(config.dataDir);
-  if (lock.tookOver) sink('stack', lock.tookOver);
+  if (lock.tookOver) sink('stack', lock.tookOver, 'warn');
   const guard: OrphanGuard = startOrphanGuard(sink);
   const pools: SupervisedPool[] = [];
   let redisPool: SupervisedPool | null = null;
   let restartCounter: Redis | null = null;
-  const stopAll = async () => {
+  const stopAll = async (): Promise<StoppedProcess[]> => {
+    // The processes each pool runs now (a restarted one's latest), listed from the front back to Redis.
+    const stopped = [...pools]
+      .reverse()
+      .concat(redisPool ?? [])
+      .flatMap((pool) => pool.processes.map(({ name, pid }) => ({ name, pid })));
     // Everything that uses Redis first (the API answers its waiting requests with 503), Redis last.
     await Promise.all(pools.map((pool) => pool.stop(STOP_GRACE_MS)));
     await restartCounter?.quit().catch(() => undefined);
     await redisPool?.stop(STOP_GRACE_MS);
     await guard.close();
     await lock.release();
+    return stopped;
   };
   try {
     let redisUrl = config.redisUrl;
@@ -88,7 +100,7 @@ export async function startStack(config: Config, sink: LineSink): Promise<Stack>
       // A worker killed mid-render leaves its temp file: nothing partial may stay in the store.
       cleanUpAfter: async (pid) => `removed ${await store.removeTemps(pid)} temp file(s)`,
       onRestart: () =>
-        void countWorkerRestart(counter).catch((error: Error) => sink('stack', `worker restart not counted: ${error.message}`)),
+        void countWorkerRestart(counter).catch((error: Error) => sink('stack', `worker restart not counted: ${error.message}`, 'warn')),
     });
     const api = startSupervisedPool({ name: 'api', count: 1, start: nodeEntry({ entry: API_ENTRY, env, sink, guard }), sink });
     pools.push(workers, api);

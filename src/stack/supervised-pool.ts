@@ -93,11 +93,12 @@ export function startSupervisedPool(options: PoolOptions): SupervisedPool {
   function restartLater(slot: number, livedMs: number, why: string): void {
     const delay = nextRestartDelay(delays[slot] ?? null, livedMs);
     delays[slot] = delay;
-    options.sink(nameOf(slot), `${why}restarting in ${delay} ms`);
+    options.sink(nameOf(slot), `${why}restarting in ${delay} ms`, 'warn');
     setTimeout(() => {
       if (stopping) return;
       launch(slot).then(
-        (child) => readyOf(child).catch((error: Error) => options.sink(nameOf(slot), `not ready after its restart: ${error.message}`)),
+        (child) =>
+          readyOf(child).catch((error: Error) => options.sink(nameOf(slot), `not ready after its restart: ${error.message}`, 'error')),
         // Nothing was started (its preparation failed): try again, waiting longer each time.
         (error: Error) => restartLater(slot, 0, `could not start: ${error.message}; `),
       );

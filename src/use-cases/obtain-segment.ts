@@ -55,11 +55,14 @@ class ClientGone implements GoneSignal {
   }
 }
 
-/** The segment's plan and its bytes: a render in the store, or one being written. */
-export type ObtainedSegment =
-  /** `waited`: the render was made while the request waited (else it was stored already). */
-  | { plan: SegmentPlan; body: RenderBody; waited: boolean; streaming?: never }
-  | { plan: SegmentPlan; streaming: FollowedRender; body?: never };
+/**
+ * The segment's plan and its bytes: a render in the store (`waited`: made while the request waited, else
+ * stored already), or one being written; and how they were obtained (segment_requests_total's outcome).
+ */
+export type ObtainedSegment = { outcome: SegmentOutcome; plan: SegmentPlan } & (
+  | { body: RenderBody; waited: boolean; streaming?: never }
+  | { streaming: FollowedRender; body?: never }
+);
 
 /**
  * The planned segment's bytes, or null when the client went away while its render was made (the render
@@ -75,8 +78,9 @@ export async function obtainSegment(
 ): Promise<ObtainedSegment | null> {
   const stored = await deps.renders.open(plan.key);
   if (stored) {
-    deps.metrics.countSegment(stored.origin === 'memory' ? 'memory_hit' : 'hit');
-    return { plan, body: stored, waited: false };
+    const outcome = stored.origin === 'memory' ? 'memory_hit' : 'hit';
+    deps.metrics.countSegment(outcome);
+    return { outcome, plan, body: stored, waited: false };
   }
   // Only a request that waits watches for its client going away: an abort signal per hit (and the
   // DOMException its abort() builds when the answer closes) cost a quarter of the API's hit rate.
@@ -98,7 +102,7 @@ export async function obtainSegment(
         // The client may still leave mid-stream: its going away ends its wait (and its count) then.
         void done.catch(() => undefined).finally(unwatch);
         deps.metrics.countSegment(outcome);
-        return { plan, streaming };
+        return { outcome, plan, streaming };
       }
       // The file is gone already: published (or failed) between the announcement and now.
       await done;
@@ -113,5 +117,5 @@ export async function obtainSegment(
   const rendered = await deps.renders.open(plan.key);
   if (!rendered) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 'renderEvicted');
   deps.metrics.countSegment(outcome);
-  return { plan, body: rendered, waited: true };
+  return { outcome, plan, body: rendered, waited: true };
 }

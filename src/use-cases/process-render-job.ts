@@ -130,7 +130,8 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
     if (announced) void deps.streams.ended(key, path.basename(temp)).catch(() => undefined);
   }
   const renderMs = Math.round(performance.now() - started);
-  log.info({ mode: spec.options.mode, source: sourceLabel(source.path), bytes, ms: renderMs }, 'rendered');
+  // debug: the request that waited logs its one line (outcome miss, its time); durations are in /metrics.
+  log.debug({ mode: spec.options.mode, source: sourceLabel(source.path), bytes, ms: renderMs }, 'rendered');
   // The bookkeeping of a published render, in one round trip: its waiters are answered only after it.
   await Promise.all([countRender(deps.redis, spec.options.mode), keepWithinBudget(deps, bytes, log)]);
   // Mode and time travel in the 'completed' event to every API process's histogram (render-durations.ts).

@@ -64,7 +64,7 @@ await chmod(root, 0o755);
 const logFile = path.join(root, 'processes.log');
 const sink = (name: string, line: string) => appendFileSync(logFile, `${name}: ${line}\n`);
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const started: { stop(): Promise<void> }[] = [];
+const started: { stop(): Promise<unknown> }[] = [];
 
 async function makeSources(mediaRoot: string): Promise<void> {
   const script = path.join(PROJECT_ROOT, 'fixtures', 'make-long-source.sh');

@@ -11,9 +11,9 @@ import { eventually, getBytes, startTestStack, type TestStack } from '../helpers
 let t: TestStack;
 const MAX_QUEUE_DEPTH = 2;
 beforeAll(async () => {
-  // info: the request and render log lines are the subject of one test here.
+  // debug: the request and render log lines are the subject of one test here (the worker's "rendered" is at debug).
   // A queue of 2: a few long renders asked at once wait behind the busy workers, and past 2 an ask is shed.
-  t = await startTestStack({ LOG_LEVEL: 'info', MAX_QUEUE_DEPTH: String(MAX_QUEUE_DEPTH) });
+  t = await startTestStack({ LOG_LEVEL: 'debug', MAX_QUEUE_DEPTH: String(MAX_QUEUE_DEPTH) });
 });
 afterAll(async () => {
   await t?.stop();
@@ -206,16 +206,16 @@ describe('request ids in the logs', () => {
     const apiLines = t.logs.filter((line) => line.startsWith('api: ') && line.includes(segment));
     expect(apiLines.length).toBeGreaterThanOrEqual(1);
     for (const line of apiLines) expect(JSON.parse(line.slice('api: '.length)).requestId).toBe(requestId);
-    // The API logs "request completed" once the answer is out, and its pipe may deliver the line after nginx's log.
+    // The API logs the request's line once the answer is out, and its pipe may deliver it after nginx's log.
     const completed = await eventually(
       async () =>
         t.logs
-          .filter((line) => line.startsWith('api: ') && line.includes('"request completed"'))
+          .filter((line) => line.startsWith('api: ') && line.includes(`"GET ${segment} 200"`))
           .map((line) => JSON.parse(line.slice(5)))
           .find((entry) => entry.requestId === requestId),
-      'the API\'s "request completed" line with the request id',
+      "the API's line of the request with the request id",
     );
-    expect(completed.requestId).toBe(requestId);
+    expect(completed).toMatchObject({ requestId, method: 'GET', url: segment, status: 200, outcome: 'miss', level: 30 });
 
     // The worker's log arrives through its own pipe, possibly a moment after the answer.
     const workerLine = await eventually(

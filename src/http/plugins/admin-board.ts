@@ -33,7 +33,8 @@ const LOGIN_PAGE = `<!doctype html>
 `;
 
 function refuse(request: FastifyRequest, reply: FastifyReply) {
-  request.log.info({ url: request.url.split('?')[0] }, 'admin request without a valid token');
+  // The request's line (at info) has its 401 already.
+  request.log.debug({ path: request.url.split('?')[0] }, 'admin request without a valid token');
   reply.header('www-authenticate', 'Bearer realm="mp3-segments admin"');
   return sendProblem(reply, {
     type: problemType('unauthorized'),

@@ -11,10 +11,16 @@ export interface OperationsDeps {
   missingForReadiness: () => Promise<string[]>;
 }
 
-export async function operationRoutes(app: FastifyInstance, deps: OperationsDeps) {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+/**
+ * Probes and scrapes come every few seconds (the stack's own start, load balancers, Prometheus): their
+ * request lines would bury everyone else's, so they log at warn and above only.
+ */
+const PROBE = { logLevel: 'warn' } as const;
 
-  app.get('/readyz', async (_request, reply) => {
+export async function operationRoutes(app: FastifyInstance, deps: OperationsDeps) {
+  app.get('/healthz', PROBE, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', PROBE, async (_request, reply) => {
     const missing = await deps.missingForReadiness();
     if (missing.length === 0) return reply.header('cache-control', 'no-store').send({ status: 'ready' });
     reply.header('retry-after', String(RETRY_AFTER.notReady));
@@ -26,7 +32,7 @@ export async function operationRoutes(app: FastifyInstance, deps: OperationsDeps
     });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', PROBE, async (_request, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.header('content-type', deps.metrics.registry.contentType).header('cache-control', 'no-store').send(text);
   });

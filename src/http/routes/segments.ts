@@ -14,6 +14,7 @@ import type { RendersInUse } from '../../store/renders-in-use.js';
 import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
 import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
 import { type PlanningDeps, planFromCatalog } from '../../use-cases/plan-from-catalog.js';
+import { noteForLog } from '../request-log.js';
 import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { copyCutOf } from '../../render/sample-copy.js';
@@ -106,6 +107,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();
       const { streaming, body } = obtained;
+      noteForLog(request, { outcome: obtained.outcome, size: streaming ? streaming.size : body.size });
       // The answer's first bytes go out now (headers, and the first written bytes of a streamed render).
       deps.metrics.observeFirstByte(streaming ? 'streamed' : obtained.waited ? 'rendered' : 'stored', reply.elapsedTime / 1000);
       if (streaming) return sendStreamingRender(reply, streaming, answer);
