@@ -12,6 +12,8 @@ import { createFrameIndexes } from './render/frame-indexes.js';
 import { renderQueuePlugin } from './http/plugins/render-queue.js';
 import { createMediaTools } from './media/ffmpeg.js';
 import { createLogger } from './observability/logger.js';
+import { createPeaksRecords } from './peaks/peaks-records.js';
+import { PEAKS_JOB_NAME } from './queue/peaks-job.js';
 import { createMetrics } from './observability/metrics.js';
 import { readRenderCounts, readSkippedRenders } from './observability/render-counter.js';
 import { createBackgroundLane, createWorkerCount } from './queue/background-lane.js';
@@ -91,7 +93,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
   const app = createApp(logger);
   try {
     await app.register(renderQueuePlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
-    const { commands, queue, events, failures, waiter, streams, renderEvents, queueDepth, waitingCount } = app.renderQueue;
+    const { commands, queue, peaksQueue, events, failures, waiter, streams, renderEvents, queueDepth, waitingCount } = app.renderQueue;
     const metrics = createMetrics({
       renderCounts: () => readRenderCounts(commands),
       skippedRenders: () => readSkippedRenders(commands),
@@ -116,25 +118,30 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
       return workers > 0 ? [] : ['no worker process is connected to render'];
     }
 
+    // What every ask for a job shares, segments' renders and sources' peaks alike.
+    const requesting = {
+      waiter,
+      queueDepth,
+      waitingCount,
+      clientShares: createClientShares(commands),
+      // A place is dropped once no render could still hold it: queued for a wait, then rendered.
+      backgroundLane: createBackgroundLane(commands, { maxAgeMs: config.waitTimeoutMs + config.renderTimeoutMs }),
+      workerCount: createWorkerCount(queue, { maxAgeMs: 1_000 }),
+      waitTimeoutMs: config.waitTimeoutMs,
+      maxWaitingRequests: config.maxWaitingRequests,
+      maxQueueDepth: config.maxQueueDepth,
+    };
+    const peaksRecords = createPeaksRecords({ dir: frameIndexDir(config.dataDir) });
     await registerRoutes(app, {
       catalog,
       sourceList,
       renders: createRenderReader({ store, hot: createHotRenders(sizing.hot) }),
       rendersInUse: createRendersInUse(store, { refreshMs: sizing.markUsedEveryMs }),
-      requester: createRenderRequester({
-        queue,
-        waiter,
-        store,
-        queueDepth,
-        waitingCount,
-        clientShares: createClientShares(commands),
-        // A place is dropped once no render could still hold it: queued for a wait, then rendered.
-        backgroundLane: createBackgroundLane(commands, { maxAgeMs: config.waitTimeoutMs + config.renderTimeoutMs }),
-        workerCount: createWorkerCount(queue, { maxAgeMs: 1_000 }),
-        waitTimeoutMs: config.waitTimeoutMs,
-        maxWaitingRequests: config.maxWaitingRequests,
-        maxQueueDepth: config.maxQueueDepth,
-      }),
+      requester: createRenderRequester({ ...requesting, queue, store }),
+      // Peaks jobs go on the same queue, under the same limits and waiters; their output is a record beside
+      // the frame indexes (peaks/peaks-records.ts).
+      peaksRecords,
+      peaksRequester: createRenderRequester({ ...requesting, queue: peaksQueue, jobName: PEAKS_JOB_NAME, store: peaksRecords }),
       // Polled every 20 ms: a render's bytes reach its waiters within that of being written. Idle for a
       // second, a stream looks for a retry's file; idle as long as a wait may last, it fails.
       follow: createRenderFollower(store, streams.fileOf, { pollMs: 20, switchCheckMs: 1_000, idleLimitMs: config.waitTimeoutMs }),

@@ -1,5 +1,5 @@
-// The worker process: wires one BullMQ Worker, one render at a time, to the render job processor
-// (src/use-cases/process-render-job.ts). ffmpeg runs as its child; the stack starts this process in its own
+// The worker process: wires one BullMQ Worker, one job at a time, to the render job processor
+// (src/use-cases/process-render-job.ts) and the peaks job processor (src/use-cases/process-peaks-job.ts). ffmpeg runs as its child; the stack starts this process in its own
 // process group so that killing the group leaves no orphan ffmpeg.
 import { Worker } from 'bullmq';
 import { loadConfigOrExit } from '../src/config.js';
@@ -8,7 +8,7 @@ import { createMediaToolsOrExit } from '../src/media/ffmpeg.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
 import { createFailureMemory } from '../src/queue/failure-memory.js';
-import { QUEUE_NAME, type RenderJob, type RenderResult } from '../src/queue/render-job.js';
+import { QUEUE_NAME } from '../src/queue/render-job.js';
 import { createBackgroundLane } from '../src/queue/background-lane.js';
 import { createRenderStreams } from '../src/queue/render-streams.js';
 import { createWaitingCount } from '../src/queue/waiting-count.js';
@@ -16,7 +16,10 @@ import { createFrameIndexes } from '../src/render/frame-indexes.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
 import { createStoreBudget } from '../src/store/store-budget.js';
+import { createPeaksRecords } from '../src/peaks/peaks-records.js';
+import { createPeaksJobProcessor } from '../src/use-cases/process-peaks-job.js';
 import { createRenderJobProcessor } from '../src/use-cases/process-render-job.js';
+import { createQueueJobProcessor, type QueueJobData, type QueueJobResult } from '../src/use-cases/process-queue-job.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger('worker', config.logLevel);
@@ -34,17 +37,20 @@ const store = createRenderStore({
 // A worker of this machine that died without its supervisor (a machine crash, a kill -9 of the stack) left its temp files.
 await store.removeOrphanTemps();
 const budget = createStoreBudget({ store, redis, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
+const media = await createMediaToolsOrExit({
+  ffmpegPath: config.ffmpegPath,
+  ffprobePath: config.ffprobePath,
+  probeTimeoutMs: config.probeTimeoutMs,
+});
+const mediaRoot = await realMediaRoot(config.mediaRoot);
+const failures = createFailureMemory(redis);
 const processRenderJob = createRenderJobProcessor({
-  media: await createMediaToolsOrExit({
-    ffmpegPath: config.ffmpegPath,
-    ffprobePath: config.ffprobePath,
-    probeTimeoutMs: config.probeTimeoutMs,
-  }),
+  media,
   store,
   budget,
-  mediaRoot: await realMediaRoot(config.mediaRoot),
+  mediaRoot,
   redis,
-  failures: createFailureMemory(redis),
+  failures,
   signingKey: config.signingKey,
   waitingCount: createWaitingCount(redis),
   streams: createRenderStreams(redis),
@@ -54,7 +60,18 @@ const processRenderJob = createRenderJobProcessor({
   logger,
 });
 
-const worker = new Worker<RenderJob, RenderResult>(QUEUE_NAME, processRenderJob, {
+const processPeaksJob = createPeaksJobProcessor({
+  media,
+  // Beside the frame indexes: whoever mounts the store shares them.
+  records: createPeaksRecords({ dir: frameIndexDir(config.dataDir) }),
+  failures,
+  mediaRoot,
+  renderTimeoutMs: config.renderTimeoutMs,
+  logger,
+});
+
+const processJob = createQueueJobProcessor({ render: processRenderJob, peaks: processPeaksJob });
+const worker = new Worker<QueueJobData, QueueJobResult>(QUEUE_NAME, processJob, {
   connection: redis,
   concurrency: 1,
   // A worker that dies keeps its job locked for this long; then the stalled check hands the job to another.

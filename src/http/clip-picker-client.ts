@@ -210,6 +210,8 @@ export function startClipPicker(): void {
   async function loadPeaks(source: Source, pixels: number): Promise<[Float32Array, Float32Array] | null> {
     const samplesPerPixel = peaksResolution(source.sampleRate, source.durationSeconds, pixels, resolutions);
     const encoded = source.source.split('/').map(encodeURIComponent).join('/');
+    // Always spelled with its resolution: where that is the default, the service's 308 to the canonical
+    // spelling is followed (the peaks URL's grammar stays in peaks/peaks-url.ts).
     const response = await fetch(`/sources/${encoded}/peaks.json?samples_per_pixel=${samplesPerPixel}`);
     if (!response.ok) {
       const problem = response.headers.get('content-type')?.includes('problem+json')

@@ -5,6 +5,7 @@
 // Nothing from a request or the file system is written into it: sources arrive through GET /sources and
 // are shown with textContent.
 import { createHash, randomBytes } from 'node:crypto';
+import { SAMPLES_PER_PIXEL } from '../peaks/peaks-url.js';
 import { canonicalForm } from '../segments/canonical-url.js';
 import { DEFAULT_EXACT_BITRATE, MP3_BITRATES } from '../segments/render-options.js';
 import { CLIENT_FUNCTIONS } from './clip-picker-client.js';
@@ -37,10 +38,6 @@ const SCRIPT = `'use strict';\n${[canonicalForm, ...CLIENT_FUNCTIONS].map((fn) =
 // The script is inlined as text: a closing tag inside it would end the element early.
 if (/<\/(script|style)/i.test(SCRIPT) || /<\/style/i.test(STYLE)) throw new Error('the clip picker script or style contains a closing tag');
 
-// The resolutions of GET /sources/{source}/peaks.json (fix16-peaks: 256 to 32768 samples a pixel); to be
-// read from the peaks URL's owner once it is merged.
-const PEAKS_SAMPLES_PER_PIXEL = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768];
-
 const BITRATE_OPTIONS = MP3_BITRATES.map(
   (kbps) => `<option value="${kbps}"${kbps === DEFAULT_EXACT_BITRATE ? ' selected' : ''}>${kbps} kbps</option>`,
 ).join('');
@@ -66,7 +63,7 @@ function body(assets: PageAssets, nonce: string): string {
   <label for="zoom">Zoom</label>
   <input id="zoom" type="range" min="0" max="500" step="25" value="0" aria-label="zoom, pixels per second">
 </div>
-<div id="waveform" data-samples-per-pixel="${PEAKS_SAMPLES_PER_PIXEL.join(' ')}" tabindex="0" role="group" aria-label="waveform: drag to choose a region; keys below" aria-describedby="keys"></div>
+<div id="waveform" data-samples-per-pixel="${SAMPLES_PER_PIXEL.join(' ')}" tabindex="0" role="group" aria-label="waveform: drag to choose a region; keys below" aria-describedby="keys"></div>
 <div class="row">
   <label for="start">Start (s)</label>
   <input id="start" inputmode="decimal" autocomplete="off">

@@ -94,6 +94,23 @@ export interface MediaTools {
    * A stream's own write error (ENOSPC) rejects as itself, and stops ffmpeg.
    */
   render(output: string | Writable, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
+  /**
+   * Decodes the file's first audio stream into `sink` as interleaved signed 16-bit little-endian PCM with
+   * `channels` channels (the source's), at the source's rate, gapless (without the LAME tag's delay and
+   * padding), streamed: the sink's pace holds ffmpeg back, so no more than a pipe's worth is in memory.
+   */
+  decodePcm(file: string, channels: number, sink: Writable, limits: RenderLimits): Promise<void>;
+}
+
+/**
+ * Pure: the arguments of a decode to PCM (peaks). `-ac` only states the channels the caller counts on (the
+ * source's: no mix); float samples become 16-bit by swresample's rounding, without dither (its default).
+ */
+export function pcmDecodeArguments(file: string, channels: number): FfmpegArguments {
+  return {
+    inputs: [{ url: file, options: ['-nostdin', '-hide_banner'] }],
+    outputOptions: ['-map', '0:a:0', '-ac', String(channels), '-c:a', 'pcm_s16le', '-f', 's16le'],
+  };
 }
 
 const STDERR_TAIL_LINES = 12;
@@ -221,9 +238,10 @@ export async function createMediaTools(
   await ensureExecutable(ffprobePath, 'FFPROBE_PATH', { bundled: !paths.ffprobePath });
   ffmpeg.setFfmpegPath(ffmpegPath);
 
-  return {
+  const tools: MediaTools = {
     ffmpegPath,
     probe: (file) => runProbe(ffprobePath, file, paths.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS),
+    decodePcm: (file, channels, sink, limits) => tools.render(sink, pcmDecodeArguments(file, channels), limits),
 
     render: (output, args, limits) =>
       new Promise((resolve, reject) => {
@@ -276,4 +294,5 @@ export async function createMediaTools(
           .run();
       }),
   };
+  return tools;
 }

@@ -53,7 +53,7 @@ function runFfmpeg(
  * read, a write, a spawn: EIO, EMFILE, ENOSPC...) or a signal, a passing fault, retried. Anything else is
  * rethrown: an unexplained error, retried as a passing fault too.
  */
-function asRenderFailure(error: unknown, log: Logger): unknown {
+export function asRenderFailure(error: unknown, log: Logger): unknown {
   if (error instanceof RenderFailed) return error;
   if (error instanceof FfmpegTimedOut) {
     // Not retried: a render that hung once would most likely hang again and hold a worker each time.

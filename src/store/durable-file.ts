@@ -13,11 +13,11 @@ export async function flushToDisk(file: string): Promise<void> {
   }
 }
 
-/** Writes `text` to a new file and flushes it to the disk before closing it. */
-export async function writeFlushed(file: string, text: string): Promise<void> {
+/** Writes `content` to a new file and flushes it to the disk before closing it. */
+export async function writeFlushed(file: string, content: string | Uint8Array): Promise<void> {
   const handle = await open(file, 'w');
   try {
-    await handle.writeFile(text);
+    await handle.writeFile(content);
     await handle.sync();
   } finally {
     await handle.close();

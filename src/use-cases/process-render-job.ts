@@ -56,15 +56,23 @@ export function createRenderJobProcessor(deps: RenderJobDeps): (job: RenderJobHa
     try {
       return await renderJob(deps, job);
     } catch (error) {
-      if (!(error instanceof RenderFailed)) throw error;
-      // Recorded before the job fails: the API reads the record when the 'failed' event reaches it.
-      await deps.failures.record(job.data.key, error.failure).catch(() => undefined);
-      throw error.failure.permanent ? new UnrecoverableError(error.failure.detail) : new Error(error.failure.detail);
+      throw await recordedFailure(deps.failures, job.data.key, error);
     } finally {
       // Made, skipped or failed: a background render's place is free for the next (a retry runs without one).
       void deps.backgroundLane.free(job.data.key).catch(() => undefined);
     }
   };
+}
+
+/**
+ * What a job's failure becomes for BullMQ: a RenderFailed is recorded first (the API reads the record when
+ * the 'failed' event reaches it), then thrown as its retry policy (UnrecoverableError: for good); anything
+ * else as it is (retried as a passing fault). Peaks jobs fail the same way (process-peaks-job.ts).
+ */
+export async function recordedFailure(failures: Pick<FailureMemory, 'record'>, key: string, error: unknown): Promise<unknown> {
+  if (!(error instanceof RenderFailed)) return error;
+  await failures.record(key, error.failure).catch(() => undefined);
+  return error.failure.permanent ? new UnrecoverableError(error.failure.detail) : new Error(error.failure.detail);
 }
 
 async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<RenderResult> {
@@ -138,7 +146,7 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
 }
 
 /** The source the key was made from; a replaced file must get a new key, not old key + new bytes. */
-async function resolveUnchanged(deps: RenderJobDeps, job: RenderJob): Promise<ResolvedSource> {
+export async function resolveUnchanged(deps: Pick<RenderJobDeps, 'mediaRoot'>, job: Pick<RenderJob, 'source'>): Promise<ResolvedSource> {
   let source: ResolvedSource;
   try {
     source = await resolveSource(deps.mediaRoot, job.source.path);

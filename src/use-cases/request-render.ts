@@ -2,12 +2,12 @@
 // the wait, add the job whose id is the render key (a job already queued or running under that id is
 // joined, not duplicated), then check the store again in case the render finished before we were
 // listening (BullMQ issues #383 and #85), and wait.
-import type { Queue } from 'bullmq';
+import type { Job, JobsOptions } from 'bullmq';
 import { Unavailable } from '../errors.js';
 import { type BackgroundLane, backgroundPlaces } from '../queue/background-lane.js';
 import type { ClientShares } from '../queue/client-shares.js';
 import type { QueueDepth } from '../queue/queue-depth.js';
-import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob, type RenderResult } from '../queue/render-job.js';
+import { JOB_NAME, RENDER_JOB_OPTIONS, type RenderJob } from '../queue/render-job.js';
 import { DEFAULT_URGENCY, isBackgroundPriority, isInteractivePriority, jobPriorityOf, withWaiters } from '../queue/render-priority.js';
 import { type GoneSignal, type RenderWaiter, WaitAbandoned, type WaitTicket } from '../queue/render-waiter.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
@@ -50,18 +50,30 @@ export interface RequestOptions {
   client?: string;
 }
 
-export interface RenderRequester {
+/** What a job on the render queue carries at least: its key, which is its id. */
+export interface KeyedJob {
+  key: string;
+}
+
+/** The part of BullMQ's Queue an ask uses, for any payload type added to it. */
+export interface JobQueue<Data extends KeyedJob> {
+  add(name: string, data: Data, options: JobsOptions): Promise<unknown>;
+  getJob(id: string): Promise<Pick<Job, 'priority' | 'changePriority'> | undefined>;
+  toKey(type: string): string;
+}
+
+export interface RenderRequester<Data extends KeyedJob = RenderJob> {
   /**
    * Resolves once the key is in the store or, for a streamable ask, once its render is being written.
    * Rejects with a ServiceError (422/503) or WaitAbandoned.
    */
-  request(data: RenderJob, signal: GoneSignal, options?: RequestOptions): Promise<RequestedRender>;
+  request(data: Data, signal: GoneSignal, options?: RequestOptions): Promise<RequestedRender>;
   /**
    * Adds the job without waiting on it (an asynchronous render: its status is read later). Rejects with
    * Overloaded past the queue's limit, or Unavailable when Redis cannot be reached. `priority`: an
    * asynchronous ask's, of default urgency, unless given.
    */
-  submit(data: RenderJob, priority?: number): Promise<void>;
+  submit(data: Data, priority?: number): Promise<void>;
 }
 
 const WAITING_PRIORITY = jobPriorityOf({ waiting: true, urgency: DEFAULT_URGENCY });
@@ -72,10 +84,15 @@ const ASYNC_PRIORITY = jobPriorityOf({ waiting: false, urgency: DEFAULT_URGENCY 
 /** One handler for every mark of a promise as handled (a closure per request would cost bytes per waiter). */
 const ignore = () => undefined;
 
-export function createRenderRequester(deps: {
-  queue: Queue<RenderJob, RenderResult>;
+/**
+ * `jobName` and `store`: what the jobs are (render, unless given) and where their output is found once made
+ * (peaks use the same queue, limits and waiters: use-cases/obtain-peaks.ts).
+ */
+export function createRenderRequester<Data extends KeyedJob = RenderJob>(deps: {
+  queue: JobQueue<Data>;
+  jobName?: string;
   waiter: RenderWaiter;
-  store: RenderStore;
+  store: Pick<RenderStore, 'has'>;
   queueDepth: QueueDepth;
   /** Who waits on each render, across API processes: a render all its waiters left is skipped. */
   waitingCount: WaitingCount;
@@ -88,7 +105,7 @@ export function createRenderRequester(deps: {
   waitTimeoutMs: number;
   maxWaitingRequests: number;
   maxQueueDepth: number;
-}): RenderRequester {
+}): RenderRequester<Data> {
   const { queue, waiter, store, queueDepth, waitingCount, clientShares, backgroundLane, workerCount } = deps;
 
   /**
@@ -112,7 +129,7 @@ export function createRenderRequester(deps: {
    * A waiting `client`'s new render counts against its share of the queue; once the queue is full, only a
    * client below its share still adds one (client-shares.ts). Resolves true when the client was counted.
    */
-  async function addJob(data: RenderJob, priority: number, queuedPriority?: number | null, client?: string): Promise<boolean> {
+  async function addJob(data: Data, priority: number, queuedPriority?: number | null, client?: string): Promise<boolean> {
     let admitted: boolean;
     let counted = false;
     try {
@@ -121,7 +138,7 @@ export function createRenderRequester(deps: {
         counted = (await clientShares.countIn(client, deps.maxQueueDepth, { onlyBelowShare: !admitted })).counted;
         admitted ||= counted;
       }
-      if (admitted) await queue.add(JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key, priority });
+      if (admitted) await queue.add(deps.jobName ?? JOB_NAME, data, { ...RENDER_JOB_OPTIONS, jobId: data.key, priority });
     } catch (error) {
       if (counted) void clientShares.countOut(client!).catch(() => undefined);
       throw new QueueUnreachable(error);
@@ -136,7 +153,7 @@ export function createRenderRequester(deps: {
 
   /** Adds the job; a failure ends the wait of this key's requests. */
   async function enqueue(
-    data: RenderJob,
+    data: Data,
     priority: number,
     queuedPriority: number | null,
     client?: string,
@@ -191,7 +208,7 @@ export function createRenderRequester(deps: {
    * (one connection: Redis reads commands in order), and the store does not hold the render. add() under the
    * same id is idempotent. A failure to add ends the wait of every request on the key.
    */
-  async function ask(data: RenderJob, ticket: WaitTicket, priority: number, client: string | undefined, counts: AskCounts): Promise<void> {
+  async function ask(data: Data, ticket: WaitTicket, priority: number, client: string | undefined, counts: AskCounts): Promise<void> {
     const addedBefore = ticket.joined && !adding.has(data.key);
     if (!ticket.joined) adding.add(data.key);
     try {

@@ -11,6 +11,7 @@ import { createFailureMemory, type FailureMemory } from '../../queue/failure-mem
 import { createQueueDepth, type QueueDepth } from '../../queue/queue-depth.js';
 import { connectRedis } from '../../queue/redis-connection.js';
 import { createRenderEvents, type RenderEvents } from '../../queue/render-events.js';
+import type { PeaksJob, PeaksResult } from '../../queue/peaks-job.js';
 import { QUEUE_NAME, type RenderJob, type RenderResult } from '../../queue/render-job.js';
 import { createRenderStreams, type RenderStreams } from '../../queue/render-streams.js';
 import { createRenderWaiter, type RenderWaiter } from '../../queue/render-waiter.js';
@@ -20,6 +21,8 @@ export interface RenderQueue {
   /** The request path's Redis connection: fails fast while Redis is down instead of hanging requests. */
   commands: Redis;
   queue: Queue<RenderJob, RenderResult>;
+  /** The same queue (name and connection), for adding peaks jobs (queue/peaks-job.ts) with their own payload type. */
+  peaksQueue: Queue<PeaksJob, PeaksResult>;
   events: QueueEvents;
   failures: FailureMemory;
   waiter: RenderWaiter;
@@ -43,8 +46,10 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string; co
   const commands = connectRedis(options.redisUrl, 'fail-fast', 'api', { commandTimeoutMs: options.commandTimeoutMs });
   const eventsConnection = connectRedis(options.redisUrl, 'blocking', 'api-events');
   const queue = new Queue<RenderJob, RenderResult>(QUEUE_NAME, { connection: commands });
+  const peaksQueue = new Queue<PeaksJob, PeaksResult>(QUEUE_NAME, { connection: commands });
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
   queue.on('error', (error) => app.log.warn({ err: error.message }, 'queue connection error'));
+  peaksQueue.on('error', (error) => app.log.warn({ err: error.message }, 'queue connection error'));
   events.on('error', (error) => app.log.warn({ err: error.message }, 'queue events connection error'));
   const failures = createFailureMemory(commands);
   const streams = createRenderStreams(commands);
@@ -56,6 +61,7 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string; co
     renderEvents.close();
     await events.close().catch(() => undefined);
     await queue.close().catch(() => undefined);
+    await peaksQueue.close().catch(() => undefined);
     // Connections handed to BullMQ stay ours to close.
     await Promise.all([
       commands.quit().catch(() => commands.disconnect()),
@@ -69,6 +75,7 @@ async function renderQueue(app: FastifyInstance, options: { redisUrl: string; co
   app.decorate('renderQueue', {
     commands,
     queue,
+    peaksQueue,
     events,
     failures,
     waiter,

@@ -14,6 +14,7 @@ import type { RendersInUse } from '../../store/renders-in-use.js';
 import { type AcceptRenderDeps, acceptSegment } from '../../use-cases/accept-render.js';
 import { type ObtainSegmentDeps, obtainSegment } from '../../use-cases/obtain-segment.js';
 import { type PlanningDeps, planFromCatalog } from '../../use-cases/plan-from-catalog.js';
+import { redirectToCanonical } from '../canonical-redirect.js';
 import { urgencyOf } from '../priority-header.js';
 import { prefersAsync, replyAccepted } from '../render-status-reply.js';
 import { copyCutOf } from '../../render/sample-copy.js';
@@ -27,12 +28,6 @@ import {
   sendStreamingRender,
   STORE_HANDOVER_HEADER,
 } from '../send-render.js';
-
-/**
- * How long a 308 to the canonical URL may be kept: briefly, so that spellings (leading zeros, `//`,
- * percent-encodings) cannot fill caches for a day; every cache still ends up holding one copy per segment.
- */
-export const REDIRECT_MAX_AGE_SECONDS = 60;
 
 export interface SegmentRouteDeps extends PlanningDeps, ObtainSegmentDeps, AcceptRenderDeps {
   metrics: Pick<Metrics, 'countSegment' | 'observeFirstByte'>;
@@ -70,7 +65,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       const plan = await planFromCatalog(deps, segment);
       if (expected !== request.url) {
         // One spelling per segment, so caches hold one copy (unsigned deployments drop a `sig`).
-        return reply.code(308).header('location', expected).header('cache-control', `public, max-age=${REDIRECT_MAX_AGE_SECONDS}`).send();
+        return redirectToCanonical(reply, expected);
       }
       const answer: RenderAnswer = {
         key: plan.key,

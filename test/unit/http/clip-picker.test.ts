@@ -29,7 +29,15 @@ beforeAll(async () => {
   const catalog = await createCatalog({ mediaRoot: root, probe });
   app = Fastify({ logger: false });
   handleErrors(app);
-  await app.register(sourceRoutes, { catalog, sourceList: await createSourceList({ mediaRoot: root, catalog }) });
+  // Peaks are not this file's subject (test/integration/peaks.test.ts): nothing is recorded, no job is asked for.
+  const noJobs = () => Promise.reject(new Error('no peaks in this test'));
+  await app.register(sourceRoutes, {
+    catalog,
+    sourceList: await createSourceList({ mediaRoot: root, catalog }),
+    cacheMaxAgeSeconds: 60,
+    peaksRecords: { read: async () => null },
+    peaksRequester: { request: noJobs, submit: noJobs },
+  });
   await app.register(clipPickerRoutes);
   await app.ready();
 });

@@ -62,7 +62,8 @@ function requesterWith(
 ): ReturnType<typeof createRenderRequester> & { waiter: RenderWaiter } {
   const waiter = overrides.waiter ?? createRenderWaiter(events, failures);
   waiters.push(waiter);
-  const useQueue = overrides.queue ?? queue;
+  // A test's own queue is a BullMQ Queue too (the requester itself needs only JobQueue's part of one).
+  const useQueue = (overrides.queue as typeof queue | undefined) ?? queue;
   const requester = createRenderRequester({
     queue: useQueue,
     waiter,

@@ -1,0 +1,44 @@
+// Owns the answer with a source's peaks: the asked resolution derived from the finest (peaks-levels.ts),
+// as audiowaveform JSON (streamed a piece at a time: an hour at 256 samples per pixel is megabytes of text)
+// or .dat bytes, with an ETag naming the source version and the asked form, and caching headers; 304 for a
+// client that holds them.
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { coarsen } from '../peaks/peaks-levels.js';
+import type { PeaksRequest } from '../peaks/peaks-url.js';
+import { encodeDat, jsonChunks, type Peaks } from '../peaks/waveform-data.js';
+import { segmentCacheControl } from './send-render.js';
+
+export interface PeaksAnswer {
+  /** The peaks key (its source version). */
+  key: string;
+  asked: PeaksRequest;
+  cacheMaxAgeSeconds: number;
+}
+
+/** Strong: the key names the source version and the numbers follow from it and the asked form. */
+export function peaksEtag(answer: Pick<PeaksAnswer, 'key' | 'asked'>): string {
+  const { samplesPerPixel, bits, format } = answer.asked;
+  return `"${answer.key}-${samplesPerPixel}-${bits}-${format}"`;
+}
+
+function peaksHeaders(reply: FastifyReply, answer: PeaksAnswer): FastifyReply {
+  return (
+    reply
+      .header('etag', peaksEtag(answer))
+      // Like a segment's: a replaced source gives the same URL new numbers.
+      .header('cache-control', segmentCacheControl(answer.cacheMaxAgeSeconds))
+  );
+}
+
+export function sendPeaksNotModified(reply: FastifyReply, answer: PeaksAnswer) {
+  return peaksHeaders(reply, answer).code(304).send();
+}
+
+export function sendPeaks(reply: FastifyReply, finest: Peaks, answer: PeaksAnswer) {
+  const peaks = coarsen(finest, answer.asked.samplesPerPixel);
+  peaksHeaders(reply, answer);
+  if (answer.asked.format === 'dat')
+    return reply.header('content-type', 'application/octet-stream').send(encodeDat(peaks, answer.asked.bits));
+  return reply.header('content-type', 'application/json; charset=utf-8').send(Readable.from(jsonChunks(peaks, answer.asked.bits)));
+}
