@@ -178,7 +178,8 @@ export function startClipPicker(): void {
     endInput.value = formatSeconds(region.endMs);
     lengthOutput.value = `${formatSeconds(region.endMs - region.startMs)} s`;
     exactOptions.disabled = modeSelect.value !== 'exact';
-    if (shownRegion && (Math.round(shownRegion.start * 1000) !== region.startMs || Math.round(shownRegion.end * 1000) !== region.endMs)) {
+    // Snapped to the millisecond, so the waveform shows exactly the segment the URL names.
+    if (shownRegion && (shownRegion.start !== region.startMs / 1000 || shownRegion.end !== region.endMs / 1000)) {
       shownRegion.setOptions({ start: region.startMs / 1000, end: region.endMs / 1000 });
     }
     if (shownRegion) {
@@ -223,15 +224,22 @@ export function startClipPicker(): void {
     return waveformPeaks((await response.json()) as WaveformData);
   }
 
-  /** Draws the source's waveform (flat until its peaks arrive) with one region on it. */
+  /** Draws the source's waveform (a flat line when its peaks cannot be had) with one region on it. */
   async function showSource(name: string) {
     const source = sources.get(name);
     if (!source) return;
     current = source;
     waveSurfer?.destroy();
+    waveSurfer = null;
     shownRegion = null;
     audio.removeAttribute('src');
+    zoomInput.value = '0';
     waveformBox.dataset.ready = 'false';
+    // The region and its URL are there at once; the waveform follows its peaks.
+    setRegion({ startMs: 0, endMs: Math.min(durationMs(), 10_000) });
+    peaksFor = waveformBox.clientWidth * 4;
+    const peaks = await loadPeaks(source, peaksFor).catch(() => null);
+    if (current !== source) return;
     const duration = source.durationSeconds;
     const created = window.WaveSurfer.create({
       container: waveformBox,
@@ -242,7 +250,7 @@ export function startClipPicker(): void {
       // Clicks on the waveform draw regions; nothing plays in wavesurfer itself (the <audio> plays the segment).
       interact: false,
       normalize: true,
-      peaks: [new Float32Array(1), new Float32Array(1)],
+      peaks: peaks ?? [new Float32Array(1), new Float32Array(1)],
       duration,
       cspNonce: styleNonce,
     });
@@ -257,16 +265,11 @@ export function startClipPicker(): void {
     });
     regions.on('region-update', (changed) => fromWaveform(changed));
     regions.on('region-updated', (changed) => fromWaveform(changed));
-    setRegion({ startMs: 0, endMs: Math.min(durationMs(), 10_000) });
     // A region added before wavesurfer knows the duration would be clamped to 0 s: wait for it.
     await new Promise((resolve) => created.once('ready', resolve));
     if (waveSurfer !== created) return;
     shownRegion = regions.addRegion({ start: region.startMs / 1000, end: region.endMs / 1000, color: 'rgba(255, 160, 0, 0.3)' });
     refresh();
-    peaksFor = waveformBox.clientWidth * 4;
-    const peaks = await loadPeaks(source, peaksFor).catch(() => null);
-    if (waveSurfer !== created) return;
-    if (peaks) created.setOptions({ peaks, duration });
     waveformBox.dataset.ready = 'true';
     document.body.dataset.ready = 'true';
   }
@@ -281,7 +284,8 @@ export function startClipPicker(): void {
     if (pixels <= peaksFor || peaksResolution(source.sampleRate, source.durationSeconds, peaksFor, resolutions) === resolutions[0]) return;
     peaksFor = pixels;
     const peaks = await loadPeaks(source, pixels).catch(() => null);
-    if (peaks && waveSurfer === shown) shown.setOptions({ peaks, duration: source.durationSeconds });
+    // load() draws them anew (setOptions would keep the old drawing); the region stays.
+    if (peaks && waveSurfer === shown) await shown.load('', peaks, source.durationSeconds);
   }
 
   function play() {
@@ -351,6 +355,7 @@ export function startClipPicker(): void {
     const firstPlayable = body.sources.find((entry) => entry.error === undefined);
     if (!firstPlayable) {
       say('There are no playable .mp3 files below MEDIA_ROOT.', true);
+      document.body.dataset.ready = 'true';
       return;
     }
     sourceSelect.value = firstPlayable.source;

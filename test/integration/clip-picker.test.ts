@@ -178,7 +178,8 @@ describe('the clip picker through nginx', () => {
       const duration = await playRegion(page);
       const asked = parseSeconds(view.end, 'end') / 1000 - parseSeconds(view.start, 'start') / 1000;
       console.log(`clip picker: played ${view.url}: audio.duration ${duration} s, region ${asked} s`);
-      expect(Math.abs(duration - asked)).toBeLessThanOrEqual(facts.frameSeconds);
+      // A copy is a sample cut (docs/api.md#accuracy): Chromium reads its length from the LAME tag, to the sample.
+      expect(Math.abs(duration - asked)).toBeLessThanOrEqual(0.001);
       expect([...origins]).toEqual([t!.url]);
       expect(consoleErrors).toEqual([]);
     } finally {
@@ -223,7 +224,8 @@ describe('the clip picker through nginx', () => {
       expect(view.url).toBe(`${t!.url}/segments/demo/tones/18.9-30.6.mp3?mode=exact&bitrate=64&channels=1&fade_in=0.5`);
       const duration = await playRegion(page);
       console.log(`clip picker: played ${view.url}: audio.duration ${duration} s, region 11.7 s`);
-      expect(Math.abs(duration - 11.7)).toBeLessThanOrEqual(facts.frameSeconds);
+      // An exact render lasts the asked length to the sample.
+      expect(Math.abs(duration - 11.7)).toBeLessThanOrEqual(0.001);
       expect(consoleErrors).toEqual([]);
     } finally {
       await page.close();
@@ -253,6 +255,8 @@ describe('the clip picker through nginx', () => {
     }
   });
 
+  // Written into the docs only when asked (CLIP_PICKER_SCREENSHOT=docs/clip-picker.png): each run's URL has
+  // another port, so writing it every time would leave the checkout changed after every npm test.
   it('looks like a clip picker: a screenshot with the waveform and a region, for the docs', async () => {
     const { page, consoleErrors } = await openClipPicker();
     try {
@@ -260,8 +264,13 @@ describe('the clip picker through nginx', () => {
       await pickSource(page, 'demo/talk');
       await dragRegion(page, facts.durationSeconds, 21, 33.4);
       await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#waveform')!.dataset.regionStart) > 15);
+      await playRegion(page);
       await page.click('#keys summary');
-      await page.screenshot({ path: path.join(PROJECT_ROOT, 'docs', 'clip-picker.png'), fullPage: true });
+      const file = process.env.CLIP_PICKER_SCREENSHOT
+        ? path.resolve(PROJECT_ROOT, process.env.CLIP_PICKER_SCREENSHOT)
+        : path.join(t!.config.dataDir, 'clip-picker.png');
+      const png = await page.screenshot({ path: file, fullPage: true });
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
       expect(consoleErrors).toEqual([]);
     } finally {
       await page.close();
