@@ -18,7 +18,7 @@ let app: FastifyInstance;
 let root: string;
 
 beforeAll(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'demo-page-'));
+  root = await mkdtemp(path.join(os.tmpdir(), 'clip-picker-'));
   await mkdir(path.join(root, 'My Show (2024)'));
   await writeFile(path.join(root, 'My Show (2024)', 'épisode 1.mp3'), 'ID3 audio');
   await writeFile(path.join(root, 'text.mp3'), 'not audio');
