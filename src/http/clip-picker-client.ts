@@ -238,8 +238,11 @@ export function startClipPicker(): void {
     // The region and its URL are there at once; the waveform follows its peaks.
     setRegion({ startMs: 0, endMs: Math.min(durationMs(), 10_000) });
     peaksFor = waveformBox.clientWidth * 4;
+    // A source's first peaks are computed by a worker while this waits (seconds for an hour of audio).
+    say('Drawing the waveform…');
     const peaks = await loadPeaks(source, peaksFor).catch(() => null);
     if (current !== source) return;
+    if (peaks) say('');
     const duration = source.durationSeconds;
     const created = window.WaveSurfer.create({
       container: waveformBox,
@@ -280,7 +283,9 @@ export function startClipPicker(): void {
     const source = current;
     if (!shown || !source) return;
     shown.zoom(pxPerSec);
-    const pixels = Math.ceil(pxPerSec * source.durationSeconds);
+    // Peaks are of the whole source: at most 200,000 pixels of them (an hour at 44.1 kHz: 1024 samples a
+    // pixel, about 2.5 MB of JSON in stereo), however far in the view is zoomed.
+    const pixels = Math.min(200_000, Math.ceil(pxPerSec * source.durationSeconds));
     if (pixels <= peaksFor || peaksResolution(source.sampleRate, source.durationSeconds, peaksFor, resolutions) === resolutions[0]) return;
     peaksFor = pixels;
     const peaks = await loadPeaks(source, pixels).catch(() => null);

@@ -214,6 +214,16 @@ describe('the clip picker through nginx', () => {
       expect([view.start, view.end]).toEqual(['18.9', '30.6']);
       expectCanonicalFor(view, 'demo/tones');
 
+      // Zoom in with the keys: the waveform grows wider than its box (it scrolls), the region stays.
+      await page.keyboard.press('+');
+      await page.keyboard.press('+');
+      expect(await page.inputValue('#zoom')).toBe('50');
+      await page.waitForFunction(() => {
+        const scroll = document.querySelector('#waveform div')?.shadowRoot?.querySelector('.scroll');
+        return scroll !== null && scroll !== undefined && scroll.scrollWidth > 2 * scroll.clientWidth;
+      });
+      expect(await shown(page)).toEqual(view);
+
       // Exact mode and its options, written in the service's canonical order with defaults left out.
       await page.selectOption('#mode', 'exact');
       await page.selectOption('#bitrate', '64');
