@@ -149,6 +149,7 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
       missingForReadiness,
       maxSegmentSeconds: config.maxSegmentSeconds,
       cacheMaxAgeSeconds: config.cacheMaxAgeSeconds,
+      peaksMaxAgeSeconds: config.peaksMaxAgeSeconds,
       signingKey: config.signingKey,
       renderStatus: createRenderStatus({ queue, store, failures, signingKey: config.signingKey }),
       renderEvents,

@@ -38,6 +38,8 @@ export interface Config {
   maxSegmentSeconds: number;
   /** Max-age for segment answers; the URL names the bytes, but a replaced source changes them. */
   cacheMaxAgeSeconds: number;
+  /** Max-age for peaks answers: short, since a peaks URL names a source, not its version (revalidated by ETag). */
+  peaksMaxAgeSeconds: number;
   /** Requests allowed to wait on renders at once in one API process; past it, misses get 503. */
   maxWaitingRequests: number;
   /** Render jobs allowed to wait in the queue (all API processes together); past it, misses get 503. */
@@ -166,6 +168,7 @@ export function parseConfig(env: Env): Config {
     renderTimeoutMs: integer(env, 'RENDER_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
     maxSegmentSeconds: integer(env, 'MAX_SEGMENT_SECONDS', 3_600, 1, 86_400),
     cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 86_400, 0, 31_536_000),
+    peaksMaxAgeSeconds: integer(env, 'PEAKS_MAX_AGE_SECONDS', 60, 0, 31_536_000),
     maxWaitingRequests: integer(env, 'MAX_WAITING_REQUESTS', 10_000, 1, 1_000_000),
     maxQueueDepth: integer(env, 'MAX_QUEUE_DEPTH', 10_000, 1, 10_000_000),
     storeMaxBytes: integer(env, 'STORE_MAX_BYTES', 10 * 1024 ** 3, 1_048_576, Number.MAX_SAFE_INTEGER),
@@ -211,6 +214,7 @@ export function configToEnv(config: Config): Record<string, string> {
     RENDER_TIMEOUT_MS: String(config.renderTimeoutMs),
     MAX_SEGMENT_SECONDS: String(config.maxSegmentSeconds),
     CACHE_MAX_AGE_SECONDS: String(config.cacheMaxAgeSeconds),
+    PEAKS_MAX_AGE_SECONDS: String(config.peaksMaxAgeSeconds),
     MAX_WAITING_REQUESTS: String(config.maxWaitingRequests),
     MAX_QUEUE_DEPTH: String(config.maxQueueDepth),
     STORE_MAX_BYTES: String(config.storeMaxBytes),

@@ -7,13 +7,12 @@ import type { FastifyReply } from 'fastify';
 import { coarsen } from '../peaks/peaks-levels.js';
 import type { PeaksRequest } from '../peaks/peaks-url.js';
 import { encodeDat, jsonChunks, type Peaks } from '../peaks/waveform-data.js';
-import { segmentCacheControl } from './send-render.js';
 
 export interface PeaksAnswer {
   /** The peaks key (its source version). */
   key: string;
   asked: PeaksRequest;
-  cacheMaxAgeSeconds: number;
+  maxAgeSeconds: number;
 }
 
 /** Strong: the key names the source version and the numbers follow from it and the asked form. */
@@ -26,8 +25,9 @@ function peaksHeaders(reply: FastifyReply, answer: PeaksAnswer): FastifyReply {
   return (
     reply
       .header('etag', peaksEtag(answer))
-      // Like a segment's: a replaced source gives the same URL new numbers.
-      .header('cache-control', segmentCacheControl(answer.cacheMaxAgeSeconds))
+      // Briefly, unlike a segment's day: the URL names the source, not its version, and a replaced source's
+      // new numbers should reach the page within a minute. Revalidating costs a 304 (the key is known at once).
+      .header('cache-control', `public, max-age=${answer.maxAgeSeconds}`)
   );
 }
 

@@ -105,11 +105,13 @@ export interface MediaTools {
 /**
  * Pure: the arguments of a decode to PCM (peaks). `-ac` only states the channels the caller counts on (the
  * source's: no mix); float samples become 16-bit by swresample's rounding, without dither (its default).
+ * `-flush_packets 0`: writes of ffmpeg's 32 KB I/O buffer instead of one per MP3 frame (4.6 KB), so the reader
+ * handles 20,000 chunks for an hour instead of 130,000 (measured: 5.6 s → 3.1 s, beside 2.8 s to /dev/null).
  */
 export function pcmDecodeArguments(file: string, channels: number): FfmpegArguments {
   return {
     inputs: [{ url: file, options: ['-nostdin', '-hide_banner'] }],
-    outputOptions: ['-map', '0:a:0', '-ac', String(channels), '-c:a', 'pcm_s16le', '-f', 's16le'],
+    outputOptions: ['-map', '0:a:0', '-ac', String(channels), '-c:a', 'pcm_s16le', '-flush_packets', '0', '-f', 's16le'],
   };
 }
 

@@ -139,6 +139,11 @@ export async function timePlainFfmpegCopy(
     'copy',
     output,
   ];
+  return timeFfmpeg(ffmpegPath, args);
+}
+
+/** One ffmpeg run as a user would type it: its wall time in ms. */
+async function timeFfmpeg(ffmpegPath: string, args: string[]): Promise<number> {
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     execFile(ffmpegPath, args, (error, _out, stderr) =>
@@ -146,4 +151,12 @@ export async function timePlainFfmpegCopy(
     );
   });
   return performance.now() - started;
+}
+
+/**
+ * `ffmpeg -i SOURCE -f s16le /dev/null`: the whole source decoded to 16-bit PCM and thrown away, the least a
+ * waveform of it costs (the peaks job decodes the same way, into a pipe its binning reads): wall time in ms.
+ */
+export function timePlainPcmDecode(ffmpegPath: string, input: string): Promise<number> {
+  return timeFfmpeg(ffmpegPath, ['-v', 'error', '-nostdin', '-y', '-i', input, '-c:a', 'pcm_s16le', '-f', 's16le', '/dev/null']);
 }

@@ -141,6 +141,24 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       met: true,
     });
   }
+  const peaks = by('peaks-hour');
+  if (peaks) {
+    ratio(
+      'new peaks of a 61-minute source, through nginx (issue 16)',
+      'median ≤ 1.3 × a plain ffmpeg decode of it to PCM',
+      p('peaks-hour', 50) / p('pcm-decode', 50),
+      1.3,
+      true,
+    );
+    // The peaks of an hour at the finest size are 5 MB for stereo; the decode (635 MB of PCM) must never be held.
+    const growthMb = Number(peaks.extra?.workerGrowthMb);
+    checks.push({
+      scenario: "memory of a worker computing an hour's peaks (issue 16)",
+      target: 'RSS growth ≤ 64 MB (the decode is 635 MB of PCM)',
+      measured: `${fixed(growthMb)} MB (peak ${fixed(Number(peaks.extra?.workerPeakMb))} MB), ${peaks.errors} errors`,
+      met: growthMb <= 64 && peaks.errors === 0,
+    });
+  }
   ratio('cold miss, exact, one at a time', 'median ≤ 1.15 × bare ffmpeg', p('miss-exact', 50) / p('bare-exact', 50), 1.15, true);
   if (by('miss-during-warm')) {
     ratio(

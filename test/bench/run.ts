@@ -23,6 +23,7 @@ import {
   hangUps,
   hitRatioDuring,
   missesDuringWarm,
+  peaksBesideDecode,
   sequentialMisses,
   streamedRender,
 } from './scenarios.js';
@@ -34,13 +35,26 @@ import { distinctSegmentsScript, runInterleaved, runWrk, zipfScript, type LoadRe
 const quick = process.argv.includes('--quick');
 /** --hits: only the interleaved hit rows (nginx static, HIT, API hot and cold), for tuning nginx or the API. */
 const hitsOnly = process.argv.includes('--hits');
+/** --peaks: only the peaks rows (a new hour's peaks beside a plain decode), for work on the peaks job. */
+const peaksOnly = process.argv.includes('--peaks');
 /**
  * Durations and counts of the two versions: --quick is a smoke run (about 3 min), full is the record.
  * Every compared pair runs in interleaved rounds (distinctRounds, mixedRounds): each ratio is read per round.
  */
 const PLAN = quick
-  ? { hitRounds: 3, hitSeconds: 3, sequential: 5, distinctRounds: 3, distinctSeconds: 3, waiting: 2_000, mixedSeconds: 10, mixedRounds: 2 }
+  ? {
+      hitRounds: 3,
+      hitSeconds: 3,
+      sequential: 5,
+      distinctRounds: 3,
+      distinctSeconds: 3,
+      waiting: 2_000,
+      mixedSeconds: 10,
+      mixedRounds: 2,
+      peaksRounds: 3,
+    }
   : {
+      peaksRounds: 5,
       hitRounds: 8,
       hitSeconds: 3,
       sequential: 21,
@@ -170,6 +184,40 @@ async function main(): Promise<BenchReport> {
     config: { workers: config.workers, hotCacheMaxBytes: config.hotCacheMaxBytes, wrkThreads: WRK_THREADS },
     results,
   });
+  // Last in a whole run: each round gives the hour a new mtime, so the segments of the hour are keyed anew.
+  async function peaksRows(): Promise<void> {
+    say(`peaks of the hour, computed anew ${PLAN.peaksRounds} times, each beside a plain ffmpeg decode of it to PCM`);
+    const peaks = await peaksBesideDecode({
+      stack,
+      ffmpegPath: media.ffmpegPath,
+      input: path.join(mediaRoot, 'bench', 'hour.mp3'),
+      sourcePath: '/sources/bench/hour',
+      // The coarsest sizes: the answer's bytes are not what is measured.
+      peaksPathFor: (round) => `/sources/bench/hour/peaks.json?samples_per_pixel=${32_768 >> (round % 4)}`,
+      rounds: PLAN.peaksRounds,
+    });
+    record({
+      id: 'pcm-decode',
+      name: 'plain `ffmpeg -i SOURCE -f s16le /dev/null`, 61 min (reference)',
+      reference: true,
+      requests: peaks.decode.length,
+      errors: 0,
+      latency: percentilesOf(peaks.decode),
+    });
+    record({
+      id: 'peaks-hour',
+      name: 'new peaks of a 61-minute source, through nginx',
+      reference: false,
+      requests: peaks.service.times.length,
+      errors: peaks.service.errors,
+      latency: percentilesOf(peaks.service.times),
+      extra: { workerGrowthMb: Math.round(peaks.workerGrowthMb * 10) / 10, workerPeakMb: Math.round(peaks.workerPeakMb * 10) / 10 },
+    });
+  }
+  if (peaksOnly) {
+    await peaksRows();
+    return finished();
+  }
   if (!hitsOnly) await crowdAndIndex();
   async function crowdAndIndex(): Promise<void> {
     record(await timeIndexBuild(mediaRoot));
@@ -407,6 +455,7 @@ async function main(): Promise<BenchReport> {
   record(fromLoad('mixed', 'mixed Zipf load, service, steady state (through nginx)', false, mixed.get('mixed')!, hits));
   record(fromLoad('naive-mixed', 'mixed Zipf load, naive server (baseline)', true, mixed.get('naive-mixed')!));
 
+  await peaksRows();
   return finished();
 }
 function machineFacts(): string {
@@ -432,7 +481,7 @@ try {
   const report = await main();
   const files = await writeReport(
     report,
-    path.join(PROJECT_ROOT, 'test', 'bench', 'results', `bench-${hitsOnly ? 'hits' : quick ? 'quick' : 'full'}`),
+    path.join(PROJECT_ROOT, 'test', 'bench', 'results', `bench-${hitsOnly ? 'hits' : peaksOnly ? 'peaks' : quick ? 'quick' : 'full'}`),
   );
   say(`\nwritten: ${files.join(', ')}`);
 } catch (error) {

@@ -2,7 +2,7 @@
 // store hits), misses one at a time beside the bare ffmpeg run, the crowd of requests waiting at once (with
 // the API's memory sampled), listeners' misses during a warm, and the nginx hit ratio read from its access log.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { configToEnv, type Config } from '../../src/config.js';
@@ -13,7 +13,8 @@ import { startProcess, type LineSink } from '../../src/stack/managed-process.js'
 import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
 import { createFrameIndexes } from '../../src/render/frame-indexes.js';
 import { writeSampleCopy } from '../../src/render/sample-copy.js';
-import { timeBareFfmpeg, timePlainFfmpegCopy } from './references.js';
+import { timeBareFfmpeg, timePlainFfmpegCopy, timePlainPcmDecode } from './references.js';
+import { RESOLVE_TTL_MS } from '../../src/sources/catalog.js';
 import { median, percentilesOf } from './samples.js';
 import type { LoadResult } from './wrk.js';
 
@@ -362,4 +363,59 @@ export async function streamedRender(options: {
     identical: new Set(good.map((answer) => answer.hash)).size === 1,
     renders: (await exactRenders()) - before,
   };
+}
+
+/**
+ * A source's peaks computed anew, `rounds` times, each beside a plain ffmpeg decode of the same file to PCM
+ * (alternating, so both see the same moment of the machine). Each round gives the source a new mtime (a new
+ * version: new peaks) and has the API describe it first (its frame index walk stays outside the timing);
+ * then times its peaks through nginx (a MISS: the job queued, decoded, binned, recorded, read, answered),
+ * sampling every worker's RSS every 50 ms: the largest growth of one worker over its own RSS before is
+ * what computing peaks holds.
+ */
+export async function peaksBesideDecode(options: {
+  stack: Stack;
+  ffmpegPath: string;
+  input: string;
+  sourcePath: string;
+  /** Another URL each round: nginx keeps the last round's answer for PEAKS_MAX_AGE_SECONDS. */
+  peaksPathFor: (round: number) => string;
+  rounds: number;
+}): Promise<{ service: { times: number[]; errors: number }; decode: number[]; workerGrowthMb: number; workerPeakMb: number }> {
+  const service = { times: [] as number[], errors: 0 };
+  const decode: number[] = [];
+  let workerGrowthMb = 0;
+  let workerPeakMb = 0;
+  for (let round = 0; round < options.rounds; round += 1) {
+    const version = new Date(Date.now() - (round + 1) * 60_000);
+    await utimes(options.input, version, version);
+    await new Promise((resolve) => setTimeout(resolve, RESOLVE_TTL_MS + 100));
+    await fetch(`${options.stack.apiUrl}${options.sourcePath}`).then((response) => response.arrayBuffer());
+    if (round % 2 === 1) decode.push(await timePlainPcmDecode(options.ffmpegPath, options.input));
+    const pids = options.stack.workers.processes.map((worker) => worker.pid);
+    const baseline = await Promise.all(pids.map((pid) => memoryMb(pid, 'VmRSS')));
+    const peak = [...baseline];
+    const sampler = setInterval(() => {
+      pids.forEach(
+        (pid, i) =>
+          void memoryMb(pid, 'VmRSS').then(
+            (mb) => (peak[i] = Math.max(peak[i]!, mb)),
+            () => undefined,
+          ),
+      );
+    }, 50);
+    const began = performance.now();
+    const response = await fetch(options.stack.url + options.peaksPathFor(round));
+    await response.arrayBuffer();
+    const ms = performance.now() - began;
+    clearInterval(sampler);
+    if (response.status === 200 && response.headers.get('x-cache-status') === 'MISS') service.times.push(ms);
+    else service.errors += 1;
+    peak.forEach((mb, i) => {
+      workerGrowthMb = Math.max(workerGrowthMb, mb - baseline[i]!);
+      workerPeakMb = Math.max(workerPeakMb, mb);
+    });
+    if (round % 2 === 0) decode.push(await timePlainPcmDecode(options.ffmpegPath, options.input));
+  }
+  return { service, decode, workerGrowthMb, workerPeakMb };
 }

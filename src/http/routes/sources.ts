@@ -16,7 +16,8 @@ import { type PeaksAnswer, peaksEtag, sendPeaks, sendPeaksNotModified } from '..
 export interface SourceRouteDeps extends PeaksDeps {
   catalog: Catalog;
   sourceList: SourceList;
-  cacheMaxAgeSeconds: number;
+  /** PEAKS_MAX_AGE_SECONDS: a replaced source's new peaks reach caches within this (they revalidate by ETag). */
+  peaksMaxAgeSeconds: number;
 }
 
 export async function sourceRoutes(app: FastifyInstance, deps: SourceRouteDeps) {
@@ -46,7 +47,7 @@ export async function sourceRoutes(app: FastifyInstance, deps: SourceRouteDeps) 
     const plan = await planPeaks(deps, asked.source);
     const canonical = canonicalPeaksUrl(asked);
     if (canonical !== request.url) return redirectToCanonical(reply, canonical);
-    const answer: PeaksAnswer = { key: plan.key, asked, cacheMaxAgeSeconds: deps.cacheMaxAgeSeconds };
+    const answer: PeaksAnswer = { key: plan.key, asked, maxAgeSeconds: deps.peaksMaxAgeSeconds };
     if (matchesIfNoneMatch(request.headers['if-none-match'], peaksEtag(answer))) return sendPeaksNotModified(reply, answer);
     const peaks = await obtainPeaks(deps, plan, {
       requestId: String(request.id),

@@ -34,7 +34,7 @@ beforeAll(async () => {
   await app.register(sourceRoutes, {
     catalog,
     sourceList: await createSourceList({ mediaRoot: root, catalog }),
-    cacheMaxAgeSeconds: 60,
+    peaksMaxAgeSeconds: 60,
     peaksRecords: { read: async () => null },
     peaksRequester: { request: noJobs, submit: noJobs },
   });
