@@ -146,6 +146,8 @@ export function startClipPicker(): void {
   let waveSurfer: WaveSurferClass | null = null;
   let shownRegion: Region | null = null;
   let peaksFor = 0;
+  /** The Start or End field while a person types in it: typed, not yet committed. */
+  const editing = new Set<HTMLInputElement>();
 
   const say = (text: string, isError = false) => {
     statusLine.textContent = text;
@@ -174,8 +176,9 @@ export function startClipPicker(): void {
 
   /** Shows the region everywhere (fields, waveform, URL, download link). */
   function refresh() {
-    startInput.value = formatSeconds(region.startMs);
-    endInput.value = formatSeconds(region.endMs);
+    // A field being typed in keeps what is typed until it is committed (the waveform may finish loading meanwhile).
+    if (!editing.has(startInput)) startInput.value = formatSeconds(region.startMs);
+    if (!editing.has(endInput)) endInput.value = formatSeconds(region.endMs);
     lengthOutput.value = `${formatSeconds(region.endMs - region.startMs)} s`;
     exactOptions.disabled = modeSelect.value !== 'exact';
     // Snapped to the millisecond, so the waveform shows exactly the segment the URL names.
@@ -384,10 +387,17 @@ export function startClipPicker(): void {
   sourceSelect.addEventListener('change', () => void showSource(sourceSelect.value));
   zoomInput.addEventListener('input', () => void zoom(Number(zoomInput.value)));
   waveformBox.addEventListener('keydown', onWaveformKey);
-  startInput.addEventListener('change', () => typedEdge(startInput, 'start'));
-  endInput.addEventListener('change', () => typedEdge(endInput, 'end'));
-  startInput.addEventListener('focus', () => selectEdge('start'));
-  endInput.addEventListener('focus', () => selectEdge('end'));
+  for (const [input, edgeOf] of [
+    [startInput, 'start'],
+    [endInput, 'end'],
+  ] as const) {
+    input.addEventListener('input', () => editing.add(input));
+    input.addEventListener('change', () => {
+      editing.delete(input);
+      typedEdge(input, edgeOf);
+    });
+    input.addEventListener('focus', () => selectEdge(edgeOf));
+  }
   for (const input of [modeSelect, bitrateSelect, channelsSelect, fadeInInput, fadeOutInput]) input.addEventListener('input', refresh);
   playButton.addEventListener('click', play);
   audio.addEventListener('loadedmetadata', () => say(`Loaded: ${audio.duration.toFixed(3)} s of audio.`));

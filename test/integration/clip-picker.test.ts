@@ -242,6 +242,33 @@ describe('the clip picker through nginx', () => {
     }
   });
 
+  it('a time typed while the waveform is still loading is kept, not overwritten when it arrives', async () => {
+    const { page, consoleErrors } = await openClipPicker();
+    try {
+      // The real peaks answer, held back until the time is typed (as a slow first computation would be).
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await page.route('**/peaks.json*', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.selectOption('#source', 'demo/talk');
+      await page.fill('#end', '11.5');
+      release();
+      await page.waitForSelector('#waveform[data-ready="true"]');
+      expect(await page.inputValue('#end')).toBe('11.5');
+      await page.press('#end', 'Enter');
+      const view = await shown(page);
+      expect([view.start, view.end]).toEqual(['0', '11.5']);
+      expectCanonicalFor(view, 'demo/talk');
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('Copy puts the canonical URL on the clipboard, and Download is its attachment link', async () => {
     await chrome!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t!.url });
     const { page, consoleErrors } = await openClipPicker();
