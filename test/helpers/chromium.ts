@@ -1,6 +1,6 @@
 // Owns the headless Chromium the browser tests drive: Debian's `chromium` package (Playwright's own browser
 // downloads cannot reach the network here), installed when missing so the test never skips, and launched
-// with the flags that keep it off the network.
+// with the flags that keep it off the network; and the stack and browser a page test starts side by side.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
