@@ -8,7 +8,7 @@ import { type AdminBoardOptions, adminBoardPlugin } from './http/plugins/admin-b
 import { requestMetricsPlugin } from './http/plugins/request-metrics.js';
 import { answerClientError, frameworkErrorHandler, handleErrors } from './http/problem-handler.js';
 import { RequestLog } from './http/request-log.js';
-import { demoPageRoutes } from './http/routes/demo-page.js';
+import { clipPickerRoutes } from './http/routes/clip-picker.js';
 import { type OperationsDeps, operationRoutes } from './http/routes/operations.js';
 import { type RenderRouteDeps, renderRoutes } from './http/routes/renders.js';
 import { type SegmentRouteDeps, segmentRoutes } from './http/routes/segments.js';
@@ -61,6 +61,6 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(renderRoutes, deps);
   await app.register(sourceRoutes, deps);
   await app.register(operationRoutes, deps);
-  await app.register(demoPageRoutes);
+  await app.register(clipPickerRoutes);
   if (deps.admin) await app.register(adminBoardPlugin, deps.admin);
 }

@@ -1,13 +1,15 @@
 // Owns the query string of a segment URL: which parameters exist, their schema, their defaults, and the
-// canonical order they are written in.
+// canonical order they are written in (canonical-url.ts writes that order, so the clip picker runs it too).
 import { BadRequest } from '../errors.js';
 import { RENDER_MODES, type RenderOptions } from '../render/render-spec.js';
-import { formatSeconds, parseSeconds, SECONDS_PATTERN } from './seconds.js';
+import { DEFAULT_EXACT_BITRATE } from './canonical-url.js';
+import { parseSeconds, SECONDS_PATTERN } from './seconds.js';
 import { SIGNATURE_PATTERN } from './url-signature.js';
+
+export { canonicalQuery, DEFAULT_EXACT_BITRATE } from './canonical-url.js';
 
 /** Bit rates libmp3lame accepts across MPEG-1, -2 and -2.5 (kbps). */
 export const MP3_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320] as const;
-export const DEFAULT_EXACT_BITRATE = 128;
 
 export interface SegmentQuery {
   mode?: string;
@@ -69,18 +71,4 @@ export function parseRenderOptions(query: SegmentQuery): RenderOptions {
     fadeInMs: query.fade_in === undefined ? 0 : parseSeconds(query.fade_in, 'fade_in'),
     fadeOutMs: query.fade_out === undefined ? 0 : parseSeconds(query.fade_out, 'fade_out'),
   };
-}
-
-/** Canonical query pairs, in a fixed order, defaults left out. */
-export function canonicalQuery(options: RenderOptions, download: boolean): [string, string][] {
-  const pairs: [string, string][] = [];
-  if (options.mode === 'exact') {
-    pairs.push(['mode', 'exact']);
-    if (options.bitrateKbps !== DEFAULT_EXACT_BITRATE) pairs.push(['bitrate', String(options.bitrateKbps)]);
-    if (options.channels !== null) pairs.push(['channels', String(options.channels)]);
-    if (options.fadeInMs > 0) pairs.push(['fade_in', formatSeconds(options.fadeInMs)]);
-    if (options.fadeOutMs > 0) pairs.push(['fade_out', formatSeconds(options.fadeOutMs)]);
-  }
-  if (download) pairs.push(['download', '1']);
-  return pairs;
 }

@@ -2,6 +2,9 @@
 // fraction digits, held as whole milliseconds so equal numbers compare equal and keys never see a float.
 import { BadRequest } from '../errors.js';
 
+/** The canonical spelling is written by canonical-url.ts (the clip picker runs it in the browser too). */
+export { formatSeconds } from './canonical-url.js';
+
 /** Largest time accepted anywhere in a URL: about 115 days, far past any real source. */
 export const MAX_SECONDS = 9_999_999;
 
@@ -23,15 +26,6 @@ export function parseSeconds(text: string, name: string): number {
     throw new BadRequest(`'${name}' must be at most ${MAX_SECONDS} seconds (got '${truncate(text)}').`);
   }
   return Number(whole || '0') * 1000 + Number(fraction.padEnd(3, '0'));
-}
-
-/** The one canonical spelling: no leading zeros, no trailing fraction zeros, no bare point. */
-export function formatSeconds(ms: number): string {
-  const whole = Math.floor(ms / 1000);
-  const fraction = String(ms % 1000)
-    .padStart(3, '0')
-    .replace(/0+$/, '');
-  return fraction ? `${whole}.${fraction}` : String(whole);
 }
 
 function truncate(text: string): string {

@@ -1,11 +1,12 @@
 // Owns the segment URL: /segments/{source}/{start}-{end}.mp3?{query}. Parses the raw path (each source
-// segment percent-decoded on its own) and writes the one canonical URL every spelling redirects to.
+// segment percent-decoded on its own). The one canonical URL every spelling redirects to is written by
+// canonical-url.ts (browser-safe, so the clip picker runs it too) and re-exported here.
 import { BadRequest } from '../errors.js';
 import type { RenderOptions } from '../render/render-spec.js';
-import { canonicalQuery } from './render-options.js';
+import { canonicalSegmentUrl, SEGMENTS_PREFIX } from './canonical-url.js';
 import { formatSeconds, parseSeconds } from './seconds.js';
 
-export const SEGMENTS_PREFIX = '/segments/';
+export { canonicalSegmentUrl, SEGMENTS_PREFIX, sourcePathFor } from './canonical-url.js';
 const MAX_PATH_LENGTH = 2048;
 const MAX_NAME_BYTES = 255;
 
@@ -99,11 +100,6 @@ function checkSourceName(name: string): string {
   return name;
 }
 
-/** The canonical path of a source in URLs (no leading slash): each segment percent-encoded on its own. */
-export function sourcePathFor(source: SourcePath): string {
-  return source.map(encodeURIComponent).join('/');
-}
-
 /** A source's path for people (messages, logs): decoded, as on disk and as GET /sources lists it. */
 export function sourceLabel(source: SourcePath): string {
   return source.join('/');
@@ -123,12 +119,4 @@ export function canonicalRenderUrl(
 /** The readable file name of a segment (Content-Disposition, `segments render`): tones_10-20.5.mp3. */
 export function segmentFileName(source: SourcePath, startMs: number, endMs: number): string {
   return `${source[source.length - 1] ?? 'segment'}_${formatSeconds(startMs)}-${formatSeconds(endMs)}.mp3`;
-}
-
-export function canonicalSegmentUrl(request: SegmentRequest): string {
-  const path = `${SEGMENTS_PREFIX}${sourcePathFor(request.source)}/${formatSeconds(request.startMs)}-${formatSeconds(request.endMs)}.mp3`;
-  const query = canonicalQuery(request.options, request.download)
-    .map(([name, value]) => `${name}=${encodeURIComponent(value)}`)
-    .join('&');
-  return query ? `${path}?${query}` : path;
 }

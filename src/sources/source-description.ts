@@ -1,5 +1,6 @@
 // Owns the public description of one source, the same wherever it is shown: GET /sources, GET
 // /sources/{source} and `segments probe`.
+import { samplesPerFrameAt } from '../media/mp3-frame.js';
 import { sourceLabel, sourcePathFor } from '../segments/segment-url.js';
 import type { SourceFacts } from './catalog.js';
 
@@ -8,6 +9,8 @@ export interface SourceDescription {
   source: string;
   durationSeconds: number;
   sampleRate: number;
+  /** Samples in one MP3 frame (1152, or 576 below 32 kHz): the clip picker's smallest nudge. */
+  samplesPerFrame: number;
   channels: number;
   bitRate: number;
   size: number;
@@ -20,6 +23,7 @@ export function describeSource(facts: SourceFacts): SourceDescription {
     source: sourceLabel(facts.path),
     durationSeconds: facts.durationMs / 1000,
     sampleRate: facts.sampleRate,
+    samplesPerFrame: samplesPerFrameAt(facts.sampleRate),
     channels: facts.channels,
     bitRate: facts.bitRate,
     size: facts.size,
