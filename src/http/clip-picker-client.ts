@@ -216,7 +216,13 @@ export function startClipPicker(): void {
     const encoded = source.source.split('/').map(encodeURIComponent).join('/');
     // Always spelled with its resolution: where that is the default, the service's 308 to the canonical
     // spelling is followed (the peaks URL's grammar stays in peaks/peaks-url.ts).
-    const response = await fetch(`/sources/${encoded}/peaks.json?samples_per_pixel=${samplesPerPixel}`);
+    let response = await fetch(`/sources/${encoded}/peaks.json?samples_per_pixel=${samplesPerPixel}`);
+    // 202: a long source's peaks are still computed by a worker; look again where and when the answer says.
+    while (response.status === 202) {
+      const retryAfterSeconds = Number(response.headers.get('retry-after')) || 2;
+      await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1000));
+      response = await fetch(response.headers.get('location') ?? response.url);
+    }
     if (!response.ok) {
       const problem = response.headers.get('content-type')?.includes('problem+json')
         ? ((await response.json()) as { detail?: string })

@@ -1,7 +1,7 @@
 // Owns the answer with a source's peaks: the asked resolution derived from the finest (peaks-levels.ts),
 // as audiowaveform JSON (streamed a piece at a time: an hour at 256 samples per pixel is megabytes of text)
 // or .dat bytes, with an ETag naming the source version and the asked form, and caching headers; 304 for a
-// client that holds them.
+// client that holds them; 202 + Location + Retry-After while a long source's peaks are still computed.
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { coarsen } from '../peaks/peaks-levels.js';
@@ -41,4 +41,14 @@ export function sendPeaks(reply: FastifyReply, finest: Peaks, answer: PeaksAnswe
   if (answer.asked.format === 'dat')
     return reply.header('content-type', 'application/octet-stream').send(encodeDat(peaks, answer.asked.bits));
   return reply.header('content-type', 'application/json; charset=utf-8').send(Readable.from(jsonChunks(peaks, answer.asked.bits)));
+}
+
+/** Still computing after WAIT_TIMEOUT_MS: look again at `location` (the canonical URL) after Retry-After. Never cached. */
+export function sendPeaksAccepted(reply: FastifyReply, location: string, retryAfterSeconds: number) {
+  return reply
+    .code(202)
+    .header('location', location)
+    .header('retry-after', String(retryAfterSeconds))
+    .header('cache-control', 'no-store')
+    .send({ status: 'computing', location, retryAfterSeconds });
 }

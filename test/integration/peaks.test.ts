@@ -6,11 +6,11 @@ import { copyFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePcm } from '../helpers/decoders.js';
-import { getBytes, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import { eventually, getBytes, startExtraApi, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({}, { corpus: true });
+  stack = await startTestStack({}, { corpus: true, longSource: 'long/hour' });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -177,6 +177,34 @@ describe('the peaks contract', () => {
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(JSON.parse(body.toString()).status).toBe(status);
+  });
+
+  it("an hour's peaks not ready within WAIT_TIMEOUT_MS: 202 + Location + Retry-After, never cached, then the peaks at that Location", async () => {
+    const short = await startExtraApi(stack, { WAIT_TIMEOUT_MS: '300' });
+    try {
+      const first = await getBytes(`${short.url}/sources/long/hour/peaks.json?samples_per_pixel=32768`);
+      expect(first.response.status).toBe(202);
+      const location = first.response.headers.get('location');
+      expect(location).toBe('/sources/long/hour/peaks.json?samples_per_pixel=32768');
+      expect(Number(first.response.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(first.response.headers.get('cache-control')).toBe('no-store');
+      expect(JSON.parse(first.body.toString())).toMatchObject({ status: 'computing', location });
+      // The job went on: the same Location answers the peaks once it is done, the whole hour of them.
+      const done = await eventually(
+        async () => {
+          const { response, body } = await getBytes(short.url + location);
+          return response.status === 200 ? (JSON.parse(body.toString()) as WaveformJson) : undefined;
+        },
+        "the hour's peaks",
+        60_000,
+      );
+      const { durationSeconds } = (await (await fetch(`${short.url}/sources/long/hour`)).json()) as { durationSeconds: number };
+      expect(done).toMatchObject({ version: 2, channels: 2, sample_rate: 44_100, samples_per_pixel: 32_768 });
+      // durationSeconds is to the millisecond: 44 samples either way, far from a 32,768-sample bin edge here.
+      expect(done.length).toBe(Math.ceil((durationSeconds * 44_100) / 32_768));
+    } finally {
+      await short.stop();
+    }
   });
 
   it('another spelling answers 308 to the canonical URL (defaults left out)', async () => {

@@ -11,7 +11,7 @@ import type { SourceList } from '../../sources/source-list.js';
 import { obtainPeaks, type PeaksDeps, planPeaks } from '../../use-cases/obtain-peaks.js';
 import { redirectToCanonical } from '../canonical-redirect.js';
 import { matchesIfNoneMatch } from '../range.js';
-import { type PeaksAnswer, peaksEtag, sendPeaks, sendPeaksNotModified } from '../send-peaks.js';
+import { type PeaksAnswer, peaksEtag, sendPeaks, sendPeaksAccepted, sendPeaksNotModified } from '../send-peaks.js';
 
 export interface SourceRouteDeps extends PeaksDeps {
   catalog: Catalog;
@@ -59,6 +59,7 @@ export async function sourceRoutes(app: FastifyInstance, deps: SourceRouteDeps) 
     });
     // The client went away while its peaks were computed: nobody is left to answer.
     if (!peaks) return reply.hijack();
+    if ('stillComputing' in peaks) return sendPeaksAccepted(reply, canonical, peaks.retryAfterSeconds);
     return sendPeaks(reply, peaks, answer);
   }
 }
