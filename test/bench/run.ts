@@ -193,8 +193,10 @@ async function main(): Promise<BenchReport> {
       ffmpegPath: media.ffmpegPath,
       input: path.join(mediaRoot, 'bench', 'hour.mp3'),
       sourcePath: '/sources/bench/hour',
-      // The coarsest sizes: the answer's bytes are not what is measured.
-      peaksPathFor: (round) => `/sources/bench/hour/peaks.json?samples_per_pixel=${32_768 >> (round % 4)}`,
+      // The coarsest sizes (the answer's bytes are not what is measured), then the same at 16 bits: 8 URLs
+      // nginx has not cached yet (a URL asked again within PEAKS_MAX_AGE_SECONDS would be a HIT).
+      peaksPathFor: (round) =>
+        `/sources/bench/hour/peaks.json?samples_per_pixel=${32_768 >> (round % 4)}${Math.floor(round / 4) % 2 ? '&bits=16' : ''}`,
       rounds: PLAN.peaksRounds,
     });
     record({
@@ -212,7 +214,11 @@ async function main(): Promise<BenchReport> {
       requests: peaks.service.times.length,
       errors: peaks.service.errors,
       latency: percentilesOf(peaks.service.times),
-      extra: { workerGrowthMb: Math.round(peaks.workerGrowthMb * 10) / 10, workerPeakMb: Math.round(peaks.workerPeakMb * 10) / 10 },
+      extra: {
+        workerGrowthMb: Math.round(peaks.workerGrowthMb * 10) / 10,
+        workerPeakMb: Math.round(peaks.workerPeakMb * 10) / 10,
+        ...peaks.service.errorKinds,
+      },
     });
   }
   if (peaksOnly) {

@@ -381,8 +381,13 @@ export async function peaksBesideDecode(options: {
   /** Another URL each round: nginx keeps the last round's answer for PEAKS_MAX_AGE_SECONDS. */
   peaksPathFor: (round: number) => string;
   rounds: number;
-}): Promise<{ service: { times: number[]; errors: number }; decode: number[]; workerGrowthMb: number; workerPeakMb: number }> {
-  const service = { times: [] as number[], errors: 0 };
+}): Promise<{
+  service: { times: number[]; errors: number; errorKinds: Record<string, number> };
+  decode: number[];
+  workerGrowthMb: number;
+  workerPeakMb: number;
+}> {
+  const service = { times: [] as number[], errors: 0, errorKinds: {} as Record<string, number> };
   const decode: number[] = [];
   let workerGrowthMb = 0;
   let workerPeakMb = 0;
@@ -409,8 +414,14 @@ export async function peaksBesideDecode(options: {
     await response.arrayBuffer();
     const ms = performance.now() - began;
     clearInterval(sampler);
-    if (response.status === 200 && response.headers.get('x-cache-status') === 'MISS') service.times.push(ms);
-    else service.errors += 1;
+    const cache = response.headers.get('x-cache-status');
+    if (response.status === 200 && cache === 'MISS') service.times.push(ms);
+    else {
+      // Named by what came back, so a reader of the results sees why a round did not count.
+      const kind = `${response.status} ${cache ?? 'no cache status'}`;
+      service.errors += 1;
+      service.errorKinds[kind] = (service.errorKinds[kind] ?? 0) + 1;
+    }
     peak.forEach((mb, i) => {
       workerGrowthMb = Math.max(workerGrowthMb, mb - baseline[i]!);
       workerPeakMb = Math.max(workerPeakMb, mb);
