@@ -23,8 +23,12 @@ export interface RenderBody {
 const HEAD_BYTES = 4096;
 
 export interface RenderReader {
-  /** The render's bytes, or null when the store does not have it. */
-  open(key: string): Promise<RenderBody | null>;
+  /**
+   * The render's bytes, or null when the store does not have it. `headOnly`: the answer needs only the
+   * render's head (nginx sends the bytes from the store's file), so a render that is not hot is not read
+   * into memory for it.
+   */
+  open(key: string, options?: { headOnly?: boolean }): Promise<RenderBody | null>;
 }
 
 export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'touch'>; hot: HotRenders }): RenderReader {
@@ -48,11 +52,17 @@ export function createRenderReader(deps: { store: Pick<RenderStore, 'open' | 'to
   }
 
   return {
-    async open(key) {
+    async open(key, options) {
       const hot = deps.hot.get(key);
       if (hot) {
         if (hot.touchStore) void deps.store.touch(key);
         return memoryBody(hot.bytes, 'memory');
+      }
+      // Handed to nginx: the whole render read into memory (and kept hot) for a 4 KB head was 480 KB of reads,
+      // copies and garbage per miss through nginx, whose own cache then holds the bytes (issue 15).
+      if (options?.headOnly && !reading.has(key)) {
+        const stored = await deps.store.open(key);
+        return stored ? fileBody(stored) : null;
       }
       const shared = reading.get(key);
       if (shared) {

@@ -74,9 +74,18 @@ export type ObtainedSegment = { outcome: SegmentOutcome; plan: SegmentPlan } & (
 export async function obtainSegment(
   deps: ObtainSegmentDeps,
   plan: SegmentPlan,
-  ask: { requestId: string; urgency: number; onClientGone: ClientGoneWatch; streamable: boolean; client: string },
+  ask: {
+    requestId: string;
+    urgency: number;
+    onClientGone: ClientGoneWatch;
+    streamable: boolean;
+    client: string;
+    /** nginx sends a finished render's bytes from the store: only its head is read here. */
+    headOnly: boolean;
+  },
 ): Promise<ObtainedSegment | null> {
-  const stored = await deps.renders.open(plan.key);
+  const reading = { headOnly: ask.headOnly };
+  const stored = await deps.renders.open(plan.key, reading);
   if (stored) {
     const outcome = stored.origin === 'memory' ? 'memory_hit' : 'hit';
     deps.metrics.countSegment(outcome);
@@ -114,7 +123,7 @@ export async function obtainSegment(
     throw error;
   }
   unwatch();
-  const rendered = await deps.renders.open(plan.key);
+  const rendered = await deps.renders.open(plan.key, reading);
   if (!rendered) throw new Unavailable('The render was removed from the store before it could be sent; retry.', 'renderEvicted');
   deps.metrics.countSegment(outcome);
   return { outcome, plan, body: rendered, waited: true };

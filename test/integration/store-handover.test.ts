@@ -58,6 +58,18 @@ describe('a stored render through nginx', () => {
     expect((await getBytes(t.apiUrl + marked)).body.equals(direct.body)).toBe(true);
   });
 
+  it('a miss through nginx is handed over without being read into the API’s memory: a later direct ask reads the file', async () => {
+    const fresh = '/segments/demo/tones/70-75.mp3';
+    const front = await getBytes(t.url + fresh);
+    expect(front.response.status).toBe(200);
+    expect(front.response.headers.get('x-cache-status')).toBe('MISS');
+    const key = (front.response.headers.get('etag') ?? '').replaceAll('"', '');
+    // Same length, other bytes: had the miss been read into the API's memory, the direct ask would get the first ones.
+    const fileBytes = Buffer.from(front.body.map((byte) => byte ^ 0xff));
+    await writeFile(path.join(storeDir(t.config.dataDir), key.slice(0, 2), `${key}.mp3`), fileBytes);
+    expect((await getBytes(t.apiUrl + fresh)).body.equals(fileBytes)).toBe(true);
+  });
+
   it('the API hands it over with no body when asked as nginx asks', async () => {
     const { response, body } = await getBytes(t.apiUrl + segment, { headers: { 'x-accel-store': '1' } });
     const key = (response.headers.get('etag') ?? '').replaceAll('"', '');

@@ -87,6 +87,8 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         return replyAccepted(reply, accepted, { download: segment.download, signingKey: deps.signingKey });
       }
 
+      // Through nginx, a finished render is nginx's to send from the store's file (and to keep in its cache).
+      const handsOver = request.headers[STORE_HANDOVER_HEADER] !== undefined;
       const obtained = await obtainSegment(deps, plan, {
         requestId: String(request.id),
         urgency: urgencyOf(request.headers.priority),
@@ -98,6 +100,7 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
         },
         streamable: isPlainGet(request.method, request.headers),
         client: request.ip,
+        headOnly: handsOver,
       });
       // The client went away while its render was made: nobody is left to answer.
       if (!obtained) return reply.hijack();
@@ -108,10 +111,10 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps
       if (streaming) return sendStreamingRender(reply, streaming, answer);
       // Whether a copy plays exactly the asked samples (gapless players) or whole frames: its bytes say.
       if (plan.spec.options.mode === 'copy') reply.header('x-cut', copyCutOf(await body.head()));
-      // Through nginx, a finished render is nginx's to send from the store's file (and to keep in its cache): no
-      // byte passes through here. Not held in use: nginx's read is short beside STORE_EVICT_GRACE_MS, and a
-      // file removed while nginx sends it is still read whole (an open file outlives its unlink).
-      if (request.headers[STORE_HANDOVER_HEADER] !== undefined) {
+      // Handed over, no byte passes through here (only the head above was read). Not held in use: nginx's
+      // read is short beside STORE_EVICT_GRACE_MS, and a file removed while nginx sends it is still read
+      // whole (an open file outlives its unlink).
+      if (handsOver) {
         await body.release();
         return sendStoreHandover(reply, answer);
       }

@@ -74,6 +74,20 @@ describe('render reader', () => {
     expect(hot.bytes).toBe(0);
   });
 
+  it('for an answer nginx sends (head only), reads the head from the file and keeps no copy; a hot render stays in memory', async () => {
+    const hot = createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 60_000 });
+    const reader = createRenderReader({ store, hot });
+    const body = await reader.open(small, { headOnly: true });
+    expect(body?.readsStoreFile).toBe(true);
+    expect((await body!.head()).toString()).toBe('0123456789');
+    await body!.release();
+    expect(hot.bytes).toBe(0);
+    expect(await reader.open('ef'.repeat(16), { headOnly: true })).toBeNull();
+    // Once hot (asked without headOnly), a head-only ask is answered from memory: no file is opened.
+    await (await reader.open(small))!.release();
+    expect((await reader.open(small, { headOnly: true }))?.origin).toBe('memory');
+  });
+
   it('answers null for a render the store does not have', async () => {
     const reader = createRenderReader({ store, hot: createHotRenders({ maxBytes: 50, maxEntryBytes: 20, storeTouchEveryMs: 0 }) });
     expect(await reader.open('ef'.repeat(16))).toBeNull();
