@@ -115,6 +115,18 @@ export function pcmDecodeArguments(file: string, channels: number): FfmpegArgume
   };
 }
 
+/**
+ * Pure: the input options that let ffmpeg read a source on the HTTP origin (an exact render) with the
+ * operator's static headers. ffmpeg's http protocol seeks by Range requests when the origin answers
+ * Accept-Ranges; `-rw_timeout` (µs) fails a stalled read instead of waiting for RENDER_TIMEOUT_MS; no
+ * reconnect options, so ffmpeg follows nothing on its own (its http protocol does follow redirects: the
+ * worker's own HEAD just before refused any, and the URL is the pinned one).
+ */
+export function httpInputOptions(headers: Readonly<Record<string, string>>, timeoutMs: number): string[] {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return [...(lines.length > 0 ? ['-headers', lines.join('')] : []), '-rw_timeout', String(timeoutMs * 1000)];
+}
+
 const STDERR_TAIL_LINES = 12;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 /** ffprobe's JSON for one file is a few KB; more means something is wrong. */
@@ -250,7 +262,12 @@ export async function createMediaTools(
         const stderr: string[] = [];
         let timedOut = false;
         const command = ffmpeg({ stdoutLines: 0 });
-        for (const input of args.inputs) command.input(input.url).inputOptions(input.options);
+        // Spread, not an array: fluent-ffmpeg splits an array's element with one space in two ('-headers'
+        // values such as 'Host: origin' would be torn apart); given as separate arguments it takes them whole.
+        for (const input of args.inputs) {
+          command.input(input.url);
+          if (input.options.length > 0) command.inputOptions(...(input.options as [string, ...string[]]));
+        }
         // fluent-ffmpeg kills ffmpeg 20 ms after its output stream closes, and under load that can come
         // before ffmpeg's exit is seen: it is given a stream that never emits 'close'.
         const tap = typeof output === 'string' ? null : new PassThrough({ emitClose: false });
