@@ -14,7 +14,7 @@ export interface SourceReader {
 
 /** Opens sources for reading; a process has one (local files, or its origin client). */
 export interface SourceReaders {
-  open(source: Pick<SourceFile, 'file' | 'size'>): Promise<SourceReader>;
+  open(source: Pick<SourceFile, 'file' | 'size' | 'validator'>): Promise<SourceReader>;
 }
 
 /** Local files, by path: what every source is unless MEDIA_ORIGIN is set. */

@@ -155,7 +155,7 @@ export function createOriginClient(origin: MediaOrigin): OriginClient {
       // Only this origin's URLs are ever opened (the catalog made them from urlFor).
       if (!url.href.startsWith(base.href)) throw new Error('not a URL of the media origin');
       const path = decodeURIComponent(url.pathname.slice(base.pathname.length)).split('/');
-      const validator = (source as { validator?: string }).validator;
+      const { validator } = source;
       const reader: SourceReader = {
         size: source.size,
         async read(into, position) {
