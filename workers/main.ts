@@ -83,6 +83,7 @@ const processPeaksJob = createPeaksJobProcessor({
   records: createPeaksRecords({ dir: frameIndexDir(config.dataDir) }),
   failures,
   mediaRoot,
+  ...(origin ? { origin, remoteInput } : {}),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,
 });

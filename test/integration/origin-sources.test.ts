@@ -52,7 +52,15 @@ beforeAll(async () => {
   // Beside the prefix, not under it: no request may ever reach it.
   await copyFile(path.join(media, 'demo', 'tones.mp3'), path.join(root, 'secret.mp3'));
   origin = await startOriginNginx(root, logs);
-  t = await startTestStack({ MEDIA_ORIGIN: origin.url, ORIGIN_TIMEOUT_MS: '1000', ORIGIN_RETRIES: '1', WAIT_TIMEOUT_MS: '60000' });
+  // An empty MEDIA_ROOT: a source read from anywhere but the origin would be missing.
+  await mkdir(path.join(root, 'empty-root'));
+  t = await startTestStack({
+    MEDIA_ROOT: path.join(root, 'empty-root'),
+    MEDIA_ORIGIN: origin.url,
+    ORIGIN_TIMEOUT_MS: '1000',
+    ORIGIN_RETRIES: '1',
+    WAIT_TIMEOUT_MS: '60000',
+  });
   const started = performance.now();
   const built = await fetchedDuring(() => fetch(`${t.apiUrl}/sources/long`));
   expect(built.value.status).toBe(200);
@@ -111,6 +119,16 @@ describe('sources from an HTTP origin', () => {
       expect(served.response.status, `${url}: ${served.body.toString().slice(0, 300)}\n${t.logs.slice(-6).join('\n')}`).toBe(200);
       expect(served.body.equals(await fromMediaRoot([...source], startMs, endMs, { ...query })), url).toBe(true);
     }
+  });
+
+  it("a source's peaks are computed from the origin (ffmpeg decodes it over HTTP)", async () => {
+    const served = await getBytes(`${t.apiUrl}/sources/demo/tones/peaks.json?samples_per_pixel=1024&bits=16`);
+    expect(served.response.status, served.body.toString()).toBe(200);
+    const facts = (await (await fetch(`${t.apiUrl}/sources/demo/tones`)).json()) as { sampleRate: number; durationSeconds: number };
+    const peaks = JSON.parse(served.body.toString()) as { length: number; data: number[] };
+    // One pixel per 1024 samples of the whole source: it was decoded to its end.
+    expect(Math.abs(peaks.length - (facts.durationSeconds * facts.sampleRate) / 1024)).toBeLessThanOrEqual(2);
+    expect(peaks.data.some((value) => value !== 0)).toBe(true);
   });
 
   it('a replaced object (a new ETag) gives a new render, of the new bytes', async () => {
