@@ -46,8 +46,9 @@ const media = await createMediaToolsOrExit({
   ffprobePath: config.ffprobePath,
   probeTimeoutMs: config.probeTimeoutMs,
 });
-const mediaRoot = await realMediaRoot(config.mediaRoot);
 const origin = config.mediaOrigin ? createOriginClient(config.mediaOrigin) : undefined;
+// With an origin, MEDIA_ROOT is not read (and need not exist).
+const mediaRoot = origin ? config.mediaRoot : await realMediaRoot(config.mediaRoot);
 /** An exact render of an origin source: ffmpeg reads it by its pinned URL, seeking by Range (media/ffmpeg.ts). */
 const remoteInput = origin
   ? async (source: SourceFile): Promise<RenderInput> => {

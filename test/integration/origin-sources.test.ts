@@ -170,6 +170,11 @@ describe('sources from an HTTP origin', () => {
     expect(outside).toEqual([]);
   });
 
+  it('lists no sources: plain HTTP has no listing', async () => {
+    const listing = (await (await fetch(`${t.apiUrl}/sources`)).json()) as { sources: unknown[] };
+    expect(listing.sources).toEqual([]);
+  });
+
   it('an object the origin lacks is 404; one that is not MP3 is 422', async () => {
     expect((await getBytes(`${t.apiUrl}/segments/nowhere/0-5.mp3`)).response.status).toBe(404);
     expect((await getBytes(`${t.apiUrl}/segments/bad/not-audio/0-5.mp3`)).response.status).toBe(422);
