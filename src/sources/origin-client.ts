@@ -83,12 +83,19 @@ export function createOriginClient(origin: MediaOrigin): OriginClient {
           agent: false,
         },
         (response) => {
+          // An origin that ignores Range would send the whole object: not read (ask() refuses the answer).
+          if (method === 'GET' && response.statusCode === 200) {
+            response.destroy();
+            resolve({ response, length: 0 });
+            return;
+          }
           let length = 0;
           response.on('data', (chunk: Buffer) => {
             if (into && response.statusCode === 206) chunk.copy(into, length);
             length += chunk.length;
           });
           response.on('end', () => resolve({ response, length }));
+          // A body cut short (the origin closed mid-answer): Node fails the response, a passing fault.
           response.on('error', reject);
         },
       );
@@ -163,7 +170,8 @@ export function createOriginClient(origin: MediaOrigin): OriginClient {
           if (length <= 0) return 0;
           const headers: Record<string, string> = { range: `bytes=${position}-${position + length - 1}` };
           // The version the index was built from, or a 412: never a replaced object's bytes under an old index.
-          if (validator) headers['if-match'] = validator;
+          // Only a strong ETag: If-Match compares strongly, so a weak one (W/"…") would never match.
+          if (validator && !validator.startsWith('W/')) headers['if-match'] = validator;
           const answer = await ask('GET', path, url, headers, into);
           if (answer.response.statusCode !== 206) {
             throw new Unavailable(`The media origin ignored a Range request for '${path.join('/')}'; retry later.`, 'originFailed');

@@ -62,6 +62,10 @@ describe('the origin client', () => {
     expect(seen.at(-1)!.headers).toMatchObject({ range: 'bytes=100-299', 'if-match': '"v1"' });
     const stale = await client.open({ ...resolved, validator: '"v0"' });
     await expect(readRange(stale, 0, 10)).rejects.toBeInstanceOf(Unavailable);
+    // A weak ETag never matches If-Match (a strong comparison): it is not sent.
+    const weak = await client.open({ ...resolved, validator: 'W/"v0"' });
+    expect((await readRange(weak, 0, 10)).equals(body.subarray(0, 10))).toBe(true);
+    expect(seen.at(-1)!.headers['if-match']).toBeUndefined();
   });
 
   it('retries a 5xx with backoff and gives up with a 503 after ORIGIN_RETRIES', async () => {
@@ -88,6 +92,26 @@ describe('the origin client', () => {
     await expect(refused).rejects.toBeInstanceOf(Unavailable);
     await expect(refused).rejects.toThrow(/redirected/);
     expect(seen.map((request) => request.url)).toEqual(['/prefix/moved.mp3']);
+  });
+
+  it('an origin that ignores Range (200 with the whole object) is refused', async () => {
+    answer = (_request, response) => response.writeHead(200, { 'content-length': String(body.length) }).end(body);
+    const reader = await createOriginClient(origin()).open({ file: `${base}/show.mp3`, size: body.length });
+    await expect(readRange(reader, 0, 10)).rejects.toThrow(/ignored a Range/);
+  });
+
+  it('a body cut short is a passing fault, tried again', async () => {
+    let cuts = 1;
+    answer = (request, response) => {
+      if (request.method === 'GET' && cuts-- > 0) {
+        response.writeHead(206, { 'content-length': '50' }).write(body.subarray(0, 10));
+        setTimeout(() => response.destroy(), 10);
+        return;
+      }
+      serveObject(request, response);
+    };
+    const reader = await createOriginClient(origin()).open({ file: `${base}/show.mp3`, size: body.length });
+    expect((await readRange(reader, 0, 50)).equals(body.subarray(0, 50))).toBe(true);
   });
 
   it('a stalled origin fails after its timeout, as a 503', async () => {
