@@ -21,8 +21,10 @@ import { createClientShares } from './queue/client-shares.js';
 import { queueDepthByClass } from './queue/queue-depth.js';
 import { observeRenderDurations } from './observability/render-durations.js';
 import { readWorkerRestarts } from './observability/worker-restarts.js';
+import { localReaders } from './media/source-reader.js';
+import { createOriginClient } from './sources/origin-client.js';
 import { createCatalog } from './sources/catalog.js';
-import { createSourceList } from './sources/source-list.js';
+import { createSourceList, ORIGIN_SOURCE_LIST } from './sources/source-list.js';
 import { createHotRenders } from './store/hot-renders.js';
 import { createRenderFollower } from './store/growing-render.js';
 import { createRenderReader } from './store/render-reader.js';
@@ -76,13 +78,15 @@ export async function startApi(config: Config, options: { logger?: Logger } = {}
     ffprobePath: config.ffprobePath,
     probeTimeoutMs: config.probeTimeoutMs,
   });
+  const origin = config.mediaOrigin ? createOriginClient(config.mediaOrigin) : undefined;
   const catalog = await createCatalog({
     mediaRoot: config.mediaRoot,
+    ...(origin ? { origin } : {}),
     probe: media.probe,
     // Read (or built and recorded) to describe a source, not kept: the catalog keeps the description.
-    frameIndexes: createFrameIndexes({ maxBytes: 0, dir: frameIndexDir(config.dataDir) }),
+    frameIndexes: createFrameIndexes({ maxBytes: 0, dir: frameIndexDir(config.dataDir), readers: origin ?? localReaders }),
   });
-  const sourceList = await createSourceList({ mediaRoot: config.mediaRoot, catalog });
+  const sourceList = origin ? ORIGIN_SOURCE_LIST : await createSourceList({ mediaRoot: config.mediaRoot, catalog });
   const store = createRenderStore({
     dir: storeDir(config.dataDir),
     // Said, not silent (issue 14): a power loss or a hand cut a render short; it is made again when next asked.

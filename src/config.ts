@@ -22,6 +22,8 @@ export interface Config {
   /** Port of the Fastify API that nginx proxies to (listens on 127.0.0.1). */
   apiPort: number;
   mediaRoot: string;
+  /** Sources read over HTTP instead of from MEDIA_ROOT (sources/origin-client.ts); undefined: MEDIA_ROOT. */
+  mediaOrigin: MediaOrigin | undefined;
   dataDir: string;
   /** An existing Redis; undefined means the stack starts a private one. */
   redisUrl: string | undefined;
@@ -65,6 +67,19 @@ export interface Config {
   /** The `segments` CLI: base URL of a running service (its nginx front); undefined means render and probe locally. */
   segmentsUrl: string | undefined;
   logLevel: string;
+}
+
+/** The operator's HTTP origin: a base URL every source lives under, and static headers sent with every read. */
+export interface MediaOrigin {
+  /** http(s)://host[:port]/prefix, without a trailing slash, query or fragment. */
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  /** One origin request unanswered (headers or next bytes) this long fails. */
+  timeoutMs: number;
+  /** Tries after the first of a request that failed on a passing fault (5xx, timeout, reset), with backoff. */
+  retries: number;
+  /** Origin requests at once in one process; more wait their turn. */
+  maxConcurrent: number;
 }
 
 /** One clear line naming the variable: thrown at start, printed, process exits. */
@@ -145,6 +160,59 @@ function segmentsUrl(env: Env): string | undefined {
   return url;
 }
 
+/** A header name as HTTP spells one (RFC 9110 token); a value without line breaks. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function mediaOrigin(env: Env): MediaOrigin | undefined {
+  const raw = text(env, 'MEDIA_ORIGIN');
+  const rawHeaders = text(env, 'MEDIA_ORIGIN_HEADERS');
+  if (raw === undefined) {
+    if (rawHeaders !== undefined) throw new ConfigError('MEDIA_ORIGIN_HEADERS', 'is set but MEDIA_ORIGIN is not', '<hidden>');
+    return undefined;
+  }
+  const url = serviceBaseUrl(raw);
+  if (!url || new URL(url).username || new URL(url).password) {
+    throw new ConfigError(
+      'MEDIA_ORIGIN',
+      'must be an http(s) base URL without credentials, query or fragment, such as https://media.example.com/podcasts',
+      raw,
+    );
+  }
+  return {
+    url,
+    headers: originHeaders(rawHeaders),
+    timeoutMs: integer(env, 'ORIGIN_TIMEOUT_MS', 10_000, 100, 600_000),
+    retries: integer(env, 'ORIGIN_RETRIES', 2, 0, 10),
+    maxConcurrent: integer(env, 'ORIGIN_MAX_CONCURRENT', 8, 1, 1_000),
+  };
+}
+
+/** MEDIA_ORIGIN_HEADERS: a JSON object of header names to string values (an auth token, say); never echoed. */
+function originHeaders(raw: string | undefined): Record<string, string> {
+  if (raw === undefined) return {};
+  const invalid = () =>
+    new ConfigError(
+      'MEDIA_ORIGIN_HEADERS',
+      'must be a JSON object of header names to string values, such as {"Authorization":"Bearer …"}',
+      '<hidden>',
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalid();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid();
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!HEADER_NAME.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)) throw invalid();
+    // Range and Host are the reader's own: an operator's value would break reads or pinning.
+    if (/^(range|host|content-length|connection)$/i.test(name)) throw invalid();
+    headers[name] = value;
+  }
+  return headers;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function parseConfig(env: Env): Config {
@@ -158,6 +226,7 @@ export function parseConfig(env: Env): Config {
     port,
     apiPort,
     mediaRoot: path.resolve(text(env, 'MEDIA_ROOT') ?? path.join(PROJECT_ROOT, 'fixtures', 'media')),
+    mediaOrigin: mediaOrigin(env),
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? path.join(PROJECT_ROOT, '.data')),
     redisUrl: redisUrl(env),
     workers: integer(env, 'WORKERS', Math.max(1, os.availableParallelism()), 1, 256),
@@ -231,5 +300,12 @@ export function configToEnv(config: Config): Record<string, string> {
   if (config.ffprobePath) env.FFPROBE_PATH = config.ffprobePath;
   if (config.signingKey) env.SIGNING_KEY = config.signingKey;
   if (config.adminToken) env.ADMIN_TOKEN = config.adminToken;
+  if (config.mediaOrigin) {
+    env.MEDIA_ORIGIN = config.mediaOrigin.url;
+    if (Object.keys(config.mediaOrigin.headers).length > 0) env.MEDIA_ORIGIN_HEADERS = JSON.stringify(config.mediaOrigin.headers);
+    env.ORIGIN_TIMEOUT_MS = String(config.mediaOrigin.timeoutMs);
+    env.ORIGIN_RETRIES = String(config.mediaOrigin.retries);
+    env.ORIGIN_MAX_CONCURRENT = String(config.mediaOrigin.maxConcurrent);
+  }
   return env;
 }

@@ -11,6 +11,8 @@ export const RETRY_AFTER = {
   queueUnreachable: 5,
   /** Probing a source took too long. */
   probeSlow: 5,
+  /** The HTTP origin failed (5xx, a timeout, a reset) after its retries: it may be back in a few seconds. */
+  originFailed: 5,
   /** This API process is shutting down or restarting. */
   shuttingDown: 5,
   /** nginx got no answer from the API (down, restarting or stalled): its own 502/503/504 (nginx.conf). */

@@ -4,7 +4,7 @@
 import { Worker } from 'bullmq';
 import { loadConfigOrExit } from '../src/config.js';
 import { frameIndexDir, storeDir } from '../src/data-layout.js';
-import { createMediaToolsOrExit } from '../src/media/ffmpeg.js';
+import { createMediaToolsOrExit, httpInputOptions } from '../src/media/ffmpeg.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
 import { createFailureMemory } from '../src/queue/failure-memory.js';
@@ -13,6 +13,10 @@ import { createBackgroundLane } from '../src/queue/background-lane.js';
 import { createRenderStreams } from '../src/queue/render-streams.js';
 import { createWaitingCount } from '../src/queue/waiting-count.js';
 import { createFrameIndexes } from '../src/render/frame-indexes.js';
+import type { SourceFile } from '../src/media/source-file.js';
+import { localReaders } from '../src/media/source-reader.js';
+import type { RenderInput } from '../src/render/render-args.js';
+import { createOriginClient } from '../src/sources/origin-client.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
 import { createStoreBudget } from '../src/store/store-budget.js';
@@ -42,20 +46,34 @@ const media = await createMediaToolsOrExit({
   ffprobePath: config.ffprobePath,
   probeTimeoutMs: config.probeTimeoutMs,
 });
-const mediaRoot = await realMediaRoot(config.mediaRoot);
+const origin = config.mediaOrigin ? createOriginClient(config.mediaOrigin) : undefined;
+// With an origin, MEDIA_ROOT is not read (and need not exist).
+const mediaRoot = origin ? config.mediaRoot : await realMediaRoot(config.mediaRoot);
+/** An exact render of an origin source: ffmpeg reads it by its pinned URL, seeking by Range (media/ffmpeg.ts). */
+const remoteInput = origin
+  ? async (source: SourceFile): Promise<RenderInput> => {
+      const input = await origin.ffmpegInput(source.file);
+      return { file: input.url, openOptions: httpInputOptions(input.headers, config.mediaOrigin!.timeoutMs) };
+    }
+  : undefined;
 const failures = createFailureMemory(redis);
 const processRenderJob = createRenderJobProcessor({
   media,
   store,
   budget,
   mediaRoot,
+  ...(origin ? { origin, remoteInput } : {}),
   redis,
   failures,
   signingKey: config.signingKey,
   waitingCount: createWaitingCount(redis),
   streams: createRenderStreams(redis),
   backgroundLane: createBackgroundLane(redis, { maxAgeMs: 3_600_000 }),
-  frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes, dir: frameIndexDir(config.dataDir) }),
+  frameIndexes: createFrameIndexes({
+    maxBytes: config.frameIndexMaxBytes,
+    dir: frameIndexDir(config.dataDir),
+    readers: origin ?? localReaders,
+  }),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,
 });
@@ -66,6 +84,7 @@ const processPeaksJob = createPeaksJobProcessor({
   records: createPeaksRecords({ dir: frameIndexDir(config.dataDir) }),
   failures,
   mediaRoot,
+  ...(origin ? { origin, remoteInput } : {}),
   renderTimeoutMs: config.renderTimeoutMs,
   logger,
 });

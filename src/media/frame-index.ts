@@ -8,8 +8,9 @@
 // frame k at (k × samplesPerFrame − skip) / sampleRate, where skip is the LAME tag's encoder delay + 529
 // (mp3dec.c's start_skip_samples) when the first frame carries one, else 0; it keeps the frames from the
 // first one at or after S while they start before S + D.
-import { open } from 'node:fs/promises';
-import { DECODER_DELAY, readXing, walkFrames } from './mp3-frame.js';
+import { DECODER_DELAY, readXing, walkSource } from './mp3-frame.js';
+import type { SourceFile } from './source-file.js';
+import { localReaders, readRange, type SourceReader, type SourceReaders } from './source-reader.js';
 
 export interface FrameIndex {
   readonly sampleRate: number;
@@ -54,12 +55,24 @@ const TAIL_TAGS = ['TAG', 'APETAGEX', 'LYRICSBEGIN', 'ID3'];
  * ID3v2 tag to the end, followed by nothing but tags. Anything else (junk between frames, a truncated last
  * frame) is left to ffmpeg's own seek, whose resynchronisation decides which bytes are frames.
  */
-export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
+export async function readFrameIndex(
+  source: string | Pick<SourceFile, 'file' | 'size'>,
+  readers: SourceReaders = localReaders,
+): Promise<FrameIndex | null> {
+  const reader = await readers.open(typeof source === 'string' ? { file: source, size: 0 } : source);
+  try {
+    return await indexOf(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function indexOf(reader: SourceReader): Promise<FrameIndex | null> {
   // At most one frame per 24 bytes (the shortest: 8 kbps MPEG-2.5); grown when a guess falls short.
   let offsets: Float64Array = new Float64Array(64);
   let frames = 0;
   let format: StreamFormat | null = null;
-  const walk = await walkFrames(file, ({ header, offset, chunk, at, first }, size) => {
+  const walk = await walkSource(reader, ({ header, offset, chunk, at, first }, size) => {
     if (offset + header.length > size) return false; // a truncated last frame
     if (first) {
       if (offsets.length < size / 400) offsets = new Float64Array(Math.ceil(size / 400));
@@ -83,7 +96,7 @@ export async function readFrameIndex(file: string): Promise<FrameIndex | null> {
   });
   const found = format as StreamFormat | null; // set in the walk's callback, which TypeScript does not follow
   if (!walk || !found || frames === 0) return null;
-  if (walk.end < walk.size && !(await tailIsTags(file, walk.end, walk.size))) return null;
+  if (walk.end < walk.size && !(await tailIsTags(reader, walk.end, walk.size))) return null;
   offsets[frames] = walk.end;
   return { ...found, frames, offsets: offsets.slice(0, frames + 1), headTagBytes: walk.headTagBytes, fileBytes: walk.size };
 }
@@ -94,16 +107,9 @@ function grow(offsets: Float64Array): Float64Array {
   return larger;
 }
 
-async function tailIsTags(file: string, offset: number, size: number): Promise<boolean> {
-  const handle = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(Math.min(11, size - offset));
-    await handle.read(head, 0, head.length, offset);
-    const text = head.toString('latin1');
-    return TAIL_TAGS.some((tag) => text.startsWith(tag));
-  } finally {
-    await handle.close();
-  }
+async function tailIsTags(reader: SourceReader, offset: number, size: number): Promise<boolean> {
+  const text = (await readRange(reader, offset, Math.min(size, offset + 11))).toString('latin1');
+  return TAIL_TAGS.some((tag) => text.startsWith(tag));
 }
 
 /**

@@ -2,6 +2,7 @@
 // LAME header (gapless length: ffprobe counts encoder delay and padding, so its duration runs up to two
 // frames long), and the two repairs a copy may need (its gapless trim, junk between copied frames).
 import { open, readFile, writeFile } from 'node:fs/promises';
+import { localReaders, type SourceReader } from './source-reader.js';
 
 /**
  * The decoder's own delay (filter bank and IMDCT overlap), which gapless decoders skip with the LAME tag's
@@ -223,34 +224,39 @@ export interface FrameWalk {
  * by returning false: the walk is then null.
  */
 export async function walkFrames(file: string, visit: (frame: WalkedFrame, size: number) => boolean): Promise<FrameWalk | null> {
-  const handle = await open(file, 'r');
+  const reader = await localReaders.open({ file, size: 0 });
   try {
-    const size = (await handle.stat()).size;
-    // Sized to the file when it is small (most renders): a 1 MiB buffer per check showed in the worker's profile.
-    const chunk = Buffer.alloc(Math.max(10, Math.min(CHAIN_CHUNK_BYTES, size)));
-    await handle.read(chunk, 0, 10, 0);
-    const headTagBytes = Math.min(size, id3v2Length(chunk));
-    let offset = headTagBytes;
-    let sampleRate: number | null = null;
-    while (offset + 4 <= size) {
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, offset);
-      const bytes = chunk.subarray(0, bytesRead);
-      let at = 0;
-      // Stop a frame short of the chunk's end so a header (and a Xing tag) is never cut by it.
-      while (at + MAX_FRAME_BYTES <= bytes.length || (offset + bytes.length === size && at + 4 <= bytes.length)) {
-        const header = readFrameHeader(bytes, at);
-        if (!header || (sampleRate !== null && header.sampleRate !== sampleRate)) break;
-        if (visit({ header, offset: offset + at, chunk: bytes, at, first: sampleRate === null }, size) === false) return null;
-        sampleRate = header.sampleRate;
-        at += header.length;
-      }
-      if (at === 0) break;
-      offset += at;
-    }
-    return { size, headTagBytes, end: offset };
+    return await walkSource(reader, visit);
   } finally {
-    await handle.close();
+    await reader.close();
   }
+}
+
+/** walkFrames over an open source, wherever it lives (source-reader.ts): read once, in order, a chunk at a time. */
+export async function walkSource(reader: SourceReader, visit: (frame: WalkedFrame, size: number) => boolean): Promise<FrameWalk | null> {
+  const { size } = reader;
+  // Sized to the file when it is small (most renders): a 1 MiB buffer per check showed in the worker's profile.
+  const chunk = Buffer.alloc(Math.max(10, Math.min(CHAIN_CHUNK_BYTES, size)));
+  await reader.read(chunk.subarray(0, 10), 0);
+  const headTagBytes = Math.min(size, id3v2Length(chunk));
+  let offset = headTagBytes;
+  let sampleRate: number | null = null;
+  while (offset + 4 <= size) {
+    const bytesRead = await reader.read(chunk.subarray(0, Math.min(chunk.length, size - offset)), offset);
+    const bytes = chunk.subarray(0, bytesRead);
+    let at = 0;
+    // Stop a frame short of the chunk's end so a header (and a Xing tag) is never cut by it.
+    while (at + MAX_FRAME_BYTES <= bytes.length || (offset + bytes.length === size && at + 4 <= bytes.length)) {
+      const header = readFrameHeader(bytes, at);
+      if (!header || (sampleRate !== null && header.sampleRate !== sampleRate)) break;
+      if (visit({ header, offset: offset + at, chunk: bytes, at, first: sampleRate === null }, size) === false) return null;
+      sampleRate = header.sampleRate;
+      at += header.length;
+    }
+    if (at === 0) break;
+    offset += at;
+  }
+  return { size, headTagBytes, end: offset };
 }
 
 /**

@@ -14,7 +14,7 @@ const KEY_PATTERN = /^peaks-([0-9a-f]{24})-([0-9a-f]{16})$/;
 const hex = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
 export function peaksKey(source: SourceFile): string {
-  return `peaks-${hex(source.file, 24)}-${hex(JSON.stringify([PEAKS_VERSION, source.size, source.mtimeMs]), 16)}`;
+  return `peaks-${hex(source.file, 24)}-${hex(JSON.stringify([PEAKS_VERSION, source.size, source.mtimeMs, ...(source.validator === undefined ? [] : [source.validator])]), 16)}`;
 }
 
 /** The record's file name for a key: one per source path, whatever its version. */

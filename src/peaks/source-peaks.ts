@@ -9,6 +9,8 @@ import type { Peaks } from './waveform-data.js';
 /** What the decode needs to know of the source: where it is, and its format as the catalog read it. */
 export interface PeaksSource {
   file: string;
+  /** What ffmpeg needs to open `file` on the HTTP origin (ffmpeg.ts httpInputOptions); none for a local file. */
+  openOptions?: string[];
   sampleRate: number;
   channels: number;
   durationMs: number;
@@ -26,6 +28,6 @@ export async function computePeaks(media: Pick<MediaTools, 'decodePcm'>, source:
       done();
     },
   });
-  await media.decodePcm(source.file, source.channels, sink, { timeoutMs });
+  await media.decodePcm(source.file, source.channels, sink, { timeoutMs }, source.openOptions);
   return bins.finish();
 }

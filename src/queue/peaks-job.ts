@@ -23,7 +23,12 @@ export interface PeaksJob {
 export function peaksJobFor(key: string, facts: SourceFacts, requestId: string): PeaksJob {
   return {
     key,
-    source: { path: facts.path, size: facts.size, mtimeMs: facts.mtimeMs },
+    source: {
+      path: facts.path,
+      size: facts.size,
+      mtimeMs: facts.mtimeMs,
+      ...(facts.validator === undefined ? {} : { validator: facts.validator }),
+    },
     sampleRate: facts.sampleRate,
     channels: facts.channels,
     durationMs: facts.durationMs,

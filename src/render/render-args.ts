@@ -8,6 +8,8 @@ import { copyLengthMs, exactSampleCount, type RenderSpec } from './render-spec.j
 /** The source to read: its file and, for a copy, the frames to keep when its frame index knows them. */
 export interface RenderInput {
   file: string;
+  /** Options ffmpeg needs to open `file` (a URL on the HTTP origin: ffmpeg.ts's httpInputOptions); none for a local file. */
+  openOptions?: string[];
   cut?: FrameCut | null;
 }
 
@@ -66,7 +68,7 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
   }
   // Input seeking: the mp3 demuxer reads forward to the frame holding `start` without decoding what comes
   // before. The length is an output option, so it counts from the first frame written.
-  const inputs = [{ url: input.file, options: [...GLOBAL_OPTIONS, '-ss', seconds(spec.startMs)] }];
+  const inputs = [{ url: input.file, options: [...GLOBAL_OPTIONS, ...(input.openOptions ?? []), '-ss', seconds(spec.startMs)] }];
   if (spec.options.mode === 'copy') {
     // -copypriorss 0: drop the frames before `start` that the seek lands on (kept by default), so the
     // copy starts within a frame of the asked start.

@@ -10,11 +10,12 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
+import { SourceNotFound, Unavailable } from '../errors.js';
 import { systemErrorCode } from '../media/fault-kind.js';
 import { FfmpegFailed, FfmpegTimedOut, type MediaTools, ToolPassingFault } from '../media/ffmpeg.js';
 import { createInfoFrameInserter } from '../media/info-frame.js';
 import { clearGaplessTrim, removeJunkBetweenFrames } from '../media/mp3-frame.js';
-import type { SourceFile } from '../media/source-file.js';
+import { isRemote, type SourceFile } from '../media/source-file.js';
 import type { FrameIndexes } from './frame-indexes.js';
 import { type CheckedRender, checkOutput } from './output-check.js';
 import { buildRenderArguments, type RenderInput } from './render-args.js';
@@ -28,6 +29,15 @@ export interface RenderTools {
   media: MediaTools;
   renderTimeoutMs: number;
   frameIndexes: FrameIndexes;
+  /**
+   * How ffmpeg opens a source on the HTTP origin (its pinned URL and options: workers/main.ts); without it,
+   * or for a local file, ffmpeg reads the file by path.
+   */
+  remoteInput?: (source: SourceFile) => Promise<RenderInput>;
+}
+
+function ffmpegInput(tools: RenderTools, source: SourceFile): Promise<RenderInput> {
+  return isRemote(source) && tools.remoteInput ? tools.remoteInput(source) : Promise.resolve({ file: source.file });
 }
 
 /** What a caller may follow: ffmpeg's progress, and the moment the output file exists and is being written. */
@@ -55,6 +65,10 @@ function runFfmpeg(
  */
 export function asRenderFailure(error: unknown, log: Logger): unknown {
   if (error instanceof RenderFailed) return error;
+  // The HTTP origin's answers (sources/origin-client.ts): a fault after its retries passes; an object gone
+  // since the key was made is answered 503, and the next request's own look-up finds it gone (404).
+  if (error instanceof Unavailable) return passingFailure(error.detail);
+  if (error instanceof SourceNotFound) return permanentFailure(503, error.detail);
   if (error instanceof FfmpegTimedOut) {
     // Not retried: a render that hung once would most likely hang again and hold a worker each time.
     // The waiting requests get 503 + Retry-After; a later request tries once more (failed jobs are removed).
@@ -125,19 +139,19 @@ async function renderSteps(
   hooks: RenderHooks,
 ): Promise<CheckedRender> {
   if (spec.options.mode === 'exact') {
-    await encodeFollowable(tools, { file: source.file }, output, spec, hooks);
+    await encodeFollowable(tools, await ffmpegInput(tools, source), output, spec, hooks);
     return checkOutput(output, spec);
   }
   // A copy of a clean frame chain is cut to the sample by the project's own frame code (no ffmpeg).
   const index = await tools.frameIndexes.indexFor(source);
   if (index && index.sampleRate === spec.sampleRate) {
-    const samples = await writeSampleCopy(index, source.file, spec, output);
+    const samples = await writeSampleCopy(index, source, spec, output, tools.frameIndexes.readers);
     if (samples !== null) return checkOutput(output, spec, { samples });
   }
   // Otherwise whole frames, by ffmpeg: by byte offset when indexed (the cut's own frames allowed no sample
   // cut there), else by ffmpeg's seek.
   const cut = await tools.frameIndexes.cutFor(source, spec);
-  const input: RenderInput = { file: source.file, cut };
+  const input: RenderInput = { ...(await ffmpegInput(tools, source)), cut };
   await runFfmpeg(tools, input, output, spec, hooks.onProgress);
   // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
   if (!input.cut) await removeJunkBetweenFrames(output);

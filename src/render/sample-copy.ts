@@ -5,6 +5,8 @@
 // write of about 500 KB.
 import { open } from 'node:fs/promises';
 import type { FrameIndex } from '../media/frame-index.js';
+import type { SourceFile } from '../media/source-file.js';
+import { localReaders, readRange, type SourceReaders } from '../media/source-reader.js';
 import { id3TextTag } from '../media/id3-text.js';
 import { buildInfoFrame } from '../media/info-frame.js';
 import { crc16, id3v2Length, parseGaplessInfo } from '../media/mp3-frame.js';
@@ -30,21 +32,23 @@ function askedSamples(index: FrameIndex, spec: Pick<RenderSpec, 'startMs' | 'end
   return { start: at(spec.startMs), end: spec.endMs >= gaplessDurationMs(index) ? total : Math.min(at(spec.endMs), total) };
 }
 
-/** Bytes [start, end) of `file` for each range, through one open handle. */
-async function readRanges(file: string, ranges: Array<[number, number]>): Promise<Buffer[]> {
-  const handle = await open(file, 'r');
+/**
+ * Bytes [start, end) of the source for each range, through one open reader: a file handle, or one Range
+ * request a range on the origin (only the bytes the cut needs are fetched).
+ */
+async function readRanges(source: SourceFile, readers: SourceReaders, ranges: Array<[number, number]>): Promise<Buffer[]> {
+  const reader = await readers.open(source);
   try {
     return await Promise.all(
       ranges.map(async ([start, end]) => {
-        const bytes = Buffer.alloc(end - start);
-        const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+        const bytes = await readRange(reader, start, end);
         // The file changed under its index (the next attempt finds it changed): not a fault of its bytes.
-        if (bytesRead !== bytes.length) throw passingFailure('The source file changed while the segment was being cut; retry.');
+        if (bytes.length !== end - start) throw passingFailure('The source file changed while the segment was being cut; retry.');
         return bytes;
       }),
     );
   } finally {
-    await handle.close();
+    await reader.close();
   }
 }
 
@@ -71,7 +75,13 @@ function segmentBytes(tags: Buffer, cut: SampleCut): Buffer[] {
  * written) when this source's frames do not allow one there, and the caller cuts whole frames instead.
  * A read or write that fails (EIO, EMFILE) fails as itself, a passing fault (render-pipeline.ts).
  */
-export async function writeSampleCopy(index: FrameIndex, file: string, spec: RenderSpec, output: string): Promise<number | null> {
+export async function writeSampleCopy(
+  index: FrameIndex,
+  file: string | SourceFile,
+  spec: RenderSpec,
+  output: string,
+  readers: SourceReaders = localReaders,
+): Promise<number | null> {
   const { start, end } = askedSamples(index, spec);
   if (end <= start) return null;
   // A first frame whose data fits no rebuilt frame has its reservoir carried by a silent frame before it.
@@ -81,7 +91,7 @@ export async function writeSampleCopy(index: FrameIndex, file: string, spec: Ren
   const endFrame = Math.max(...plans.map((plan) => plan.endFrame));
   const from = firstFrame - reservoirFramesBefore(index, firstFrame);
   const base = index.offsets[from]!;
-  const [bytes, head] = (await readRanges(file, [
+  const [bytes, head] = (await readRanges(typeof file === 'string' ? { file, size: 0, mtimeMs: 0 } : file, readers, [
     [base, index.offsets[endFrame]!],
     [0, index.headTagBytes],
   ])) as [Buffer, Buffer];

@@ -12,6 +12,8 @@ export interface SourceIdentity {
   path: SourcePath;
   size: number;
   mtimeMs: number;
+  /** A source on the HTTP origin: its ETag (source-file.ts); absent for a local file. */
+  validator?: string;
 }
 
 /** A render key as written: also a render's id in /renders/{id}. */
@@ -32,6 +34,8 @@ export function renderKey(source: SourceIdentity, spec: RenderSpec, signingKey?:
     spec.startMs,
     spec.endMs,
     ...parameters,
+    // Only an origin source's keys carry its ETag: every local file's key stays what it was.
+    ...(source.validator === undefined ? [] : [source.validator]),
   ]);
   // 128 bits of SHA-256 in hex: collision-free in practice, short enough for paths and job ids (no ':').
   const hash = signingKey === undefined ? createHash('sha256') : createHmac('sha256', signingKey);

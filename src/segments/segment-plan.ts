@@ -55,5 +55,6 @@ export function planSegment(
     sampleRate: source.sampleRate,
   };
   const identity: SourceIdentity = { path: source.path, size: source.size, mtimeMs: source.mtimeMs };
+  if (source.validator !== undefined) identity.validator = source.validator;
   return { key: renderKey(identity, spec, planning.signingKey), source: identity, spec };
 }

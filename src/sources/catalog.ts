@@ -4,15 +4,16 @@
 // count, rate and channels), so the API runs no ffprobe for it; only a source the index refuses (junk,
 // truncation, VBRI, free format) is probed by ffprobe.
 import { LRUCache } from 'lru-cache';
-import { Unavailable, Unprocessable } from '../errors.js';
+import { SourceNotFound, Unavailable, Unprocessable } from '../errors.js';
 import { type AudioProbe, ProbeTimedOut, ToolPassingFault } from '../media/ffmpeg.js';
 import type { FrameIndex } from '../media/frame-index.js';
 import { systemErrorCode } from '../media/fault-kind.js';
 import { readGaplessInfo } from '../media/mp3-frame.js';
 import { gaplessDurationMs } from '../media/sample-cut.js';
 import type { FrameIndexes } from '../render/frame-indexes.js';
-import { fileVersion } from '../media/source-file.js';
+import { fileVersion, isRemote } from '../media/source-file.js';
 import { type SourcePath, sourceLabel } from '../segments/segment-url.js';
+import type { OriginClient } from './origin-client.js';
 import { realMediaRoot, resolveSource, type ResolvedSource } from './resolve-source.js';
 
 export interface SourceFacts extends ResolvedSource {
@@ -43,6 +44,8 @@ export const RESOLVE_TTL_MS = 1_000;
 
 export async function createCatalog(deps: {
   mediaRoot: string;
+  /** Set when sources live on the HTTP origin (MEDIA_ORIGIN): looked up there instead of under mediaRoot. */
+  origin?: Pick<OriginClient, 'resolve'>;
   probe: (file: string) => Promise<AudioProbe>;
   /** Where sources' frame indexes come from (render/frame-indexes.ts); without it, every source is probed. */
   frameIndexes?: Pick<FrameIndexes, 'indexFor'>;
@@ -50,7 +53,7 @@ export async function createCatalog(deps: {
   /** How long a resolution is reused; RESOLVE_TTL_MS unless given. */
   resolveTtlMs?: number;
 }): Promise<Catalog> {
-  const root = await realMediaRoot(deps.mediaRoot);
+  const root = deps.origin ? '' : await realMediaRoot(deps.mediaRoot);
   // Holds promises, so concurrent first requests for one source share one probe.
   const probes = new LRUCache<string, Promise<ProbeOutcome>>({ max: deps.maxEntries ?? 10_000 });
 
@@ -68,6 +71,7 @@ export async function createCatalog(deps: {
   }
 
   async function describeOnce(resolved: ResolvedSource): Promise<ProbeOutcome> {
+    if (isRemote(resolved)) return describeRemote(resolved);
     // A failed read of the index (the file went away) leaves the answer to the probe.
     const index = deps.frameIndexes ? await deps.frameIndexes.indexFor(resolved).catch(() => null) : null;
     if (index) return { ok: true, facts: factsOf(index) };
@@ -84,6 +88,21 @@ export async function createCatalog(deps: {
     );
   }
 
+  /**
+   * A source on the origin is described by its frame index only (built by Range reads, streamed): one that
+   * is not a clean frame chain is refused, where a local one would be probed, so ffprobe never reads a
+   * whole object over HTTP. An origin that fails while the index is built says nothing of the source.
+   */
+  async function describeRemote(resolved: ResolvedSource): Promise<ProbeOutcome> {
+    try {
+      const index = deps.frameIndexes ? await deps.frameIndexes.indexFor(resolved) : null;
+      return index ? { ok: true, facts: factsOf(index) } : { ok: false, reason: 'not a clean chain of MP3 frames' };
+    } catch (error) {
+      if (error instanceof SourceNotFound) return { ok: false, transient: true, timedOut: false, reason: error.message };
+      return { ok: false, transient: true, timedOut: error instanceof Unavailable, reason: (error as Error).message };
+    }
+  }
+
   // A resolution (realpath + stat) is reused for RESOLVE_TTL_MS: per request they were a quarter of the
   // API's CPU on memory hits (measured with --cpu-prof). A replaced file is noticed within that time.
   const resolutions = new LRUCache<string, Promise<ResolvedSource>>({
@@ -94,7 +113,7 @@ export async function createCatalog(deps: {
     const key = source.join('/');
     let resolved = resolutions.get(key);
     if (!resolved) {
-      resolved = resolveSource(root, source);
+      resolved = deps.origin ? deps.origin.resolve(source) : resolveSource(root, source);
       resolutions.set(key, resolved);
       // Only what exists is remembered: a file that appears is served at once.
       resolved.catch(() => resolutions.get(key) === resolved && resolutions.delete(key));

@@ -20,6 +20,15 @@ export interface SourceList {
   list(): Promise<SourceListing>;
 }
 
+/**
+ * The list when sources live on an HTTP origin (MEDIA_ORIGIN): empty. Plain HTTP has no listing, and one
+ * of an object store's own (S3's ListObjects) would tie the service to one vendor; the operator's own
+ * catalogue names the sources, and each is served by its path as usual.
+ */
+export const ORIGIN_SOURCE_LIST: SourceList = {
+  list: async () => ({ sources: [], truncated: false }),
+};
+
 /** At most 1000 `*.mp3` names looked at, and at most 20 000 directory entries read to find them. */
 export const DEFAULT_LIST_LIMITS: WalkLimits = { maxSources: 1000, maxEntries: 20_000 };
 /** New sources probed at once: a first listing of many files must not fork one ffprobe per file. */

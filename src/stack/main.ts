@@ -28,7 +28,7 @@ function readyBanner(url: string, settings: Pick<Config, 'adminToken'>): BannerE
 
 const listed = (stopped: StoppedProcess[]) => stopped.map(({ name, pid }) => `${name} (pid ${pid})`).join(', ');
 
-say(`starting: media ${config.mediaRoot}, data ${config.dataDir}, ${config.workers} worker(s)`);
+say(`starting: media ${config.mediaOrigin?.url ?? config.mediaRoot}, data ${config.dataDir}, ${config.workers} worker(s)`);
 const starting = startStack(config, output.sink);
 let stopping = false;
 async function stop(signal: string) {

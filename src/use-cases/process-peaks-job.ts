@@ -11,7 +11,9 @@ import type { FailureMemory } from '../queue/failure-memory.js';
 import type { PeaksJob, PeaksResult } from '../queue/peaks-job.js';
 import { asRenderFailure } from '../render/render-pipeline.js';
 import { sourceLabel } from '../segments/segment-url.js';
-import { recordedFailure, resolveUnchanged } from './process-render-job.js';
+import { isRemote } from '../media/source-file.js';
+import type { RenderTools } from '../render/render-pipeline.js';
+import { type RenderJobDeps, recordedFailure, resolveUnchanged } from './process-render-job.js';
 
 export interface PeaksJobDeps {
   media: Pick<MediaTools, 'decodePcm'>;
@@ -19,6 +21,10 @@ export interface PeaksJobDeps {
   failures: Pick<FailureMemory, 'record' | 'permanent'>;
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
+  /** Where sources are when MEDIA_ORIGIN is set: looked up there (process-render-job.ts resolveUnchanged). */
+  origin?: RenderJobDeps['origin'];
+  /** How ffmpeg opens an origin source (render-pipeline.ts RenderTools): its pinned URL and options. */
+  remoteInput?: RenderTools['remoteInput'];
   /** RENDER_TIMEOUT_MS: the decode is an ffmpeg run like a render's. */
   renderTimeoutMs: number;
   logger: Logger;
@@ -45,9 +51,11 @@ async function peaksJob(deps: PeaksJobDeps, data: PeaksJob, log: Logger): Promis
   if (refused) throw new UnrecoverableError(refused.detail);
   const source = await resolveUnchanged(deps, data);
   const started = performance.now();
+  // An origin source is decoded over HTTP, whole: peaks need every sample, once per source version.
+  const input = isRemote(source) && deps.remoteInput ? await deps.remoteInput(source) : { file: source.file };
   const peaks = await computePeaks(
     deps.media,
-    { file: source.file, sampleRate: data.sampleRate, channels: data.channels, durationMs: data.durationMs },
+    { ...input, sampleRate: data.sampleRate, channels: data.channels, durationMs: data.durationMs },
     deps.renderTimeoutMs,
   );
   await deps.records.publish(data.key, peaks);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ServiceError } from '../errors.js';
+import { ServiceError, Unavailable } from '../errors.js';
 import { countRender, countSkippedRender } from '../observability/render-counter.js';
 import type { BackgroundLane } from '../queue/background-lane.js';
 import type { FailureMemory } from '../queue/failure-memory.js';
@@ -15,12 +15,13 @@ import type { RenderJob, RenderResult } from '../queue/render-job.js';
 import type { RenderStreams } from '../queue/render-streams.js';
 import { isInteractivePriority } from '../queue/render-priority.js';
 import type { WaitingCount } from '../queue/waiting-count.js';
-import { permanentFailure, RenderFailed } from '../render/render-failure.js';
+import { passingFailure, permanentFailure, RenderFailed } from '../render/render-failure.js';
 import { type RenderHooks, type RenderTools, renderChecked } from '../render/render-pipeline.js';
 import { throttledPercent } from '../render/render-progress.js';
 import type { RenderSpec } from '../render/render-spec.js';
 import { sourceLabel, sourcePathFor } from '../segments/segment-url.js';
 import { signingKeyFingerprint } from '../segments/url-signature.js';
+import type { OriginClient } from '../sources/origin-client.js';
 import { type ResolvedSource, resolveSource } from '../sources/resolve-source.js';
 import type { RenderStore } from '../store/render-store.js';
 import type { StoreBudget } from '../store/store-budget.js';
@@ -37,6 +38,8 @@ export interface RenderJobDeps extends RenderTools {
   backgroundLane: Pick<BackgroundLane, 'free'>;
   /** Real path of MEDIA_ROOT. */
   mediaRoot: string;
+  /** Where sources are when MEDIA_ORIGIN is set (sources/origin-client.ts): looked up there, not under mediaRoot. */
+  origin?: Pick<OriginClient, 'resolve'>;
   /** Where render counts are kept (render-counter.ts). */
   redis: Redis;
   logger: Logger;
@@ -147,14 +150,19 @@ async function renderJob(deps: RenderJobDeps, job: RenderJobHandle): Promise<Ren
 }
 
 /** The source the key was made from; a replaced file must get a new key, not old key + new bytes. */
-export async function resolveUnchanged(deps: Pick<RenderJobDeps, 'mediaRoot'>, job: Pick<RenderJob, 'source'>): Promise<ResolvedSource> {
+export async function resolveUnchanged(
+  deps: Pick<RenderJobDeps, 'mediaRoot' | 'origin'>,
+  job: Pick<RenderJob, 'source'>,
+): Promise<ResolvedSource> {
   let source: ResolvedSource;
   try {
-    source = await resolveSource(deps.mediaRoot, job.source.path);
+    source = await (deps.origin ? deps.origin.resolve(job.source.path) : resolveSource(deps.mediaRoot, job.source.path));
   } catch (error) {
+    // The origin failed after its own retries: the job's retries may find it back.
+    if (error instanceof Unavailable && deps.origin) throw passingFailure(error.detail);
     throw permanentFailure(503, error instanceof ServiceError ? error.detail : 'The source cannot be opened now; retry.');
   }
-  if (source.size !== job.source.size || source.mtimeMs !== job.source.mtimeMs) {
+  if (source.size !== job.source.size || source.mtimeMs !== job.source.mtimeMs || source.validator !== job.source.validator) {
     throw permanentFailure(503, 'The source file changed while the segment was being prepared; retry to render it from the new file.');
   }
   return source;

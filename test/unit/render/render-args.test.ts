@@ -20,6 +20,16 @@ describe('buildRenderArguments', () => {
     });
   });
 
+  it('opens a source on the HTTP origin with its options before the seek, so ffmpeg seeks by Range', () => {
+    const remote = { file: 'http://10.0.0.5/media/show.mp3', openOptions: ['-headers', 'Host: media\r\n', '-rw_timeout', '1000000'] };
+    expect(buildRenderArguments({ startMs: 1_000, endMs: 2_000, sampleRate: 44100, options: exact() }, remote).inputs).toEqual([
+      {
+        url: 'http://10.0.0.5/media/show.mp3',
+        options: ['-nostdin', '-hide_banner', '-headers', 'Host: media\r\n', '-rw_timeout', '1000000', '-ss', '1.000'],
+      },
+    ]);
+  });
+
   it('writes times as whole milliseconds without float noise', () => {
     expect(buildRenderArguments({ startMs: 100, endMs: 400, sampleRate: 44100, options: { mode: 'copy' } }, input)).toEqual({
       inputs: [{ url: 'in.mp3', options: ['-nostdin', '-hide_banner', '-ss', '0.100'] }],

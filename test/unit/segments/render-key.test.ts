@@ -25,6 +25,15 @@ function documentedKey(rendererVersion: number, identity: SourceIdentity, render
 }
 
 describe('renderKey', () => {
+  it("of a source on the HTTP origin includes its ETag, after the documented fields; a local file's key is as it was", () => {
+    const remote = { ...source, validator: '"5f-abc"' };
+    expect(renderKey(remote, spec)).not.toBe(key);
+    expect(renderKey({ ...source, validator: '"5f-abd"' }, spec)).not.toBe(renderKey(remote, spec));
+    const fields = [RENDERER_VERSION, 'shows/ep42', source.size, source.mtimeMs, spec.startMs, spec.endMs, 'copy', '"5f-abc"'];
+    expect(renderKey(remote, spec)).toBe(createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 32));
+    expect(key).toBe(documentedKey(RENDERER_VERSION, source, spec));
+  });
+
   it('is 32 lowercase hex characters', () => {
     expect(key).toMatch(/^[0-9a-f]{32}$/);
   });
