@@ -3,8 +3,11 @@
 // cluster and the same bytes everywhere; distinct misses are rendered on every node. Figures are printed
 // (docs/cluster.md). Run alone: `npm run test:cluster` (root: it makes namespaces and veth pairs).
 import { createHash } from 'node:crypto';
+import { QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveProcesses, rendersTotal } from '../helpers/test-stack.js';
+import { QUEUE_NAME } from '../../src/queue/render-job.js';
+import { eventually, getMaybeCut, liveProcesses, rendersTotal } from '../helpers/test-stack.js';
 import { type Cluster, namespacesOf, startCluster } from '../helpers/netns-cluster.js';
 
 let cluster: Cluster;
@@ -12,8 +15,8 @@ let prefix = '';
 let groups: ReadonlySet<number> = new Set();
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function get(url: string): Promise<{ status: number; headers: Headers; body: Buffer }> {
-  const response = await fetch(url, { redirect: 'manual' });
+async function get(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const response = await fetch(url, { redirect: 'manual', ...init });
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
@@ -102,5 +105,112 @@ describe('a cluster of two service nodes and a worker node in network namespaces
     expect(counts.svc1).toBeGreaterThan(0);
     expect(counts.svc2).toBeGreaterThan(0);
     expect(counts.wrk).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+/** One answer of the steady load: when it ended (ms since the load began), what it was. */
+interface LoadAnswer {
+  url: string;
+  sentAt: number;
+  endedAt: number;
+  status: number;
+  retryAfter: string | null;
+  node: string | null;
+  /** The body of a 200 (whole or cut short). */
+  body: Buffer | null;
+  /** False when the connection ended before its Content-Length: a transfer cut by the kill. */
+  whole: boolean;
+  error?: string;
+}
+
+/** A new exact segment per n (8 s from a start in 0-10 s): a miss the cluster has not rendered yet. */
+function freshSegment(n: number, salt: number): string {
+  const startMs = (n * 37 + salt) % 10_000;
+  const source = n % 2 === 0 ? 'tones' : 'chirp';
+  return `/segments/demo/${source}/${startMs / 1000}-${(startMs + 8_000) / 1000}.mp3?mode=exact`;
+}
+
+describe('a service node killed under steady load', () => {
+  it('the front routes around it, its in-flight jobs are finished elsewhere, only 503 + Retry-After, no wrong bytes', async () => {
+    const connection = new Redis(cluster.redisUrl, { maxRetriesPerRequest: null });
+    const events = new QueueEvents(QUEUE_NAME, { connection });
+    await events.waitUntilReady();
+    const stalled: string[] = [];
+    const completed = new Set<string>();
+    events.on('stalled', ({ jobId }) => stalled.push(jobId));
+    events.on('completed', ({ jobId }) => completed.add(jobId));
+    const hitPath = '/segments/demo/tones/3.5-21.25.mp3?mode=exact'; // the herd's: a HIT on both nodes by now
+    const answers: LoadAnswer[] = [];
+    const began = performance.now();
+    const now = () => Math.round(performance.now() - began);
+    const loadMs = 14_000;
+    const killAt = 4_000;
+    let next = 0;
+    const client = async () => {
+      while (now() < loadMs) {
+        const n = next++;
+        const url = n % 4 === 3 ? hitPath : freshSegment(n, 1);
+        const sentAt = now();
+        // A fresh connection each (no keep-alive), read to its end or to where it was cut short.
+        const answer = await getMaybeCut(`${cluster.frontUrl}${url}`).then(
+          (got) => ({
+            status: got.status,
+            retryAfter: (got.headers['retry-after'] as string | undefined) ?? null,
+            // $upstream_addr lists every node tried ("a, b" after a refused connect): the last one answered.
+            node: ((got.headers['x-node'] as string | undefined) ?? '').split(', ').pop() || null,
+            body: got.status === 200 ? got.body : null,
+            whole: got.whole,
+          }),
+          (error: Error) => ({ status: 0, retryAfter: null, node: null, body: null, whole: false, error: error.message }),
+        );
+        answers.push({ url, sentAt, endedAt: now(), ...answer });
+      }
+    };
+    const killed = (async () => {
+      await new Promise((wake) => setTimeout(wake, killAt));
+      await cluster.killNode('svc2');
+      return now();
+    })();
+    await Promise.all([...Array.from({ length: 8 }, client), killed]);
+    const killedAt = await killed;
+    // The jobs the killed node's worker held were taken up again (BullMQ's stalled check) and completed.
+    await eventually(async () => (stalled.every((id) => completed.has(id)) ? true : undefined), 'the stalled jobs to complete');
+    await events.close();
+    await connection.quit();
+
+    const failures = answers.filter((a) => a.status !== 200);
+    // Only 503 with Retry-After: no reset, no 502/504, no 500.
+    expect(
+      failures.filter((a) => a.status !== 503 || !a.retryAfter).map(({ body: _, ...a }) => a),
+      cluster.logs.slice(-20).join('\n'),
+    ).toEqual([]);
+    // Routed around it: nothing that was sent a second after the kill was answered by svc2.
+    const svc2 = cluster.nodeUrl('svc2').slice('http://'.length);
+    expect(answers.filter((a) => a.sentAt > killedAt + 1_000 && a.node === svc2)).toEqual([]);
+    // No wrong bytes: every 200 is (or, cut short by the kill, begins with) the bytes svc1 answers for its
+    // URL now, from the store every node shares; a cut one is completed by a Range request for the rest.
+    const cut = answers.filter((a) => a.status === 200 && !a.whole);
+    for (const a of answers.filter((x) => x.body)) {
+      const right = await get(`${cluster.nodeUrl('svc1')}${a.url}`);
+      expect(right.status).toBe(200);
+      if (a.whole) expect(sha(a.body!)).toBe(sha(right.body));
+      else {
+        expect(sha(a.body!)).toBe(sha(right.body.subarray(0, a.body!.length)));
+        const rest = await get(`${cluster.frontUrl}${a.url}`, { headers: { Range: `bytes=${a.body!.length}-` } });
+        expect(rest.status).toBe(206);
+        expect(sha(Buffer.concat([a.body!, rest.body]))).toBe(sha(right.body));
+      }
+    }
+    // Every URL that got a 503 answers 200 on a retry (its job was finished by another node's worker).
+    for (const url of new Set(failures.map((a) => a.url))) expect((await get(`${cluster.frontUrl}${url}`)).status).toBe(200);
+    const lastFailure = Math.max(killedAt, ...failures.map((a) => a.endedAt));
+    const spanning = answers.filter((a) => a.sentAt <= killedAt && a.endedAt >= killedAt);
+    const slowest = Math.max(0, ...spanning.map((a) => a.endedAt - killedAt));
+    console.log(
+      `[cluster] node kill: ${answers.length} answers in ${loadMs} ms (8 clients), killed svc2 at ${killedAt} ms; ` +
+        `${answers.filter((a) => a.status === 200).length} x 200 (${cut.length} cut short by the kill), ${failures.length} x 503 + Retry-After; ` +
+        `last 503 ended ${lastFailure - killedAt} ms after the kill; ${spanning.length} requests in flight at the kill, ` +
+        `the last answered ${slowest} ms after it; stalled jobs taken up again: ${stalled.length}`,
+    );
   }, 120_000);
 });

@@ -39,6 +39,8 @@ export interface Cluster {
   /** A service node's own nginx (bypassing the front). */
   nodeUrl(node: ServiceNode): string;
   readonly storeDir: string;
+  /** The Redis every node uses, as this machine reaches it. */
+  readonly redisUrl: string;
   /** Render attempts by each node's workers: the keys of the temp files they opened in the shared store (inotify). */
   readonly rendersByNode: Record<RenderNode, number>;
   /** Every line every process printed, prefixed with its node. */
@@ -305,6 +307,7 @@ export async function startCluster(options: { env?: Record<string, string> } = {
       frontUrl,
       nodeUrl: (node) => `http://${addr(node)}:${PORT}`,
       storeDir: shared,
+      redisUrl,
       rendersByNode,
       logs,
       groups,
