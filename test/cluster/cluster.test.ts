@@ -130,6 +130,58 @@ function freshSegment(n: number, salt: number): string {
   return `/segments/demo/${source}/${startMs / 1000}-${(startMs + 8_000) / 1000}.mp3?mode=exact`;
 }
 
+describe('Redis restarted', () => {
+  it('while it is down, HITs are served and misses get 503 + Retry-After; once it is back, every node recovers by itself', async () => {
+    const hitPath = '/segments/demo/tones/3.5-21.25.mp3?mode=exact'; // the herd's
+    // In each node's cache before Redis goes (already so after the herd; this test may also run alone).
+    for (const node of ['svc1', 'svc2'] as const) expect((await get(`${cluster.nodeUrl(node)}${hitPath}`)).status).toBe(200);
+    await cluster.stopRedis();
+    const downAt = performance.now();
+    for (const node of ['svc1', 'svc2'] as const) {
+      // Each API sees it gone (readiness says so) before the misses are tried.
+      await eventually(
+        async () => ((await fetch(`${cluster.nodeUrl(node)}/readyz`).then((r) => r.status)) === 503 ? true : undefined),
+        `${node} to see Redis gone`,
+      );
+      expect((await get(`${cluster.nodeUrl(node)}${hitPath}`)).status).toBe(200);
+      const miss = await get(`${cluster.nodeUrl(node)}${freshSegment(1000 + (node === 'svc1' ? 1 : 2), 7)}`);
+      expect(miss.status).toBe(503);
+      expect(miss.headers.get('retry-after')).toBeTruthy();
+    }
+    await cluster.startRedis();
+    const upAt = performance.now();
+    // Nothing restarted by hand: each API is ready again, and each node's own misses are rendered.
+    for (const node of ['svc1', 'svc2'] as const) {
+      await eventually(
+        async () =>
+          (await fetch(`${cluster.nodeUrl(node)}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ))
+            ? true
+            : undefined,
+        `${node} ready again`,
+      );
+    }
+    const readyMs = Math.round(performance.now() - upAt);
+    const before = { ...cluster.rendersByNode };
+    const urls = Array.from({ length: 24 }, (_, i) => freshSegment(2000 + i, 11));
+    const answers = await Promise.all(urls.map((url, i) => get(`${cluster.nodeUrl(i % 2 === 0 ? 'svc1' : 'svc2')}${url}`)));
+    expect(answers.map((a) => a.status)).toEqual(urls.map(() => 200));
+    const counts = {
+      svc1: cluster.rendersByNode.svc1 - before.svc1,
+      svc2: cluster.rendersByNode.svc2 - before.svc2,
+      wrk: cluster.rendersByNode.wrk - before.wrk,
+    };
+    expect(counts.svc1).toBeGreaterThan(0);
+    expect(counts.svc2).toBeGreaterThan(0);
+    expect(counts.wrk).toBeGreaterThan(0);
+    console.log(
+      `[cluster] Redis restart: down ${Math.round(upAt - downAt)} ms (HITs 200, misses 503 + Retry-After); both APIs ready ${readyMs} ms after it was back; 24 misses after it rendered by node ${JSON.stringify(counts)}`,
+    );
+  }, 120_000);
+});
+
 describe('a service node killed under steady load', () => {
   it('the front routes around it, its in-flight jobs are finished elsewhere, only 503 + Retry-After, no wrong bytes', async () => {
     const connection = new Redis(cluster.redisUrl, { maxRetriesPerRequest: null });

@@ -45,6 +45,9 @@ export interface Cluster {
   readonly rendersByNode: Record<RenderNode, number>;
   /** Every line every process printed, prefixed with its node. */
   readonly logs: string[];
+  /** Stops Redis (SIGTERM: it writes its append-only file and exits), and starts it again on the same data. */
+  stopRedis(): Promise<void>;
+  startRedis(): Promise<void>;
   /** Kills a service node at once: SIGKILL to its nginx, API and workers (their process groups), no restart. */
   killNode(node: ServiceNode): Promise<void>;
   stop(): Promise<void>;
@@ -158,18 +161,39 @@ export async function startCluster(options: { env?: Record<string, string> } = {
     const redisDir = path.join(root, 'redis');
     await mkdir(redisDir);
     const redisUrl = `redis://${addr('redis')}:6379`;
-    const redis = track(
-      startProcess({
-        name: 'redis-server',
-        command: redisServer,
-        args: ['--bind', addr('redis'), '--port', '6379', '--protected-mode', 'no', '--dir', redisDir, '--appendonly', 'yes', '--save', ''],
-        launcher: launcher('redis'),
-        sink: sinkOf('redis'),
-        guard,
-        levelOf: () => 'debug',
-      }),
-    );
-    singles.push({ node: 'redis', process: redis });
+    const startRedis = async () => {
+      const redis = track(
+        startProcess({
+          name: 'redis-server',
+          command: redisServer,
+          args: [
+            '--bind',
+            addr('redis'),
+            '--port',
+            '6379',
+            '--protected-mode',
+            'no',
+            '--dir',
+            redisDir,
+            '--appendonly',
+            'yes',
+            '--save',
+            '',
+          ],
+          launcher: launcher('redis'),
+          sink: sinkOf('redis'),
+          guard,
+          levelOf: () => 'debug',
+        }),
+      );
+      singles.push({ node: 'redis', process: redis });
+      await waitForRedis(redisUrl, redis);
+    };
+    const stopRedis = async () => {
+      const running = singles.filter((s) => s.node === 'redis');
+      await Promise.all(running.map((s) => s.process.stop(STOP_GRACE_MS)));
+      for (const s of running) singles.splice(singles.indexOf(s), 1);
+    };
 
     // The origin: the demo media under /media/, served by nginx (Range and ETag are its own).
     const originRoot = path.join(root, 'origin');
@@ -186,7 +210,7 @@ export async function startCluster(options: { env?: Record<string, string> } = {
       }),
     );
     singles.push({ node: 'origin', process: origin });
-    await Promise.all([waitForRedis(redisUrl, redis), waitForHttp(`http://${addr('origin')}:${PORT}/media/demo/talk.mp3`, 'the origin')]);
+    await Promise.all([startRedis(), waitForHttp(`http://${addr('origin')}:${PORT}/media/demo/talk.mp3`, 'the origin')]);
 
     // The shared store, and which node's worker opened each render's temp file (its name holds the pid).
     await mkdir(path.join(shared, '.tmp'), { recursive: true, mode: 0o755 });
@@ -311,6 +335,8 @@ export async function startCluster(options: { env?: Record<string, string> } = {
       rendersByNode,
       logs,
       groups,
+      stopRedis,
+      startRedis,
       async killNode(node) {
         const mine = pools.filter((p) => p.node === node);
         // stop(0): the stop signal, then SIGKILL to each group at once; a pool's stop is the only way its
