@@ -21,7 +21,7 @@ async function get(url: string, init: RequestInit = {}): Promise<{ status: numbe
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ env: { WAIT_TIMEOUT_MS: '30000', JOB_LOCK_MS: '2000' } });
+  cluster = await startCluster({ env: { WAIT_TIMEOUT_MS: '30000', JOB_LOCK_MS: '2000', ORIGIN_TIMEOUT_MS: '1000', ORIGIN_RETRIES: '1' } });
   prefix = cluster.prefix;
   groups = cluster.groups;
 }, 90_000);
@@ -120,7 +120,8 @@ interface LoadAnswer {
   body: Buffer | null;
   /** False when the connection ended before its Content-Length: a transfer cut by the kill. */
   whole: boolean;
-  error?: string;
+  /** What a non-200 said (its problem's detail), or the client's error. */
+  detail?: string;
 }
 
 /** A new exact segment per n (8 s from a start in 0-10 s): a miss the cluster has not rendered yet. */
@@ -182,6 +183,47 @@ describe('Redis restarted', () => {
   }, 120_000);
 });
 
+describe('the origin failing', () => {
+  for (const fault of ['500', 'stall'] as const) {
+    it(`origin ${fault === '500' ? 'answering 500' : 'stalled'}: misses get 503 + Retry-After, HITs are served, and the miss renders once it is back`, async () => {
+      const hitPath = '/segments/demo/tones/3.5-21.25.mp3?mode=exact'; // the herd's
+      for (const node of ['svc1', 'svc2'] as const) expect((await get(`${cluster.nodeUrl(node)}${hitPath}`)).status).toBe(200);
+      const missPath = freshSegment(fault === '500' ? 3001 : 3002, 13);
+      await cluster.originFault(fault);
+      try {
+        const started = performance.now();
+        const miss = await get(`${cluster.frontUrl}${missPath}`);
+        const missMs = Math.round(performance.now() - started);
+        expect(miss.status, miss.body.toString()).toBe(503);
+        expect(miss.headers.get('retry-after')).toBeTruthy();
+        for (const node of ['svc1', 'svc2'] as const) {
+          const hit = await get(`${cluster.nodeUrl(node)}${hitPath}`);
+          expect(hit.status).toBe(200);
+          expect(hit.headers.get('x-cache-status')).toBe('HIT');
+        }
+        await cluster.originFault('none');
+        const backAt = performance.now();
+        // Not remembered as a failure past its Retry-After: the miss renders on a retry once the origin is back.
+        const retried = await eventually(
+          async () => {
+            const answer = await get(`${cluster.frontUrl}${missPath}`);
+            return answer.status === 200 ? answer : undefined;
+          },
+          'the miss to render after the origin is back',
+          60_000,
+        );
+        expect(retried.body.length).toBeGreaterThan(0);
+        console.log(
+          `[cluster] origin ${fault}: a miss answered 503 + Retry-After ${miss.headers.get('retry-after')} after ${missMs} ms; HITs 200 on both nodes; ` +
+            `the miss rendered ${Math.round(performance.now() - backAt)} ms after the origin was back`,
+        );
+      } finally {
+        await cluster.originFault('none');
+      }
+    }, 120_000);
+  }
+});
+
 describe('a service node killed under steady load', () => {
   it('the front routes around it, its in-flight jobs are finished elsewhere, only 503 + Retry-After, no wrong bytes', async () => {
     const connection = new Redis(cluster.redisUrl, { maxRetriesPerRequest: null });
@@ -211,17 +253,19 @@ describe('a service node killed under steady load', () => {
             // $upstream_addr lists every node tried ("a, b" after a refused connect): the last one answered.
             node: ((got.headers['x-node'] as string | undefined) ?? '').split(', ').pop() || null,
             body: got.status === 200 ? got.body : null,
+            detail: got.status === 200 ? undefined : got.body.toString().slice(0, 200),
             whole: got.whole,
           }),
-          (error: Error) => ({ status: 0, retryAfter: null, node: null, body: null, whole: false, error: error.message }),
+          (error: Error) => ({ status: 0, retryAfter: null, node: null, body: null, whole: false, detail: error.message }),
         );
         answers.push({ url, sentAt, endedAt: now(), ...answer });
       }
     };
     const killed = (async () => {
       await new Promise((wake) => setTimeout(wake, killAt));
+      const at = now();
       await cluster.killNode('svc2');
-      return now();
+      return at;
     })();
     await Promise.all([...Array.from({ length: 8 }, client), killed]);
     const killedAt = await killed;
@@ -262,7 +306,8 @@ describe('a service node killed under steady load', () => {
       `[cluster] node kill: ${answers.length} answers in ${loadMs} ms (8 clients), killed svc2 at ${killedAt} ms; ` +
         `${answers.filter((a) => a.status === 200).length} x 200 (${cut.length} cut short by the kill), ${failures.length} x 503 + Retry-After; ` +
         `last 503 ended ${lastFailure - killedAt} ms after the kill; ${spanning.length} requests in flight at the kill, ` +
-        `the last answered ${slowest} ms after it; stalled jobs taken up again: ${stalled.length}`,
+        `the last answered ${slowest} ms after it; stalled jobs taken up again: ${stalled.length}; ` +
+        `503s: ${JSON.stringify(failures.map((a) => ({ sentAt: a.sentAt, endedAt: a.endedAt, node: a.node, detail: a.detail })))}`,
     );
   }, 120_000);
 });

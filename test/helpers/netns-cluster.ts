@@ -7,7 +7,7 @@
 // execs: the pid is the program's) and stopped by pid; every namespace and link is removed by its name.
 import { execFileSync } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, configToEnv, PROJECT_ROOT, parseConfig } from '../../src/config.js';
@@ -48,6 +48,8 @@ export interface Cluster {
   /** Stops Redis (SIGTERM: it writes its append-only file and exits), and starts it again on the same data. */
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
+  /** The origin from now on: answering, every request a 500, or stalled (its link down: nothing answers). */
+  originFault(fault: 'none' | '500' | 'stall'): Promise<void>;
   /** Kills a service node at once: SIGKILL to its nginx, API and workers (their process groups), no restart. */
   killNode(node: ServiceNode): Promise<void>;
   stop(): Promise<void>;
@@ -197,13 +199,15 @@ export async function startCluster(options: { env?: Record<string, string> } = {
 
     // The origin: the demo media under /media/, served by nginx (Range and ETag are its own).
     const originRoot = path.join(root, 'origin');
+    // While this file exists, the origin answers every request with 500 (originFault('500')).
+    const originFailFlag = path.join(root, 'origin-fails');
     await cp(path.join(PROJECT_ROOT, 'fixtures', 'media', 'demo'), path.join(originRoot, 'media', 'demo'), { recursive: true });
     const origin = track(
       await startPlainNginx({
         program: nginx,
         state: path.join(root, 'origin-nginx'),
         http: `  access_log ${root}/origin-nginx/access.log;
-  server { listen ${addr('origin')}:${PORT}; root ${originRoot}; location / { } }`,
+  server { listen ${addr('origin')}:${PORT}; root ${originRoot}; location / { if (-f ${originFailFlag}) { return 500; } } }`,
         launcher: launcher('origin'),
         sink: sinkOf('origin'),
         guard,
@@ -337,11 +341,19 @@ export async function startCluster(options: { env?: Record<string, string> } = {
       groups,
       stopRedis,
       startRedis,
+      async originFault(fault) {
+        if (fault === '500') await writeFile(originFailFlag, '');
+        else await rm(originFailFlag, { force: true });
+        // A link down on the origin's side: packets to it are dropped at the bridge, so connections hang.
+        ip('-n', ns('origin'), 'link', 'set', 'eth0', fault === 'stall' ? 'down' : 'up');
+      },
       async killNode(node) {
-        const mine = pools.filter((p) => p.node === node);
-        // stop(0): the stop signal, then SIGKILL to each group at once; a pool's stop is the only way its
-        // processes stay down.
-        await Promise.all(mine.map((p) => p.pool.stop(0)));
+        const mine = pools.filter((p) => p.node === node).map((p) => p.pool);
+        // A crash, not a stop: SIGKILL to every process group of the node (nginx, API, workers and their
+        // children), nothing answered on the way out. The pools' stop follows in the same tick, so none
+        // of them is restarted; it only collects the ends.
+        for (const pool of mine) for (const child of pool.processes) process.kill(-child.pid, 'SIGKILL');
+        await Promise.all(mine.map((pool) => pool.stop(0)));
       },
       stop,
     };
