@@ -1,8 +1,11 @@
 // The cluster in network namespaces (issue 17): two service nodes and a worker-only node on one Redis, one
 // origin and one shared store, behind a front nginx. A herd on one new segment makes one render in the whole
-// cluster and the same bytes everywhere; distinct misses are rendered on every node. Figures are printed
-// (docs/cluster.md). Run alone: `npm run test:cluster` (root: it makes namespaces and veth pairs).
+// cluster and the same bytes everywhere; distinct misses are rendered on every node; a Redis restart and the
+// origin's faults (500s, a stall) are survived; a service node killed under load is routed around and its
+// job finished elsewhere. Figures are printed (docs/cluster.md). Run alone: `npm run test:cluster` (root: it makes namespaces and veth pairs).
 import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +21,17 @@ const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 async function get(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
   const response = await fetch(url, { redirect: 'manual', ...init });
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** The hashes of the renders in the shared store (<shard>/<key>.mp3; not the temp files). */
+async function storedRenders(dir: string): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const shard of await readdir(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const name of await readdir(path.join(dir, shard)))
+      if (name.endsWith('.mp3')) found.add(sha(await readFile(path.join(dir, shard, name))));
+  }
+  return found;
 }
 
 beforeAll(async () => {
@@ -72,6 +86,8 @@ describe('a cluster of two service nodes and a worker node in network namespaces
       expect(direct.status).toBe(200);
       expect(sha(direct.body)).toBe([...hashes][0]);
     }
+    const stored = await storedRenders(cluster.storeDir);
+    expect(stored.has([...hashes][0]!)).toBe(true);
     const etag = answers[0]?.headers.get('etag');
     expect(etag).toBeTruthy();
     console.log(
