@@ -1,29 +1,19 @@
-// The worker process: wires one BullMQ Worker, one job at a time, to the render job processor
-// (src/use-cases/process-render-job.ts) and the peaks job processor (src/use-cases/process-peaks-job.ts). ffmpeg runs as its child; the stack starts this process in its own
-// process group so that killing the group leaves no orphan ffmpeg.
+// The worker process: wires one BullMQ Worker, one job at a time, to the job processor (job-processor.ts:
+// render and peaks jobs). ffmpeg runs as its child; the stack starts this process in its own process group
+// so that killing the group leaves no orphan ffmpeg.
 import { Worker } from 'bullmq';
 import { loadConfigOrExit } from '../src/config.js';
-import { frameIndexDir, storeDir } from '../src/data-layout.js';
-import { createMediaToolsOrExit, httpInputOptions } from '../src/media/ffmpeg.js';
+import { storeDir } from '../src/data-layout.js';
+import { createMediaToolsOrExit } from '../src/media/ffmpeg.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/queue/redis-connection.js';
-import { createFailureMemory } from '../src/queue/failure-memory.js';
 import { QUEUE_NAME } from '../src/queue/render-job.js';
-import { createBackgroundLane } from '../src/queue/background-lane.js';
-import { createRenderStreams } from '../src/queue/render-streams.js';
-import { createWaitingCount } from '../src/queue/waiting-count.js';
-import { createFrameIndexes } from '../src/render/frame-indexes.js';
-import type { SourceFile } from '../src/media/source-file.js';
-import { localReaders } from '../src/media/source-reader.js';
-import type { RenderInput } from '../src/render/render-args.js';
 import { createOriginClient } from '../src/sources/origin-client.js';
 import { realMediaRoot } from '../src/sources/resolve-source.js';
 import { createRenderStore } from '../src/store/render-store.js';
 import { createStoreBudget } from '../src/store/store-budget.js';
-import { createPeaksRecords } from '../src/peaks/peaks-records.js';
-import { createPeaksJobProcessor } from '../src/use-cases/process-peaks-job.js';
-import { createRenderJobProcessor } from '../src/use-cases/process-render-job.js';
-import { createQueueJobProcessor, type QueueJobData, type QueueJobResult } from '../src/use-cases/process-queue-job.js';
+import type { QueueJobData, QueueJobResult } from '../src/use-cases/process-queue-job.js';
+import { createWorkerJobProcessor } from './job-processor.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger('worker', config.logLevel);
@@ -49,47 +39,7 @@ const media = await createMediaToolsOrExit({
 const origin = config.mediaOrigin ? createOriginClient(config.mediaOrigin) : undefined;
 // With an origin, MEDIA_ROOT is not read (and need not exist).
 const mediaRoot = origin ? config.mediaRoot : await realMediaRoot(config.mediaRoot);
-/** An exact render of an origin source: ffmpeg reads it by its pinned URL, seeking by Range (media/ffmpeg.ts). */
-const remoteInput = origin
-  ? async (source: SourceFile): Promise<RenderInput> => {
-      const input = await origin.ffmpegInput(source.file);
-      return { file: input.url, openOptions: httpInputOptions(input.headers, config.mediaOrigin!.timeoutMs) };
-    }
-  : undefined;
-const failures = createFailureMemory(redis);
-const processRenderJob = createRenderJobProcessor({
-  media,
-  store,
-  budget,
-  mediaRoot,
-  ...(origin ? { origin, remoteInput } : {}),
-  redis,
-  failures,
-  signingKey: config.signingKey,
-  waitingCount: createWaitingCount(redis),
-  streams: createRenderStreams(redis),
-  backgroundLane: createBackgroundLane(redis, { maxAgeMs: 3_600_000 }),
-  frameIndexes: createFrameIndexes({
-    maxBytes: config.frameIndexMaxBytes,
-    dir: frameIndexDir(config.dataDir),
-    readers: origin ?? localReaders,
-  }),
-  renderTimeoutMs: config.renderTimeoutMs,
-  logger,
-});
-
-const processPeaksJob = createPeaksJobProcessor({
-  media,
-  // Beside the frame indexes: whoever mounts the store shares them.
-  records: createPeaksRecords({ dir: frameIndexDir(config.dataDir) }),
-  failures,
-  mediaRoot,
-  ...(origin ? { origin, remoteInput } : {}),
-  renderTimeoutMs: config.renderTimeoutMs,
-  logger,
-});
-
-const processJob = createQueueJobProcessor({ render: processRenderJob, peaks: processPeaksJob });
+const processJob = createWorkerJobProcessor({ config, redis, media, store, budget, mediaRoot, origin, logger });
 const worker = new Worker<QueueJobData, QueueJobResult>(QUEUE_NAME, processJob, {
   connection: redis,
   concurrency: 1,

@@ -11,22 +11,15 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startApi } from '../../src/api.js';
 import { type Config, PROJECT_ROOT, parseConfig } from '../../src/config.js';
-import { frameIndexDir, storeDir } from '../../src/data-layout.js';
+import { storeDir } from '../../src/data-layout.js';
 import { createMediaTools } from '../../src/media/ffmpeg.js';
-import { createFailureMemory } from '../../src/queue/failure-memory.js';
-import { createBackgroundLane } from '../../src/queue/background-lane.js';
-import { createRenderStreams } from '../../src/queue/render-streams.js';
-import { createWaitingCount } from '../../src/queue/waiting-count.js';
 import { connectRedis } from '../../src/queue/redis-connection.js';
 import { QUEUE_NAME } from '../../src/queue/render-job.js';
-import { createPeaksRecords } from '../../src/peaks/peaks-records.js';
-import { createFrameIndexes } from '../../src/render/frame-indexes.js';
 import { realMediaRoot } from '../../src/sources/resolve-source.js';
 import { createRenderStore } from '../../src/store/render-store.js';
 import { createStoreBudget } from '../../src/store/store-budget.js';
-import { createPeaksJobProcessor } from '../../src/use-cases/process-peaks-job.js';
-import { createRenderJobProcessor } from '../../src/use-cases/process-render-job.js';
-import { createQueueJobProcessor, type QueueJobData, type QueueJobResult } from '../../src/use-cases/process-queue-job.js';
+import type { QueueJobData, QueueJobResult } from '../../src/use-cases/process-queue-job.js';
+import { createWorkerJobProcessor } from '../../workers/job-processor.js';
 import { startTestRedis, type TestRedis } from './test-redis.js';
 
 export interface TestApi {
@@ -87,7 +80,7 @@ export async function buildTestApi(env: Record<string, string> = {}, options: Te
   }
 }
 
-/** The worker process's wiring (workers/main.ts), in this process; returns its closer. */
+/** The worker process's job processor (workers/job-processor.ts), in this process; returns its closer. */
 async function startTestWorker(config: Config): Promise<() => Promise<void>> {
   const connection = connectRedis(config.redisUrl!, 'blocking', 'test-worker');
   const store = createRenderStore({ dir: storeDir(config.dataDir) });
@@ -97,32 +90,9 @@ async function startTestWorker(config: Config): Promise<() => Promise<void>> {
     probeTimeoutMs: config.probeTimeoutMs,
   });
   const mediaRoot = await realMediaRoot(config.mediaRoot);
-  const failures = createFailureMemory(connection);
+  const budget = createStoreBudget({ store, redis: connection, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs });
   const logger = pino({ level: 'silent' });
-  const processRenderJob = createRenderJobProcessor({
-    media,
-    store,
-    budget: createStoreBudget({ store, redis: connection, maxBytes: config.storeMaxBytes, graceMs: config.storeEvictGraceMs }),
-    mediaRoot,
-    redis: connection,
-    failures,
-    signingKey: config.signingKey,
-    waitingCount: createWaitingCount(connection),
-    streams: createRenderStreams(connection),
-    backgroundLane: createBackgroundLane(connection, { maxAgeMs: 3_600_000 }),
-    frameIndexes: createFrameIndexes({ maxBytes: config.frameIndexMaxBytes }),
-    renderTimeoutMs: config.renderTimeoutMs,
-    logger,
-  });
-  const processPeaksJob = createPeaksJobProcessor({
-    media,
-    records: createPeaksRecords({ dir: frameIndexDir(config.dataDir) }),
-    failures,
-    mediaRoot,
-    renderTimeoutMs: config.renderTimeoutMs,
-    logger,
-  });
-  const processJob = createQueueJobProcessor({ render: processRenderJob, peaks: processPeaksJob });
+  const processJob = createWorkerJobProcessor({ config, redis: connection, media, store, budget, mediaRoot, logger });
   const worker = new Worker<QueueJobData, QueueJobResult>(QUEUE_NAME, processJob, {
     connection,
     concurrency: 1,
