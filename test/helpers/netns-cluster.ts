@@ -7,7 +7,7 @@
 // execs: the pid is the program's) and stopped by pid; every namespace and link is removed by its name.
 import { execFileSync } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, configToEnv, PROJECT_ROOT, parseConfig } from '../../src/config.js';
@@ -52,6 +52,8 @@ export interface Cluster {
   originFault(fault: 'none' | '500' | 'stall'): Promise<void>;
   /** Kills a service node at once: SIGKILL to its nginx, API and workers (their process groups), no restart. */
   killNode(node: ServiceNode): Promise<void>;
+  /** Starts a killed service node again on its own DATA_DIR (its nginx cache as the kill left it), as a reboot would. */
+  startNode(node: ServiceNode): Promise<void>;
   stop(): Promise<void>;
   /** Process groups started by this run (for the check that none is left). */
   readonly groups: ReadonlySet<number>;
@@ -59,6 +61,45 @@ export interface Cluster {
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8' });
+}
+
+/**
+ * Removes what an earlier run killed before its teardown left (its namespaces, its host link, its folder),
+ * recognised by the pid in their names being gone. A live run's are never touched.
+ */
+export async function sweepDeadRuns(): Promise<string[]> {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const deadPid = (name: string, pattern: RegExp) => {
+    const pid = Number(pattern.exec(name)?.[1]);
+    return pid > 0 && pid !== process.pid && !alive(pid);
+  };
+  const removed: string[] = [];
+  for (const name of namespacesOf('mp3seg')) {
+    if (!deadPid(name, /^mp3seg-(\d+)-/)) continue;
+    ip('netns', 'delete', name);
+    removed.push(name);
+  }
+  // The host end of a run's link goes with its peer in the bridge's namespace, unless something still holds that.
+  for (const line of ip('-o', 'link', 'show').split('\n')) {
+    const link = /^\d+: (mp3s\d+)[@:]/.exec(line)?.[1];
+    if (link && deadPid(link, /^mp3s(\d+)$/)) {
+      ip('link', 'delete', link);
+      removed.push(link);
+    }
+  }
+  for (const entry of await readdir(os.tmpdir())) {
+    if (!deadPid(entry, /^mp3seg-(\d+)-/)) continue;
+    await rm(path.join(os.tmpdir(), entry), { recursive: true, force: true });
+    removed.push(path.join(os.tmpdir(), entry));
+  }
+  return removed;
 }
 
 /** The run's namespaces still present, by the prefix of their names. */
@@ -83,9 +124,12 @@ async function waitForHttp(url: string, what: string, timeoutMs = 20_000): Promi
 }
 
 export async function startCluster(options: { env?: Record<string, string> } = {}): Promise<Cluster> {
+  if (process.getuid?.() !== 0) throw new Error('the cluster test makes network namespaces and veth pairs: run it as root');
   const nginx = requireProgram('nginx', 'nginx');
   const redisServer = requireProgram('redis-server', 'redis-server');
   const prefix = `mp3seg-${process.pid}`;
+  // A run killed before its teardown (a vitest stopped by force) left its namespaces; they would hold its subnet.
+  const swept = await sweepDeadRuns();
   // One /24 per run (by pid), so two runs on one machine do not route to each other's nodes.
   const subnet = `10.213.${(process.pid % 250) + 1}`;
   const hostLink = `mp3s${process.pid}`.slice(0, 15);
@@ -97,6 +141,7 @@ export async function startCluster(options: { env?: Record<string, string> } = {
     throw new Error(`${subnet}.0/24 is already routed on this machine; the cluster test needs it for its own nodes`);
   const ns = (node: NodeName | 'br') => `${prefix}-${node}`;
   const addr = (node: NodeName) => `${subnet}.${HOST_PART[node]}`;
+  if (swept.length > 0) console.log(`[cluster] removed what runs killed before their teardown left: ${swept.join(', ')}`);
   const logs: string[] = [];
   const sinkOf =
     (node: string): LineSink =>
@@ -230,14 +275,17 @@ export async function startCluster(options: { env?: Record<string, string> } = {
       rendersByNode[node] += 1;
     });
 
+    const configs = new Map<RenderNode, Config>();
     const configOf = async (node: RenderNode): Promise<Config> => {
+      const made = configs.get(node);
+      if (made) return made; // a node started again keeps its DATA_DIR
       const dataDir = path.join(root, node, 'data');
       await mkdir(dataDir, { recursive: true });
       // DATA_DIR/store is the shared directory, as a mount would make it.
       await symlink(shared, storeDir(dataDir));
       const emptyRoot = path.join(root, node, 'media');
       await mkdir(emptyRoot);
-      return parseConfig({
+      const config = parseConfig({
         HOST: '0.0.0.0',
         PORT: String(PORT),
         API_PORT: '3000',
@@ -249,6 +297,8 @@ export async function startCluster(options: { env?: Record<string, string> } = {
         LOG_LEVEL: 'warn',
         ...options.env,
       });
+      configs.set(node, config);
+      return config;
     };
     const startWorkers = (node: RenderNode, config: Config) => {
       const env = { ...process.env, ...configToEnv(config) };
@@ -354,7 +404,13 @@ export async function startCluster(options: { env?: Record<string, string> } = {
         // of them is restarted; it only collects the ends.
         for (const pool of mine) for (const child of pool.processes) process.kill(-child.pid, 'SIGKILL');
         await Promise.all(mine.map((pool) => pool.stop(0)));
+        for (const pool of mine)
+          pools.splice(
+            pools.findIndex((p) => p.pool === pool),
+            1,
+          );
       },
+      startNode: startService,
       stop,
     };
   } catch (error) {
