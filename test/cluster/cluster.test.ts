@@ -2,7 +2,7 @@
 // origin and one shared store, behind a front nginx. A herd on one new segment makes one render in the whole
 // cluster and the same bytes everywhere; distinct misses are rendered on every node; a Redis restart and the
 // origin's faults (500s, a stall) are survived; a service node killed under load is routed around and its
-// job finished elsewhere. Figures are printed (docs/cluster.md). Run alone: `npm run test:cluster` (root: it makes namespaces and veth pairs).
+// job finished elsewhere, and started again it rejoins. Figures are printed (docs/cluster.md). Run alone: `npm run test:cluster` (root: it makes namespaces and veth pairs).
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -240,7 +240,7 @@ describe('the origin failing', () => {
   }
 });
 
-describe('a service node killed under steady load', () => {
+describe('a service node killed under steady load, then started again', () => {
   it('the front routes around it, its in-flight jobs are finished elsewhere, only 503 + Retry-After, no wrong bytes', async () => {
     const connection = new Redis(cluster.redisUrl, { maxRetriesPerRequest: null });
     const events = new QueueEvents(QUEUE_NAME, { connection });
@@ -324,6 +324,45 @@ describe('a service node killed under steady load', () => {
         `last 503 ended ${lastFailure - killedAt} ms after the kill; ${spanning.length} requests in flight at the kill, ` +
         `the last answered ${slowest} ms after it; stalled jobs taken up again: ${stalled.length}; ` +
         `503s: ${JSON.stringify(failures.map((a) => ({ sentAt: a.sentAt, endedAt: a.endedAt, node: a.node, detail: a.detail })))}`,
+    );
+  }, 120_000);
+
+  // After the kill above: svc2 is down.
+  it('started again, it rejoins by itself: the front sends it requests again, its worker renders, its cache is right', async () => {
+    const hitPath = '/segments/demo/tones/3.5-21.25.mp3?mode=exact';
+    const svc2 = cluster.nodeUrl('svc2').slice('http://'.length);
+    const startedAt = performance.now();
+    await cluster.startNode('svc2');
+    const readyMs = Math.round(performance.now() - startedAt);
+    // The front skipped svc2 for its fail_timeout (2 s) after the kill; round robin gives it its share again.
+    const rejoined = await eventually(
+      async () => {
+        const answer = await get(`${cluster.frontUrl}${hitPath}`);
+        return answer.headers.get('x-node')?.split(', ').pop() === svc2 ? answer : undefined;
+      },
+      'the front to send svc2 a request again',
+      30_000,
+    );
+    const rejoinMs = Math.round(performance.now() - startedAt);
+    // Its nginx cache is what the kill left of it (nginx writes a temp file, then renames): the right bytes.
+    const right = await get(`${cluster.nodeUrl('svc1')}${hitPath}`);
+    expect(rejoined.status).toBe(200);
+    expect(sha(rejoined.body)).toBe(sha(right.body));
+    const before = { ...cluster.rendersByNode };
+    const urls = Array.from({ length: 12 }, (_, i) => freshSegment(4000 + i, 17));
+    const answers = await Promise.all(urls.map((url) => get(`${cluster.frontUrl}${url}`)));
+    expect(answers.map((a) => a.status)).toEqual(urls.map(() => 200));
+    const answeredBySvc2 = answers.filter((a) => a.headers.get('x-node')?.split(', ').pop() === svc2).length;
+    const counts = {
+      svc1: cluster.rendersByNode.svc1 - before.svc1,
+      svc2: cluster.rendersByNode.svc2 - before.svc2,
+      wrk: cluster.rendersByNode.wrk - before.wrk,
+    };
+    expect(answeredBySvc2).toBeGreaterThan(0);
+    expect(counts.svc2).toBeGreaterThan(0);
+    console.log(
+      `[cluster] node restart: svc2 ready ${readyMs} ms after its start, answering through the front ${rejoinMs} ms after it; ` +
+        `12 new misses: ${answeredBySvc2} answered by svc2, renders by node ${JSON.stringify(counts)}`,
     );
   }, 120_000);
 });
