@@ -35,6 +35,11 @@ export interface StartOptions {
   name: string;
   command: string;
   args: string[];
+  /**
+   * A launcher that execs the command in another context, put before it (`ip netns exec <name>`: the cluster
+   * test's nodes). It must exec, not fork: the pid and process group stay the program's own.
+   */
+  launcher?: readonly string[];
   env?: NodeJS.ProcessEnv;
   uid?: number;
   gid?: number;
@@ -50,7 +55,8 @@ export interface StartOptions {
 }
 
 export function startProcess(options: StartOptions): ManagedProcess {
-  const child = spawn(options.command, options.args, {
+  const [command, ...args] = [...(options.launcher ?? []), options.command, ...options.args] as [string, ...string[]];
+  const child = spawn(command, args, {
     env: options.env ?? process.env,
     detached: true,
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],

@@ -77,6 +77,8 @@ export async function startNginx(options: {
   config: Config;
   sink: LineSink;
   guard?: OrphanGuard;
+  /** Run through this launcher (managed-process.ts), such as `ip netns exec <name>`. */
+  launcher?: readonly string[];
 }): Promise<ManagedProcess> {
   const values = nginxValues(options.config);
   const dir = String(values.NGINX_DIR);
@@ -100,11 +102,16 @@ export async function startNginx(options: {
   // A killed nginx leaves its socket file behind, and the next one could not bind it.
   await rm(String(values.STORE_FILES_SOCKET), { force: true });
   await writeFile(configFile, renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), values));
+  // A launcher (ip netns exec) needs root to enter its namespace: the drop to 'nobody' comes after it.
   return startProcess({
     name: 'nginx',
     command: options.program,
     args: ['-p', dir, '-c', configFile, '-e', path.join(logDir, 'error.log')],
-    ...ids,
+    ...(options.launcher ? {} : ids),
+    launcher:
+      options.launcher && ids
+        ? [...options.launcher, 'setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups']
+        : options.launcher,
     // Graceful: stop accepting, let the requests in flight get their answers (the API's 503s at its stop
     // included), then exit. SIGTERM would close every client connection at once.
     stopSignal: 'SIGQUIT',

@@ -40,7 +40,13 @@ export function nextRestartDelay(lastDelayMs: number | null, livedMs: number): n
 }
 
 /** A pool's start for a Node entry of ours (the workers, the API), which reports ready over IPC. */
-export function nodeEntry(options: { entry: string; env: NodeJS.ProcessEnv; sink: LineSink; guard?: OrphanGuard }) {
+export function nodeEntry(options: {
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  sink: LineSink;
+  guard?: OrphanGuard;
+  launcher?: readonly string[];
+}) {
   return async (name: string): Promise<ManagedProcess> =>
     startProcess({
       name,
@@ -50,6 +56,7 @@ export function nodeEntry(options: { entry: string; env: NodeJS.ProcessEnv; sink
       ipc: true,
       sink: options.sink,
       guard: options.guard,
+      launcher: options.launcher,
     });
 }
 

@@ -2,11 +2,11 @@
 // ETag and If-Match are nginx's own), an access log of every request with $body_bytes_sent (the bytes-read
 // figure), and paths under /media/faults/ that misbehave: 500, a redirect off the origin, and a stall
 // (proxied to a socket that never answers). Stopped by pid.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort } from '../../src/stack/free-port.js';
-import { startProcess } from '../../src/stack/managed-process.js';
+import { startPlainNginx } from './plain-nginx.js';
 import { requireProgram } from './system-programs.js';
 
 export interface OriginNginx {
@@ -27,20 +27,13 @@ export async function startOriginNginx(root: string, logs: string[]): Promise<Or
   await new Promise<void>((listening) => blackhole.listen(0, '127.0.0.1', listening));
   const stallPort = (blackhole.address() as net.AddressInfo).port;
   const state = path.join(root, '.nginx');
-  await mkdir(state, { recursive: true });
   const accessLog = path.join(state, 'access.log');
-  const conf = `
-daemon off;
-master_process off;
-pid ${state}/nginx.pid;
-error_log ${state}/error.log warn;
-events { worker_connections 256; }
-http {
-  client_body_temp_path ${state};
-  proxy_temp_path ${state};
-  fastcgi_temp_path ${state};
-  uwsgi_temp_path ${state};
-  scgi_temp_path ${state};
+  const process = await startPlainNginx({
+    program: nginx,
+    state,
+    name: 'origin-nginx',
+    sink: (name, line) => logs.push(`${name}: ${line}`),
+    http: `
   log_format bytes '$request_method $uri $status $body_bytes_sent';
   access_log ${accessLog} bytes;
   server {
@@ -50,17 +43,7 @@ http {
     location /media/faults/redirect/ { return 302 http://127.0.0.1:${port}/secret.mp3; }
     location /media/faults/stall/ { proxy_pass http://127.0.0.1:${stallPort}; proxy_read_timeout 600s; }
     location / { }
-  }
-}
-`;
-  const confFile = path.join(state, 'nginx.conf');
-  await writeFile(confFile, conf);
-  const process = startProcess({
-    name: 'origin-nginx',
-    command: nginx,
-    args: ['-c', confFile, '-p', state, '-e', `${state}/error.log`],
-    stopSignal: 'SIGQUIT',
-    sink: (name, line) => logs.push(`${name}: ${line}`),
+  }`,
   });
   // Ready when it answers.
   for (let tries = 0; ; tries += 1) {
