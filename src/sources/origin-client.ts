@@ -1,16 +1,15 @@
 // Owns every request to the operator's HTTP origin (MEDIA_ORIGIN): which URL a source maps to (under the
-// prefix only, each path segment percent-encoded), the one address the origin's host is pinned to, HEAD
+// prefix only, each path segment percent-encoded), connecting to the address origin-address.ts pins, HEAD
 // for a source's identity, Range GETs for its bytes (timeouts, retries with backoff, a bound on requests
 // at once), and what each answer means: 404 no such source, 5xx or no answer a passing 503, a redirect
 // refused. Why pinned and why no redirects: docs/operations.md#sources-from-an-http-origin.
-import { lookup } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import type { MediaOrigin } from '../config.js';
 import { SourceNotFound, Unavailable } from '../errors.js';
 import type { SourceReader, SourceReaders } from '../media/source-reader.js';
 import { type SourcePath, sourceLabel } from '../segments/segment-url.js';
+import { createOriginAddress, isUnreachable, type PinnedAddress } from './origin-address.js';
 import type { ResolvedSource } from './resolve-source.js';
 
 /** The origin as the rest of the service uses it. */
@@ -31,22 +30,14 @@ class FinalAnswer extends Error {
 /** First retry after 200 ms, then 400, 800...: a short blip passes, a lasting fault is not hammered. */
 const BACKOFF_MS = 200;
 
-export function createOriginClient(origin: MediaOrigin): OriginClient {
+export function createOriginClient(
+  origin: MediaOrigin,
+  options: { lookup?: (hostname: string) => Promise<PinnedAddress>; now?: () => number } = {},
+): OriginClient {
   const base = new URL(`${origin.url}/`);
   const transport = base.protocol === 'https:' ? https : http;
-  // Resolved once per process and pinned: a DNS answer that changes later (rebinding) never moves reads
-  // to another address. The origin is the operator's, so a private address of its own is allowed.
-  const hostname = base.hostname.replace(/^\[|\]$/g, '');
-  let pinned: Promise<{ address: string; family: number }> | undefined;
-  const pin = () => {
-    pinned ??= isIP(hostname)
-      ? Promise.resolve({ address: hostname, family: isIP(hostname) })
-      : lookup(hostname).catch((error: Error) => {
-          pinned = undefined; // a failed lookup is not pinned: the next request resolves again
-          throw error;
-        });
-    return pinned;
-  };
+  // The origin is the operator's, so a private address of its own is allowed (origin-address.ts).
+  const addresses = createOriginAddress(base.hostname.replace(/^\[|\]$/g, ''), options);
   let active = 0;
   const queued: Array<() => void> = [];
 
@@ -69,7 +60,7 @@ export function createOriginClient(origin: MediaOrigin): OriginClient {
 
   /** One request, answered with its status, headers and (for a GET) its whole body, or failed. */
   async function once(method: 'HEAD' | 'GET', url: URL, headers: Record<string, string>, into?: Buffer) {
-    const { address, family } = await pin();
+    const { address, family } = await addresses.current();
     return new Promise<{ response: IncomingMessage; length: number }>((resolve, reject) => {
       const request = transport.request(
         url,
@@ -101,7 +92,10 @@ export function createOriginClient(origin: MediaOrigin): OriginClient {
       );
       // Idle this long (no headers, or no next bytes): a stalled origin is a passing fault, like a 5xx.
       request.on('timeout', () => request.destroy(new Error(`no answer within ${origin.timeoutMs} ms`)));
-      request.on('error', reject);
+      request.on('error', (error) => {
+        if (isUnreachable(error)) addresses.failed(address);
+        reject(error);
+      });
       request.end();
     });
   }
@@ -185,7 +179,7 @@ export function createOriginClient(origin: MediaOrigin): OriginClient {
     async ffmpegInput(url) {
       if (base.protocol === 'https:') return { url, headers: { ...origin.headers } };
       // Plain HTTP: ffmpeg is given the pinned address and the Host header, so it resolves nothing itself.
-      const { address, family } = await pin();
+      const { address, family } = await addresses.current();
       const pinnedUrl = new URL(url);
       pinnedUrl.hostname = family === 6 ? `[${address}]` : address;
       return { url: pinnedUrl.href, headers: { ...origin.headers, Host: new URL(url).host } };

@@ -138,3 +138,50 @@ describe('the origin client', () => {
     expect(most).toBe(3);
   });
 });
+
+describe('the origin client, by a name that moves', () => {
+  /** A second server on 127.0.0.2 at the first one's port: the same origin URL, another address. */
+  let moved: http.Server;
+  const movedSeen: string[] = [];
+  beforeAll(async () => {
+    moved = http.createServer((request, response) => {
+      movedSeen.push(request.method!);
+      serveObject(request, response);
+    });
+    await new Promise<void>((listening) => moved.listen(Number(new URL(base).port), '127.0.0.2', listening));
+  });
+  afterAll(() => new Promise((closed) => moved.close(closed)));
+
+  /** The origin by a name, answered from a script (the last answer repeats); the lookups are counted. */
+  function byName(...addresses: string[]) {
+    const asked: string[] = [];
+    const lookup = async (name: string) => {
+      asked.push(name);
+      return { address: addresses.length > 1 ? addresses.shift()! : addresses[0]!, family: 4 };
+    };
+    return { asked, options: { lookup }, url: base.replace('127.0.0.1', 'origin.test') };
+  }
+
+  it('follows the origin to its new address once the pinned one has had its minute', async () => {
+    answer = serveObject;
+    let now = 0;
+    const dns = byName('127.0.0.1', '127.0.0.2');
+    const client = createOriginClient(origin({ url: dns.url }), { ...dns.options, now: () => now });
+    seen.length = 0;
+    movedSeen.length = 0;
+    await client.resolve(['show']);
+    now += 60_000;
+    await client.resolve(['show']);
+    expect([seen.length, movedSeen.length]).toEqual([1, 1]);
+    expect(seen[0]?.headers.host).toBe(`origin.test:${new URL(base).port}`);
+  });
+
+  it('a refused connection looks the name up again at once, and the retry reaches the origin where it is now', async () => {
+    answer = serveObject;
+    // Nothing listens on 127.0.0.3.
+    const dns = byName('127.0.0.3', '127.0.0.1');
+    const client = createOriginClient(origin({ url: dns.url, retries: 1 }), dns.options);
+    await expect(client.resolve(['show'])).resolves.toMatchObject({ size: body.length });
+    expect(dns.asked).toHaveLength(2);
+  });
+});
