@@ -25,14 +25,15 @@ import type { RenderSpec } from './render-spec.js';
 import { writeSampleCopy } from './sample-copy.js';
 import { spanStream } from './span-stream.js';
 
-/** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by. */
+/** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by and an exact render decodes by. */
 export interface RenderTools {
   media: MediaTools;
   renderTimeoutMs: number;
   frameIndexes: FrameIndexes;
   /**
-   * How ffmpeg opens a source on the HTTP origin (its pinned URL and options: workers/main.ts); without it,
-   * or for a local file, ffmpeg reads the file by path.
+   * How ffmpeg opens a source on the HTTP origin (its pinned URL and options: workers/job-processor.ts)
+   * when it reads the whole source itself (an exact render with no span); without it, or for a local file,
+   * ffmpeg reads the file by path.
    */
   remoteInput?: (source: SourceFile) => Promise<RenderInput>;
 }
