@@ -37,7 +37,10 @@ export interface WorkerJobDeps {
 
 export function createWorkerJobProcessor(deps: WorkerJobDeps) {
   const { config, redis, media, origin, logger } = deps;
-  /** An exact render or a decode of an origin source: ffmpeg reads it by its pinned URL, seeking by Range. */
+  /**
+   * A decode (peaks) of an origin source, or an exact render of one its index gives no span (tags after its
+   * frames): ffmpeg reads it by its pinned URL, seeking by Range.
+   */
   const remoteInput = origin
     ? async (source: SourceFile): Promise<RenderInput> => {
         const input = await origin.ffmpegInput(source.file);

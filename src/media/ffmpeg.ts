@@ -4,7 +4,7 @@
 // hides its child process, so a probe that hangs could never be killed.
 import { execFile } from 'node:child_process';
 import { access, chmod, constants } from 'node:fs/promises';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
@@ -13,9 +13,13 @@ import { classifyExit, type ToolExit, userTextOf } from './fault-kind.js';
 import { progressSeconds } from './ffmpeg-progress.js';
 
 export interface FfmpegInput {
+  /** A path, a URL, or STDIN_URL: the bytes the caller streams into ffmpeg (render's `stdin`). */
   url: string;
   options: string[];
 }
+
+/** The input ffmpeg reads from its stdin. */
+export const STDIN_URL = 'pipe:0';
 
 /** What one ffmpeg run is given: its inputs, each with its own options, and the output's options. */
 export interface FfmpegArguments {
@@ -91,9 +95,11 @@ export interface MediaTools {
   /**
    * Runs ffmpeg into a file, or into a stream (its stdout piped: the output options must name a format).
    * Resolves once ffmpeg ended well and, for a stream, every byte was written and the stream finished.
-   * A stream's own write error (ENOSPC) rejects as itself, and stops ffmpeg.
+   * A stream's own write error (ENOSPC) rejects as itself, and stops ffmpeg. `stdin` is the input named
+   * STDIN_URL, piped in; its read error (an origin fault) rejects as itself too, and stops ffmpeg; it is
+   * destroyed when ffmpeg ends, read whole or not.
    */
-  render(output: string | Writable, args: FfmpegArguments, limits: RenderLimits): Promise<void>;
+  render(output: string | Writable, args: FfmpegArguments, limits: RenderLimits, stdin?: Readable): Promise<void>;
   /**
    * Decodes the file's first audio stream into `sink` as interleaved signed 16-bit little-endian PCM with
    * `channels` channels (the source's), at the source's rate, gapless (without the LAME tag's delay and
@@ -257,7 +263,7 @@ export async function createMediaTools(
     probe: (file) => runProbe(ffprobePath, file, paths.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS),
     decodePcm: (file, channels, sink, limits, openOptions) => tools.render(sink, pcmDecodeArguments(file, channels, openOptions), limits),
 
-    render: (output, args, limits) =>
+    render: (output, args, limits, stdin) =>
       new Promise((resolve, reject) => {
         const stderr: string[] = [];
         let timedOut = false;
@@ -265,7 +271,8 @@ export async function createMediaTools(
         // Spread, not an array: fluent-ffmpeg splits an array's element with one space in two ('-headers'
         // values such as 'Host: origin' would be torn apart); given as separate arguments it takes them whole.
         for (const input of args.inputs) {
-          command.input(input.url);
+          if (input.url === STDIN_URL && !stdin) throw new Error('an ffmpeg input reads stdin, but no stream was given');
+          command.input(input.url === STDIN_URL && stdin ? stdin : input.url);
           if (input.options.length > 0) command.inputOptions(...(input.options as [string, ...string[]]));
         }
         // fluent-ffmpeg kills ffmpeg 20 ms after its output stream closes, and under load that can come
@@ -278,7 +285,11 @@ export async function createMediaTools(
           timedOut = true;
           command.kill('SIGKILL');
         }, limits.timeoutMs);
-        const settle = () => clearTimeout(timer);
+        const settle = () => {
+          clearTimeout(timer);
+          // Whatever ffmpeg left unread is not read (closes the source's reader).
+          stdin?.destroy();
+        };
         command
           // fluent-ffmpeg spawns ffmpeg a few event-loop turns after run(): a kill asked before then found no process.
           .on('start', () => {
@@ -291,10 +302,14 @@ export async function createMediaTools(
             const seconds = limits.onProgress ? progressSeconds(line) : null;
             if (seconds !== null) limits.onProgress?.(seconds);
           })
-          .on('error', (error: Error & { outputStreamError?: Error }) => {
+          .on('error', (error: Error & { inputStreamError?: Error; outputStreamError?: Error }) => {
             settle();
             if (timedOut) reject(new FfmpegTimedOut(limits.timeoutMs));
-            else if (error.outputStreamError) reject(error.outputStreamError);
+            else if (error.inputStreamError) {
+              // fluent-ffmpeg's own stop is a SIGTERM, which an ffmpeg blocked reading its stdin never acts on.
+              command.kill('SIGKILL');
+              reject(error.inputStreamError);
+            } else if (error.outputStreamError) reject(error.outputStreamError);
             else {
               const exit = exitOf(error, stderr.join('\n'), [
                 ...args.inputs.map((input) => input.url),

@@ -124,14 +124,19 @@ export function cutFrames(index: FrameIndex, startMs: number, lengthMs: number):
   const firstFrame = firstAtOrAfter(startMs);
   const endFrame = Math.min(index.frames, firstAtOrAfter(startMs + lengthMs));
   if (firstFrame >= endFrame) return null;
+  return { firstFrame, endFrame, ranges: frameRanges(index, firstFrame, endFrame), tailTags: hasTailTags(index) };
+}
+
+/** The bytes that give ffmpeg frames [firstFrame, endFrame) with the source's tags: its ID3v2 tag (if any), then the frames. */
+export function frameRanges(index: FrameIndex, firstFrame: number, endFrame: number): Array<[number, number]> {
   const ranges: Array<[number, number]> = [
     [0, index.headTagBytes],
     [index.offsets[firstFrame]!, index.offsets[endFrame]!],
   ];
-  return {
-    firstFrame,
-    endFrame,
-    ranges: ranges.filter(([start, end]) => end > start),
-    tailTags: index.fileBytes > index.offsets[index.frames]!,
-  };
+  return ranges.filter(([start, end]) => end > start);
+}
+
+/** Whether tags follow the frames (ID3v1, APE), which ffmpeg reads only from the end of a whole, seekable file. */
+export function hasTailTags(index: FrameIndex): boolean {
+  return index.fileBytes > index.offsets[index.frames]!;
 }

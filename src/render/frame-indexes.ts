@@ -7,11 +7,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { type DecodeSpan, decodeSpan } from '../media/decode-span.js';
 import { cutFrames, type FrameCut, type FrameIndex, readFrameIndex } from '../media/frame-index.js';
 import { decodeFrameIndex, encodeFrameIndex } from '../media/frame-index-file.js';
 import { fileVersion, isRemote, type SourceFile } from '../media/source-file.js';
 import { localReaders, type SourceReaders } from '../media/source-reader.js';
-import { copyLengthMs, type RenderSpec } from './render-spec.js';
+import { copyLengthMs, exactSampleCount, type RenderSpec, sampleAt } from './render-spec.js';
 
 export interface FrameIndexes {
   /**
@@ -20,6 +21,12 @@ export interface FrameIndexes {
    * write the same audio frames but not the same info frame, and one key must always mean the same bytes.
    */
   cutFor(source: SourceFile, spec: RenderSpec): Promise<FrameCut | null>;
+  /**
+   * The bytes an exact render of `spec` decodes and where its samples are in their decode (decode-span.ts),
+   * or null when the source is not a clean frame chain or has tags after its frames (ffmpeg seeks in it).
+   * Like cutFor, which of the two depends on the source's bytes only.
+   */
+  spanFor(source: SourceFile, spec: RenderSpec): Promise<DecodeSpan | null>;
   /** The source's index, or null when it is not a clean frame chain. */
   indexFor(source: SourceFile): Promise<FrameIndex | null>;
   /** What the sources' bytes are read through (source-reader.ts): a copy cut reads its ranges through it too. */
@@ -95,6 +102,11 @@ export function createFrameIndexes(options: { maxBytes: number; dir?: string; re
       if (source.file.includes('|') || isRemote(source)) return null;
       const built = await indexFor(source);
       return built && built.sampleRate === spec.sampleRate ? cutFrames(built, spec.startMs, copyLengthMs(spec)) : null;
+    },
+    async spanFor(source, spec) {
+      const built = await indexFor(source);
+      if (!built || built.sampleRate !== spec.sampleRate) return null;
+      return decodeSpan(built, sampleAt(spec.startMs, spec.sampleRate), exactSampleCount(spec));
     },
   };
 }

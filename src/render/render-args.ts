@@ -1,16 +1,23 @@
 // Owns what ffmpeg is asked to do for a render: a pure function from the render spec to argument lists,
 // unit-tested for the exact arguments of each mode. Changing these bytes on purpose means bumping
 // RENDERER_VERSION (render-spec.ts), which is part of every render key, so no store or cache keeps serving old bytes.
-import type { FfmpegArguments } from '../media/ffmpeg.js';
+import type { DecodeSpan } from '../media/decode-span.js';
+import { type FfmpegArguments, STDIN_URL } from '../media/ffmpeg.js';
 import type { FrameCut } from '../media/frame-index.js';
-import { copyLengthMs, exactSampleCount, type RenderSpec } from './render-spec.js';
+import { copyLengthMs, exactSampleCount, type RenderOptions, type RenderSpec } from './render-spec.js';
 
-/** The source to read: its file and, for a copy, the frames to keep when its frame index knows them. */
+type ExactOptions = Extract<RenderOptions, { mode: 'exact' }>;
+
+/**
+ * The source to read: its file and, when its frame index knows them, the frames a copy keeps or the span an
+ * exact render decodes (whose bytes the caller streams into ffmpeg's stdin).
+ */
 export interface RenderInput {
   file: string;
   /** Options ffmpeg needs to open `file` (a URL on the HTTP origin: ffmpeg.ts's httpInputOptions); none for a local file. */
   openOptions?: string[];
   cut?: FrameCut | null;
+  span?: DecodeSpan | null;
 }
 
 /**
@@ -41,7 +48,6 @@ function seconds(ms: number): string {
 const GLOBAL_OPTIONS = ['-nostdin', '-hide_banner'];
 
 export function buildRenderArguments(spec: RenderSpec, input: RenderInput): FfmpegArguments {
-  const durationMs = spec.endMs - spec.startMs;
   // A copy is written into a file and gets ffmpeg's own Xing/Info + LAME header, filled in by seeking back
   // at its end. An exact render is written into a pipe (it is streamed as it is encoded): its Info frame is
   // written before encoding instead (render-pipeline.ts).
@@ -66,18 +72,39 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
     // The frames to keep, as bytes, with the source's tags: no seek at all (see frame-index.ts).
     return copyByIndex(input.file, input.cut, common);
   }
-  // Input seeking: the mp3 demuxer reads forward to the frame holding `start` without decoding what comes
-  // before. The length is an output option, so it counts from the first frame written.
+  if (spec.options.mode === 'exact' && input.span) {
+    // The span's bytes on stdin, named as MP3 (a few frames of near-silence may not probe as MP3:
+    // sample-cut.ts); its decode is trimmed to the asked samples by count, then its timestamps start at 0
+    // for the fades. Its tags are the ID3v2 tag's, at the span's start.
+    const { startSample, endSample } = input.span;
+    const trim = [`atrim=start_sample=${startSample}:end_sample=${endSample}`, 'asetpts=PTS-STARTPTS'];
+    const inputs = [{ url: STDIN_URL, options: [...GLOBAL_OPTIONS, '-f', 'mp3'] }];
+    return exactArguments(spec.options, spec.endMs - spec.startMs, inputs, trim, common());
+  }
+  // Input seeking: the mp3 demuxer reads forward to the frame holding `start` (from the file's start: mp3dec.c
+  // has no exact seek of its own) and starts the decoder there, cold. The length is an output option, so it
+  // counts from the first frame written.
   const inputs = [{ url: input.file, options: [...GLOBAL_OPTIONS, ...(input.openOptions ?? []), '-ss', seconds(spec.startMs)] }];
   if (spec.options.mode === 'copy') {
     // -copypriorss 0: drop the frames before `start` that the seek lands on (kept by default), so the
     // copy starts within a frame of the asked start.
     return { inputs, outputOptions: ['-c:a', 'copy', '-copypriorss', '0', '-t', seconds(copyLengthMs(spec)), ...common()] };
   }
-  const { bitrateKbps, channels, fadeInMs, fadeOutMs } = spec.options;
   // atrim counts samples (after the input seek, which is sample-accurate when decoding): -t would cut on
   // the decoder's frame boundaries.
-  const filters: string[] = [`atrim=end_sample=${exactSampleCount(spec)}`];
+  return exactArguments(spec.options, spec.endMs - spec.startMs, inputs, [`atrim=end_sample=${exactSampleCount(spec)}`], common());
+}
+
+/** A re-encode by LAME of the `trim`med decode of the inputs, `durationMs` long, faded and mixed as asked. */
+function exactArguments(
+  options: ExactOptions,
+  durationMs: number,
+  inputs: FfmpegArguments['inputs'],
+  trim: string[],
+  common: string[],
+): FfmpegArguments {
+  const { bitrateKbps, channels, fadeInMs, fadeOutMs } = options;
+  const filters = [...trim];
   if (fadeInMs > 0) filters.push(`afade=t=in:st=0:d=${seconds(fadeInMs)}`);
   if (fadeOutMs > 0) filters.push(`afade=t=out:st=${seconds(durationMs - fadeOutMs)}:d=${seconds(fadeOutMs)}`);
   return {
@@ -92,7 +119,7 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
       filters.join(','),
       '-flags:a',
       '+bitexact',
-      ...common(),
+      ...common,
     ],
   };
 }

@@ -28,6 +28,11 @@ export function passingFailure(detail: string): RenderFailed {
   return new RenderFailed({ status: 503, detail, permanent: false });
 }
 
+/** The source ended before a range its index named: it changed since (the next attempt sees its new version). */
+export function sourceChangedFailure(): RenderFailed {
+  return passingFailure('The source file changed while the segment was being cut; retry.');
+}
+
 /** A render that failed without saying how (a worker that crashed or stalled): a passing fault. */
 export const UNEXPLAINED_FAILURE: RenderFailure = {
   status: 503,

@@ -1,10 +1,10 @@
 // Owns the making of one render's bytes, as an ordered list of steps, without queue, store or Redis: find
-// the frames to keep (a copy of an indexed source), build ffmpeg's arguments, run ffmpeg into a file (an
-// exact render through its precomputed Info frame, so the file can be followed while it is written),
-// repair what ffmpeg writes into a copy (gapless fields, junk), check the result. The worker's job
-// processor and `segments render` both call renderChecked, so a local render has the bytes the service
-// would serve. Failures are RenderFailed (a typed RenderFailure: permanent or passing); anything else is
-// a passing fault.
+// the frames to keep (a copy of an indexed source) or to decode (an exact render of one), build ffmpeg's
+// arguments, run ffmpeg into a file (an exact render through its precomputed Info frame, so the file can
+// be followed while it is written), repair what ffmpeg writes into a copy (gapless fields, junk), check
+// the result. The worker's job processor and `segments render` both call renderChecked, so a local render
+// has the bytes the service would serve. Failures are RenderFailed (a typed RenderFailure: permanent or
+// passing); anything else is a passing fault.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -23,15 +23,17 @@ import { exactRenderLayout } from './exact-layout.js';
 import { passingFailure, permanentFailure, RenderFailed } from './render-failure.js';
 import type { RenderSpec } from './render-spec.js';
 import { writeSampleCopy } from './sample-copy.js';
+import { spanStream } from './span-stream.js';
 
-/** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by. */
+/** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by and an exact render decodes by. */
 export interface RenderTools {
   media: MediaTools;
   renderTimeoutMs: number;
   frameIndexes: FrameIndexes;
   /**
-   * How ffmpeg opens a source on the HTTP origin (its pinned URL and options: workers/main.ts); without it,
-   * or for a local file, ffmpeg reads the file by path.
+   * How ffmpeg opens a source on the HTTP origin (its pinned URL and options: workers/job-processor.ts)
+   * when it reads the whole source itself (an exact render with no span); without it, or for a local file,
+   * ffmpeg reads the file by path.
    */
   remoteInput?: (source: SourceFile) => Promise<RenderInput>;
 }
@@ -49,12 +51,15 @@ export interface RenderHooks {
 
 function runFfmpeg(
   tools: RenderTools,
+  source: SourceFile,
   input: RenderInput,
   output: string | Writable,
   spec: RenderSpec,
   onProgress?: (seconds: number) => void,
 ): Promise<void> {
-  return tools.media.render(output, buildRenderArguments(spec, input), { timeoutMs: tools.renderTimeoutMs, onProgress });
+  // A span's bytes are read through the same readers as the index (a file handle, or the origin client).
+  const stdin = input.span ? spanStream(tools.frameIndexes.readers, source, input.span) : undefined;
+  return tools.media.render(output, buildRenderArguments(spec, input), { timeoutMs: tools.renderTimeoutMs, onProgress }, stdin);
 }
 
 /**
@@ -96,7 +101,14 @@ export function asRenderFailure(error: unknown, log: Logger): unknown {
  * An exact render, written into `output` as LAME encodes it, behind an Info frame computed before encoding:
  * every byte is final once written, so the file can be streamed while it grows.
  */
-async function encodeFollowable(tools: RenderTools, input: RenderInput, output: string, spec: RenderSpec, hooks: RenderHooks) {
+async function encodeFollowable(
+  tools: RenderTools,
+  source: SourceFile,
+  input: RenderInput,
+  output: string,
+  spec: RenderSpec,
+  hooks: RenderHooks,
+) {
   const file = createWriteStream(output);
   await once(file, 'open');
   const withInfoFrame = createInfoFrameInserter(exactRenderLayout(spec));
@@ -104,7 +116,7 @@ async function encodeFollowable(tools: RenderTools, input: RenderInput, output: 
   written.catch(() => undefined); // awaited below, once ffmpeg ended well
   try {
     await hooks.onWriting?.();
-    await runFfmpeg(tools, input, withInfoFrame, spec, hooks.onProgress);
+    await runFfmpeg(tools, source, input, withInfoFrame, spec, hooks.onProgress);
     await written;
   } catch (error) {
     withInfoFrame.destroy();
@@ -139,7 +151,11 @@ async function renderSteps(
   hooks: RenderHooks,
 ): Promise<CheckedRender> {
   if (spec.options.mode === 'exact') {
-    await encodeFollowable(tools, await ffmpegInput(tools, source), output, spec, hooks);
+    // An indexed source: only the frames the render decodes (and those priming the decoder), read by us
+    // and streamed into ffmpeg, a local file and an origin object alike. Otherwise ffmpeg's own seek.
+    const span = await tools.frameIndexes.spanFor(source, spec);
+    const input: RenderInput = span ? { file: source.file, span } : await ffmpegInput(tools, source);
+    await encodeFollowable(tools, source, input, output, spec, hooks);
     return checkOutput(output, spec);
   }
   // A copy of a clean frame chain is cut to the sample by the project's own frame code (no ffmpeg).
@@ -152,7 +168,7 @@ async function renderSteps(
   // cut there), else by ffmpeg's seek.
   const cut = await tools.frameIndexes.cutFor(source, spec);
   const input: RenderInput = { ...(await ffmpegInput(tools, source)), cut };
-  await runFfmpeg(tools, input, output, spec, hooks.onProgress);
+  await runFfmpeg(tools, source, input, output, spec, hooks.onProgress);
   // Frames cut by the index come from a proven clean chain: only ffmpeg's own seek can copy junk along.
   if (!input.cut) await removeJunkBetweenFrames(output);
   await clearGaplessTrim(output);

@@ -9,8 +9,10 @@ import { mp3FrameSeconds } from '../media/mp3-frame.js';
 //    byte count or seek table): issue 12.
 // 5: copies of indexed sources cut to the sample by the project's own frame code (render/sample-copy.ts):
 //    a rebuilt first frame, an Xing frame with the LAME tag's delay and padding: issue 13.
+// 6: exact renders of indexed sources decode only the frames they need, primed (media/decode-span.ts): their
+//    first samples are now the source's decode, not a cold decoder's (off by up to ±10,000 for ~1,300 samples).
 /** Changing a render's bytes on purpose means bumping this: it is part of every render key. */
-export const RENDERER_VERSION = 5;
+export const RENDERER_VERSION = 6;
 
 export type RenderMode = 'copy' | 'exact';
 export const RENDER_MODES: readonly RenderMode[] = ['copy', 'exact'];
@@ -28,9 +30,14 @@ export interface RenderSpec {
   sampleRate: number;
 }
 
+/** The sample at `ms` on a source's gapless timeline, to the nearest sample: where a cut or render starts. */
+export function sampleAt(ms: number, sampleRate: number): number {
+  return Math.round((ms * sampleRate) / 1000);
+}
+
 /** Samples an exact render holds: the asked length at the source's sample rate, to the nearest sample. */
 export function exactSampleCount(spec: RenderSpec): number {
-  return Math.max(1, Math.round(((spec.endMs - spec.startMs) * spec.sampleRate) / 1000));
+  return Math.max(1, sampleAt(spec.endMs - spec.startMs, spec.sampleRate));
 }
 
 /** The length a copy asks for: ffmpeg's copy writes no frame at all for under about two frames. */

@@ -19,15 +19,15 @@ import {
   type SampleCut,
   type SourceFrames,
 } from '../media/sample-cut.js';
-import { passingFailure } from './render-failure.js';
-import type { RenderSpec } from './render-spec.js';
+import { passingFailure, sourceChangedFailure } from './render-failure.js';
+import { type RenderSpec, sampleAt } from './render-spec.js';
 
 /**
  * Source samples [start, end) a copy of `spec` plays: its times to the nearest sample; an end at the
  * source's end (its length in whole milliseconds, where the plan clamps an end past it) is its last sample.
  */
 function askedSamples(index: FrameIndex, spec: Pick<RenderSpec, 'startMs' | 'endMs'>): { start: number; end: number } {
-  const at = (ms: number) => Math.round((ms * index.sampleRate) / 1000);
+  const at = (ms: number) => sampleAt(ms, index.sampleRate);
   const total = gaplessSampleCount(index);
   return { start: at(spec.startMs), end: spec.endMs >= gaplessDurationMs(index) ? total : Math.min(at(spec.endMs), total) };
 }
@@ -43,7 +43,7 @@ async function readRanges(source: SourceFile, readers: SourceReaders, ranges: Ar
       ranges.map(async ([start, end]) => {
         const bytes = await readRange(reader, start, end);
         // The file changed under its index (the next attempt finds it changed): not a fault of its bytes.
-        if (bytes.length !== end - start) throw passingFailure('The source file changed while the segment was being cut; retry.');
+        if (bytes.length !== end - start) throw sourceChangedFailure();
         return bytes;
       }),
     );

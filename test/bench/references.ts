@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { buildRenderArguments, type RenderInput } from '../../src/render/render-args.js';
 import type { RenderSpec } from '../../src/render/render-spec.js';
@@ -103,16 +104,24 @@ async function untilAnswering(url: string, owner: ManagedProcess): Promise<void>
 
 /**
  * The worker's ffmpeg command for `spec`, run alone (no Node work around it): its wall time in ms. The
- * arguments are the worker's own (buildRenderArguments), in the order fluent-ffmpeg gives them.
+ * arguments are the worker's own (buildRenderArguments), in the order fluent-ffmpeg gives them; `stdin`,
+ * an exact render's span (render/span-stream.ts), is piped in as the worker does.
  */
-export async function timeBareFfmpeg(ffmpegPath: string, input: RenderInput, output: string, spec: RenderSpec): Promise<number> {
+export async function timeBareFfmpeg(
+  ffmpegPath: string,
+  input: RenderInput,
+  output: string,
+  spec: RenderSpec,
+  stdin?: Readable,
+): Promise<number> {
   const { inputs, outputOptions } = buildRenderArguments(spec, input);
   const args = [...inputs.flatMap(({ url, options }) => [...options, '-i', url]), '-y', ...outputOptions, output];
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
-    execFile(ffmpegPath, args, (error, _out, stderr) =>
+    const child = execFile(ffmpegPath, args, (error, _out, stderr) =>
       error ? reject(new Error(`bare ffmpeg failed: ${stderr || error.message}`)) : resolve(),
     );
+    if (stdin && child.stdin) stdin.pipe(child.stdin);
   });
   return performance.now() - started;
 }

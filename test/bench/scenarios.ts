@@ -13,6 +13,8 @@ import { startProcess, type LineSink } from '../../src/stack/managed-process.js'
 import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
 import { createFrameIndexes } from '../../src/render/frame-indexes.js';
 import { writeSampleCopy } from '../../src/render/sample-copy.js';
+import { spanStream } from '../../src/render/span-stream.js';
+import { localReaders } from '../../src/media/source-reader.js';
 import { timeBareFfmpeg, timePlainFfmpegCopy, timePlainPcmDecode } from './references.js';
 import { RESOLVE_TTL_MS } from '../../src/sources/catalog.js';
 import { median, percentilesOf } from './samples.js';
@@ -74,7 +76,10 @@ export async function sequentialMisses(options: {
     const output = path.join(options.workDir, `bare-${options.mode}.mp3`);
     const spec = { startMs, endMs: startMs + 30_000, options: options_, sampleRate: 44_100 };
     if (options.mode === 'exact') {
-      bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input }, output, spec));
+      const source = { file: options.input, size, mtimeMs };
+      const span = await frameIndexes.spanFor(source, spec);
+      const stdin = span ? spanStream(localReaders, source, span) : undefined;
+      bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input, span }, output, spec, stdin));
       continue;
     }
     bare.push(await timePlainFfmpegCopy(options.ffmpegPath, options.input, output, startMs, 30_000));

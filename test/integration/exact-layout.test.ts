@@ -13,9 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { createMediaTools, type MediaTools } from '../../src/media/ffmpeg.js';
 import { createFrameIndexes } from '../../src/render/frame-indexes.js';
+import { localReaders } from '../../src/media/source-reader.js';
 import { buildRenderArguments } from '../../src/render/render-args.js';
 import { renderChecked } from '../../src/render/render-pipeline.js';
 import { exactSampleCount, type RenderSpec } from '../../src/render/render-spec.js';
+import { spanStream } from '../../src/render/span-stream.js';
 import { ffmpegSamples, gaplessSamples } from '../helpers/decoders.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
 
@@ -65,14 +67,17 @@ describe('an exact render’s Info frame, written before encoding', () => {
       };
       const ours = path.join(dir, `${row.source}-${row.bitrateKbps}-${row.startMs}-ours.mp3`);
       const tools = { media, renderTimeoutMs: 60_000, frameIndexes: createFrameIndexes({ maxBytes: 1 << 20 }) };
-      await renderChecked(tools, { file, size: facts.size, mtimeMs: facts.mtimeMs }, ours, spec, pino({ level: 'silent' }));
+      const source = { file, size: facts.size, mtimeMs: facts.mtimeMs };
+      await renderChecked(tools, source, ours, spec, pino({ level: 'silent' }));
 
-      // ffmpeg's own: the same arguments into a seekable file, where it writes its Xing/Info header at the end.
-      const args = buildRenderArguments(spec, { file });
+      // ffmpeg's own: the same arguments (and the same span of the source: decode-span.ts) into a seekable
+      // file, where it writes its Xing/Info header at the end.
+      const span = await tools.frameIndexes.spanFor(source, spec);
+      const args = buildRenderArguments(spec, { file, span });
       const xingAt = args.outputOptions.indexOf('-write_xing');
       args.outputOptions[xingAt + 1] = '1';
       const theirs = path.join(dir, `${row.source}-${row.bitrateKbps}-${row.startMs}-ffmpeg.mp3`);
-      await media.render(theirs, args, { timeoutMs: 60_000 });
+      await media.render(theirs, args, { timeoutMs: 60_000 }, span ? spanStream(localReaders, source, span) : undefined);
 
       const [mine, ffmpegs] = [readMp3(await readFile(ours)), readMp3(await readFile(theirs))];
       const audio = (read: typeof mine) => read.bytes.subarray(read.audioFrames[0]!.offset);

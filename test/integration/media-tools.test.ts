@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.js';
@@ -15,6 +16,7 @@ import {
   FfmpegTimedOut,
   ToolNotExecutable,
   type MediaTools,
+  STDIN_URL,
 } from '../../src/media/ffmpeg.js';
 import { buildRenderArguments } from '../../src/render/render-args.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
@@ -135,6 +137,19 @@ describe('media tools', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FfmpegFailed);
     expect((error as FfmpegFailed).stderrTail.length).toBeGreaterThan(0);
+  });
+
+  it('an input read from stdin that fails (an origin fault) rejects with its own error, not as a bad source, and stops ffmpeg', async () => {
+    const originFault = new Error('the origin did not answer');
+    const head = (await readFile(tones)).subarray(0, 20_000);
+    const stdin = new Readable({ read() {} });
+    stdin.push(head);
+    const args = { inputs: [{ url: STDIN_URL, options: ['-nostdin', '-f', 'mp3'] }], outputOptions: ['-c:a', 'pcm_s16le', '-f', 's16le'] };
+    const rendering = media.render(path.join(dir, 'stdin-fault.pcm'), args, { timeoutMs: 30_000 }, stdin).catch((e: unknown) => e);
+    await eventually(async () => (await descendantsOf(process.pid))[0], 'ffmpeg to start');
+    stdin.destroy(originFault);
+    expect(await rendering).toBe(originFault);
+    await eventually(async () => ((await descendantsOf(process.pid)).length === 0 ? true : undefined), 'ffmpeg to stop');
   });
 
   it('a bundled tool that cannot be made executable is a ToolNotExecutable naming its variable and the chmod to run', async () => {

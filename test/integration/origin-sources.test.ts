@@ -1,8 +1,9 @@
 // Sources from an HTTP origin (issue 17): the real stack with MEDIA_ORIGIN set to an nginx on loopback
 // that serves a media folder. Segments from the origin are the bytes the same segments have from
 // MEDIA_ROOT; a replaced object is seen; the origin's faults are 503 + Retry-After, never remembered as a
-// 422; a redirect is not followed; no source path reaches outside the prefix; and a 30 s copy of an hour
-// reads from the origin about what it writes, counted in the origin's own access log ($body_bytes_sent).
+// 422; a redirect is not followed; no source path reaches outside the prefix; and a 30 s copy or exact
+// render of an hour reads from the origin about the clip's bytes, counted in the origin's own access log
+// ($body_bytes_sent).
 import { copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,8 @@ let root: string;
 let origin: OriginNginx;
 let t: TestStack;
 const logs: string[] = [];
+/** The hour-long source's length (fixtures/make-long-source.sh: 61 one-minute chunks, each with LAME's delay and padding). */
+let longSourceSeconds: number;
 /** What the index build of the hour-long source fetched, and how long the first answer took. */
 let indexBuild: { bytes: number; requests: number; ms: number; sourceBytes: number };
 
@@ -64,6 +67,7 @@ beforeAll(async () => {
   const started = performance.now();
   const built = await fetchedDuring(() => fetch(`${t.apiUrl}/sources/long`));
   expect(built.value.status).toBe(200);
+  longSourceSeconds = ((await built.value.json()) as { durationSeconds: number }).durationSeconds;
   indexBuild = {
     bytes: built.bytes,
     requests: built.requests.length,
@@ -102,10 +106,21 @@ describe('sources from an HTTP origin', () => {
     expect(cut.value.body.equals(await fromMediaRoot(['long'], 1_800_000, 1_830_000))).toBe(true);
   });
 
-  it('a 30 s exact render of the hour is read by ffmpeg over HTTP (a figure, stated in docs/operations.md)', async () => {
+  it('a 30 s exact render of the hour reads from the origin at most 1.2 x the source bytes of the clip plus its priming frames', async () => {
+    const started = performance.now();
     const exact = await fetchedDuring(() => getBytes(`${t.apiUrl}/segments/long/1800-1830.mp3?mode=exact`));
+    const ms = Math.round(performance.now() - started);
     expect(exact.value.response.status).toBe(200);
-    console.log(`30 s exact render of the hour: ${exact.bytes} bytes fetched from the origin in ${exact.requests.length} requests`);
+    // The source's bytes for 30 s, from its size and length alone (CBR: the same for every 30 s).
+    const clipBytes = (indexBuild.sourceBytes * 30) / longSourceSeconds;
+    // The frames before the first that prime the decoder (reservoir, overlap): a few 418-byte frames.
+    const primingBytes = 10 * 418;
+    console.log(
+      `30 s exact render of the hour: ${exact.bytes} bytes fetched from the origin in ${exact.requests.length} requests, ${ms} ms (${(exact.bytes / clipBytes).toFixed(3)} x the clip's ${Math.round(clipBytes)} source bytes)`,
+    );
+    expect(exact.bytes).toBeLessThanOrEqual(1.2 * clipBytes + primingBytes);
+    for (const request of exact.requests) expect(request.method === 'HEAD' || request.bytes < 1_000_000, request.path).toBe(true);
+    expect(exact.value.body.equals(await fromMediaRoot(['long'], 1_800_000, 1_830_000, { mode: 'exact' }))).toBe(true);
   });
 
   it('copy and exact segments from the origin are the bytes the same segments have from MEDIA_ROOT', async () => {

@@ -162,6 +162,12 @@ describe('the renderer version names the bytes', () => {
       '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5':
         'ce436e99f0e247a47503ecbf1a0fd508fe3abf7f8d32d6e307d3af29a2d7d7b4',
     },
+    // 6 decodes an exact render from its span of the source, primed (decode-span.ts): its first samples change.
+    6: {
+      '/segments/demo/talk/12.5-17.25.mp3': 'f45de91032043cc73c2e418c5bd1372bf7068262fbc246d32f819cd3f4706419',
+      '/segments/demo/talk/12.5-17.25.mp3?mode=exact&bitrate=64&fade_in=0.5':
+        '25da129af992fc1cf4c0726d29a503dd9a4a8cc2997f8f427b41543df1c5c30b',
+    },
     // 4 writes an exact render's Info frame before encoding (frames, bytes, delay, padding; no seek table).
     4: {
       '/segments/demo/talk/12.5-17.25.mp3': '5af3283ea393b84c3dd735c9384e7b652d105a842f0cc9937fd59e8dff28be96',

@@ -4,24 +4,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../src/config.js';
 import { cutFrames, readFrameIndex, type FrameIndex } from '../../../src/media/frame-index.js';
+import { madeUpIndex } from '../../helpers/made-up-index.js';
 
 const corpus = (name: string) => path.join(PROJECT_ROOT, 'fixtures', 'corpus', name);
 
 /** `frames` frames of 418 bytes after a 1,000-byte header. */
-function index(change: Partial<FrameIndex> & { frames: number }): FrameIndex {
-  const offsets = Float64Array.from({ length: change.frames + 1 }, (_, k) => 1_000 + 418 * k);
-  return {
-    sampleRate: 44_100,
-    samplesPerFrame: 1152,
-    skipSamples: 0,
-    channels: 2,
-    endTrimSamples: 0,
-    offsets,
-    headTagBytes: 0,
-    fileBytes: offsets[change.frames]!,
-    ...change,
-  };
-}
+const index = (change: Partial<FrameIndex> & { frames: number }) => madeUpIndex(change);
 
 describe('cutFrames', () => {
   it('keeps the frames from the first that starts at or after the start, while they start before the end', () => {

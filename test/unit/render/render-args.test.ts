@@ -193,6 +193,35 @@ describe('buildRenderArguments', () => {
     });
   });
 
+  it('decodes an indexed span from stdin in exact mode: named MP3, trimmed by sample count, its timestamps from 0 for the fades', () => {
+    const span = { firstFrame: 7, endFrame: 13, ranges: [[0, 1_000] as [number, number]], startSample: 4_561, endSample: 6_865 };
+    expect(
+      buildRenderArguments(
+        { startMs: 1_000, endMs: 1_052, sampleRate: 44100, options: exact({ fadeInMs: 10 }) },
+        { file: '/m/a.mp3', span },
+      ),
+    ).toEqual({
+      inputs: [{ url: 'pipe:0', options: ['-nostdin', '-hide_banner', '-f', 'mp3'] }],
+      outputOptions: [
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '128k',
+        '-af',
+        'atrim=start_sample=4561:end_sample=6865,asetpts=PTS-STARTPTS,afade=t=in:st=0:d=0.010',
+        '-flags:a',
+        '+bitexact',
+        ...exactTail,
+      ],
+    });
+  });
+
+  it('ignores a span in copy mode', () => {
+    const span = { firstFrame: 7, endFrame: 13, ranges: [[0, 1_000] as [number, number]], startSample: 4_561, endSample: 6_865 };
+    const copy = { startMs: 1_000, endMs: 1_052, sampleRate: 44100, options: { mode: 'copy' as const } };
+    expect(buildRenderArguments(copy, { file: 'in.mp3', span })).toEqual(buildRenderArguments(copy, input));
+  });
+
   it('ignores a cut in exact mode, which decodes from an accurate seek', () => {
     const cut = { firstFrame: 10, endFrame: 20, ranges: [[4_180, 8_360]] as Array<[number, number]>, tailTags: false };
     expect(buildRenderArguments({ startMs: 0, endMs: 30_000, sampleRate: 44100, options: exact() }, { file: 'in.mp3', cut })).toEqual(

@@ -1,0 +1,37 @@
+// Owns the reading of an exact render's span (media/decode-span.ts) as the stream ffmpeg decodes from its
+// stdin: through the process's source readers, so a local file is read by its handle and an origin object by
+// Range requests with the origin client's retries, timeouts, If-Match and bound on requests at once. Read a
+// MiB at a time at ffmpeg's pace: memory holds a chunk or two, however long the segment.
+import { Readable } from 'node:stream';
+import type { DecodeSpan } from '../media/decode-span.js';
+import type { SourceFile } from '../media/source-file.js';
+import { readRange, type SourceReaders } from '../media/source-reader.js';
+import { sourceChangedFailure } from './render-failure.js';
+
+/** One read (and on the origin one Range request) of at most this: a 30 s span at 128 kbps is one. */
+const SPAN_CHUNK_BYTES = 1 << 20;
+
+async function* spanBytes(readers: SourceReaders, source: SourceFile, span: DecodeSpan): AsyncGenerator<Buffer> {
+  const reader = await readers.open(source);
+  try {
+    for (const [start, end] of span.ranges) {
+      for (let at = start; at < end; at += SPAN_CHUNK_BYTES) {
+        const to = Math.min(end, at + SPAN_CHUNK_BYTES);
+        const bytes = await readRange(reader, at, to);
+        if (bytes.length !== to - at) throw sourceChangedFailure();
+        yield bytes;
+      }
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * The span's bytes in order, read as they are consumed (byte-counted, so no more than a chunk is read
+ * ahead); destroying the stream closes the reader. A read's failure (an origin fault, a changed source) is
+ * the stream's error, as itself.
+ */
+export function spanStream(readers: SourceReaders, source: SourceFile, span: DecodeSpan): Readable {
+  return Readable.from(spanBytes(readers, source, span), { objectMode: false, highWaterMark: SPAN_CHUNK_BYTES });
+}
