@@ -38,8 +38,8 @@ export interface WorkerJobDeps {
 export function createWorkerJobProcessor(deps: WorkerJobDeps) {
   const { config, redis, media, origin, logger } = deps;
   /**
-   * A decode (peaks) of an origin source, or an exact render of one its index gives no span (tags after its
-   * frames): ffmpeg reads it by its pinned URL, seeking by Range.
+   * A decode (peaks) of an origin source, or a render its index gives no bytes for (a copy the sample cut
+   * declines, an exact render with no span): ffmpeg reads it by its pinned URL, seeking by Range.
    */
   const remoteInput = origin
     ? async (source: SourceFile): Promise<RenderInput> => {

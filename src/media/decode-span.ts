@@ -9,6 +9,15 @@
 // on the frame before it, whose last granule leaves the IMDCT overlap and the filter bank's 16 subband slots
 // (512 samples, less than a granule); that frame decodes right only when the bytes its main data reaches
 // back into (the bit reservoir, up to 511 bytes of main data in earlier frames) were given to the decoder too.
+//
+// Tags after the frames (ID3v1, APE) are read by ffmpeg's mp3 demuxer only by seeking to the end of a whole,
+// seekable input (mp3dec.c: ff_id3v1_read, ff_ape_parse_tag), never from a stream. For such a source the span
+// also names the bytes of a small file that reads, to that demuxer, as the source with all but its first two
+// frames taken out: same ID3v2 tag, same tail tags, so the same metadata (the renders' ID3v2 tags are those
+// of ffmpeg's seek on the whole file, byte for byte: exact-span.test.ts). Two frames, because the demuxer's resync at the start
+// wants a frame followed by another. Measured against giving ffmpeg the whole source (its URL on the origin)
+// as the tags input: ffmpeg's input thread reads ahead in it and the socket buffers fill, 4.4 MB from the
+// origin for a 30 s render at 30:00 of an hour, against 1.4 KB for this file.
 import { type FrameIndex, frameRanges, hasTailTags } from './frame-index.js';
 import { gaplessSampleCount, reservoirFramesBefore } from './sample-cut.js';
 
@@ -16,8 +25,13 @@ export interface DecodeSpan {
   /** Source frames [firstFrame, endFrame) are decoded. */
   firstFrame: number;
   endFrame: number;
-  /** The byte ranges [start, end) to give the decoder, in order: the ID3v2 tag (its text tags), then the frames. */
+  /**
+   * The byte ranges [start, end) to give the decoder, in order: the ID3v2 tag (its text tags, unless `tags`
+   * holds them), then the frames.
+   */
   ranges: Array<[number, number]>;
+  /** When tags follow the frames: the byte ranges of the file ffmpeg reads the render's tags from, in order. */
+  tags?: Array<[number, number]>;
   /** Samples [startSample, endSample) of the decode of those bytes are the asked ones (fewer at the source's end). */
   startSample: number;
   endSample: number;
@@ -31,7 +45,7 @@ export interface DecodeSpan {
  */
 export function decodeSpan(index: FrameIndex, start: number, samples: number): DecodeSpan | null {
   const total = gaplessSampleCount(index);
-  if (hasTailTags(index) || samples <= 0 || start < 0 || start >= total) return null;
+  if (samples <= 0 || start < 0 || start >= total) return null;
   const spf = index.samplesPerFrame;
   // Sample numbers of the decoder's output over the whole source: frame k decodes to k × spf onwards.
   const first = start + index.skipSamples;
@@ -41,11 +55,21 @@ export function decodeSpan(index: FrameIndex, start: number, samples: number): D
   const firstFrame = holdingStart === 0 ? 0 : holdingStart - 1 - reservoirFramesBefore(index, holdingStart - 1);
   // Through the frame holding the last asked sample: a frame's output needs nothing after it.
   const endFrame = Math.floor(last / spf) + 1;
-  return {
-    firstFrame,
-    endFrame,
-    ranges: frameRanges(index, firstFrame, endFrame),
-    startSample: first - firstFrame * spf,
-    endSample: last + 1 - firstFrame * spf,
-  };
+  const span = { firstFrame, endFrame, startSample: first - firstFrame * spf, endSample: last + 1 - firstFrame * spf };
+  if (!hasTailTags(index)) return { ...span, ranges: frameRanges(index, firstFrame, endFrame) };
+  // The ID3v2 tag is in the tags file: the decoder gets the frames alone, and the origin gives the tag once.
+  const frames: Array<[number, number]> = [[index.offsets[firstFrame]!, index.offsets[endFrame]!]];
+  return { ...span, ranges: frames, tags: tagRanges(index) };
+}
+
+/** The source less its frames from the third on: the ID3v2 tag, the Info frame, two frames, then the tail tags. */
+function tagRanges(index: FrameIndex): Array<[number, number]> {
+  const kept = index.offsets[Math.min(2, index.frames)]!;
+  const tailStart = index.offsets[index.frames]!;
+  return kept === tailStart
+    ? [[0, index.fileBytes]]
+    : [
+        [0, kept],
+        [tailStart, index.fileBytes],
+      ];
 }

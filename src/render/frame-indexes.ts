@@ -23,7 +23,7 @@ export interface FrameIndexes {
   cutFor(source: SourceFile, spec: RenderSpec): Promise<FrameCut | null>;
   /**
    * The bytes an exact render of `spec` decodes and where its samples are in their decode (decode-span.ts),
-   * or null when the source is not a clean frame chain or has tags after its frames (ffmpeg seeks in it).
+   * or null when the source is not a clean frame chain (ffmpeg seeks in it).
    * Like cutFor, which of the two depends on the source's bytes only.
    */
   spanFor(source: SourceFile, spec: RenderSpec): Promise<DecodeSpan | null>;

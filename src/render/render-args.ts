@@ -18,6 +18,8 @@ export interface RenderInput {
   openOptions?: string[];
   cut?: FrameCut | null;
   span?: DecodeSpan | null;
+  /** The file the caller wrote the span's tags into (span-stream.ts writeSpanTags), when the span has `tags`. */
+  tagsFile?: string;
 }
 
 /**
@@ -75,11 +77,16 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
   if (spec.options.mode === 'exact' && input.span) {
     // The span's bytes on stdin, named as MP3 (a few frames of near-silence may not probe as MP3:
     // sample-cut.ts); its decode is trimmed to the asked samples by count, then its timestamps start at 0
-    // for the fades. Its tags are the ID3v2 tag's, at the span's start.
+    // for the fades. Its tags are the ID3v2 tag's, at the span's start; or, when tags follow the frames,
+    // those of the tags file, input 0, read as the mp3 the whole source is (decode-span.ts).
     const { startSample, endSample } = input.span;
     const trim = [`atrim=start_sample=${startSample}:end_sample=${endSample}`, 'asetpts=PTS-STARTPTS'];
-    const inputs = [{ url: STDIN_URL, options: [...GLOBAL_OPTIONS, '-f', 'mp3'] }];
-    return exactArguments(spec.options, spec.endMs - spec.startMs, inputs, trim, common());
+    const frames = { url: STDIN_URL, options: [...GLOBAL_OPTIONS, '-f', 'mp3'] };
+    if (!input.span.tags) return exactArguments(spec.options, spec.endMs - spec.startMs, [frames], trim, common());
+    if (!input.tagsFile) throw new Error('a span with tags after its frames needs its tags file');
+    // `file:`: a colon in the path does not read as a protocol.
+    const tags = { url: `file:${input.tagsFile}`, options: [...GLOBAL_OPTIONS, '-f', 'mp3'] };
+    return exactArguments(spec.options, spec.endMs - spec.startMs, [tags, frames], trim, common(1));
   }
   // Input seeking: the mp3 demuxer reads forward to the frame holding `start` (from the file's start: mp3dec.c
   // has no exact seek of its own) and starts the decoder there, cold. The length is an output option, so it

@@ -7,6 +7,7 @@
 // passing); anything else is a passing fault.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -23,7 +24,7 @@ import { exactRenderLayout } from './exact-layout.js';
 import { passingFailure, permanentFailure, RenderFailed } from './render-failure.js';
 import type { RenderSpec } from './render-spec.js';
 import { writeSampleCopy } from './sample-copy.js';
-import { spanStream } from './span-stream.js';
+import { spanStream, writeSpanTags } from './span-stream.js';
 
 /** What the steps need: the media tools, a time limit, and the frame indexes a copy cuts by and an exact render decodes by. */
 export interface RenderTools {
@@ -32,8 +33,8 @@ export interface RenderTools {
   frameIndexes: FrameIndexes;
   /**
    * How ffmpeg opens a source on the HTTP origin (its pinned URL and options: workers/job-processor.ts)
-   * when it reads the whole source itself (an exact render with no span); without it, or for a local file,
-   * ffmpeg reads the file by path.
+   * when it reads the whole source itself (a render its index gives no bytes for); without it, or for a
+   * local file, ffmpeg reads the file by path.
    */
   remoteInput?: (source: SourceFile) => Promise<RenderInput>;
 }
@@ -154,8 +155,16 @@ async function renderSteps(
     // An indexed source: only the frames the render decodes (and those priming the decoder), read by us
     // and streamed into ffmpeg, a local file and an origin object alike. Otherwise ffmpeg's own seek.
     const span = await tools.frameIndexes.spanFor(source, spec);
-    const input: RenderInput = span ? { file: source.file, span } : await ffmpegInput(tools, source);
-    await encodeFollowable(tools, source, input, output, spec, hooks);
+    // Tags after the frames come from a small file of the source's tags (decode-span.ts), beside the
+    // output: in the store's temp folder, named after the output, so a dead worker's clean-up takes it too.
+    const tagsFile = span?.tags ? `${output}.tags` : undefined;
+    try {
+      if (span && tagsFile) await writeSpanTags(tools.frameIndexes.readers, source, span, tagsFile);
+      const input: RenderInput = span ? { file: source.file, span, tagsFile } : await ffmpegInput(tools, source);
+      await encodeFollowable(tools, source, input, output, spec, hooks);
+    } finally {
+      if (tagsFile) await rm(tagsFile, { force: true });
+    }
     return checkOutput(output, spec);
   }
   // A copy of a clean frame chain is cut to the sample by the project's own frame code (no ffmpeg).

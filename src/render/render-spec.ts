@@ -10,7 +10,8 @@ import { mp3FrameSeconds } from '../media/mp3-frame.js';
 // 5: copies of indexed sources cut to the sample by the project's own frame code (render/sample-copy.ts):
 //    a rebuilt first frame, an Xing frame with the LAME tag's delay and padding: issue 13.
 // 6: exact renders of indexed sources decode only the frames they need, primed (media/decode-span.ts): their
-//    first samples are now the source's decode, not a cold decoder's (off by up to ±10,000 for ~1,300 samples).
+//    first samples are now the source's decode, not a cold decoder's (off by up to ±10,000 for ~1,300 samples);
+//    sources with tags after their frames (ID3v1, APE) too, their tags read from a small file of them (same bytes).
 /** Changing a render's bytes on purpose means bumping this: it is part of every render key. */
 export const RENDERER_VERSION = 6;
 

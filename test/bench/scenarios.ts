@@ -13,7 +13,7 @@ import { startProcess, type LineSink } from '../../src/stack/managed-process.js'
 import { API_ENTRY, type Stack } from '../../src/stack/stack.js';
 import { createFrameIndexes } from '../../src/render/frame-indexes.js';
 import { writeSampleCopy } from '../../src/render/sample-copy.js';
-import { spanStream } from '../../src/render/span-stream.js';
+import { spanStream, writeSpanTags } from '../../src/render/span-stream.js';
 import { localReaders } from '../../src/media/source-reader.js';
 import { timeBareFfmpeg, timePlainFfmpegCopy, timePlainPcmDecode } from './references.js';
 import { RESOLVE_TTL_MS } from '../../src/sources/catalog.js';
@@ -78,8 +78,11 @@ export async function sequentialMisses(options: {
     if (options.mode === 'exact') {
       const source = { file: options.input, size, mtimeMs };
       const span = await frameIndexes.spanFor(source, spec);
+      // A source with tags after its frames: the worker's tags file too (render-pipeline.ts).
+      const tagsFile = span?.tags ? `${output}.tags` : undefined;
+      if (span && tagsFile) await writeSpanTags(localReaders, source, span, tagsFile);
       const stdin = span ? spanStream(localReaders, source, span) : undefined;
-      bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input, span }, output, spec, stdin));
+      bare.push(await timeBareFfmpeg(options.ffmpegPath, { file: options.input, span, tagsFile }, output, spec, stdin));
       continue;
     }
     bare.push(await timePlainFfmpegCopy(options.ffmpegPath, options.input, output, startMs, 30_000));

@@ -17,7 +17,7 @@ import { localReaders } from '../../src/media/source-reader.js';
 import { buildRenderArguments } from '../../src/render/render-args.js';
 import { renderChecked } from '../../src/render/render-pipeline.js';
 import { exactSampleCount, type RenderSpec } from '../../src/render/render-spec.js';
-import { spanStream } from '../../src/render/span-stream.js';
+import { spanStream, writeSpanTags } from '../../src/render/span-stream.js';
 import { ffmpegSamples, gaplessSamples } from '../helpers/decoders.js';
 import { readMp3 } from '../helpers/mp3-frames.js';
 
@@ -43,6 +43,8 @@ const cases = [
   { source: 'cbr-44k-128-stereo', sampleRate: 44100, bitrateKbps: 128, channels: null },
   { source: 'vbr-44k-q4-joint', sampleRate: 44100, bitrateKbps: 96, channels: 1 },
   { source: 'cbr-48k-320-stereo', sampleRate: 48000, bitrateKbps: 320, channels: null },
+  // ID3v1 and APE after the frames: the render's tags come from a tags file (decode-span.ts).
+  { source: 'ape-id3v1-tail', sampleRate: 22050, bitrateKbps: 32, channels: null },
 ] as const;
 /** A tiny ask, one that ends a sample short of a frame boundary's neighbourhood, and a longer one. */
 const spans = [
@@ -73,7 +75,9 @@ describe('an exact render’s Info frame, written before encoding', () => {
       // ffmpeg's own: the same arguments (and the same span of the source: decode-span.ts) into a seekable
       // file, where it writes its Xing/Info header at the end.
       const span = await tools.frameIndexes.spanFor(source, spec);
-      const args = buildRenderArguments(spec, { file, span });
+      const tagsFile = span?.tags ? path.join(dir, `${row.source}-${row.startMs}.tags`) : undefined;
+      if (span && tagsFile) await writeSpanTags(localReaders, source, span, tagsFile);
+      const args = buildRenderArguments(spec, { file, span, tagsFile });
       const xingAt = args.outputOptions.indexOf('-write_xing');
       args.outputOptions[xingAt + 1] = '1';
       const theirs = path.join(dir, `${row.source}-${row.bitrateKbps}-${row.startMs}-ffmpeg.mp3`);

@@ -23,6 +23,17 @@ let longSourceSeconds: number;
 /** What the index build of the hour-long source fetched, and how long the first answer took. */
 let indexBuild: { bytes: number; requests: number; ms: number; sourceBytes: number };
 
+const LONG_TAGGED_TITLE = 'An hour with ID3v1';
+
+/** A 128-byte ID3v1 tag with this title. */
+function id3v1Tag(title: string): Buffer {
+  const tag = Buffer.alloc(128);
+  tag.write('TAG', 0, 'latin1');
+  tag.write(title, 3, 30, 'latin1');
+  tag[127] = 0xff; // no genre
+  return tag;
+}
+
 /** Origin requests (and their body bytes) made while `during` ran. */
 async function fetchedDuring<T>(
   during: () => Promise<T>,
@@ -52,6 +63,11 @@ beforeAll(async () => {
   await writeFile(path.join(media, 'bad', 'not-audio.mp3'), 'This is a text file wearing an .mp3 name.\n'.repeat(50));
   await copyFile(path.join(media, 'demo', 'talk.mp3'), path.join(media, 'swap.mp3'));
   await makeLongSource(path.join(media, 'long.mp3'));
+  // The hour again, with an ID3v1 tag after its frames (ffmpeg reads it only from the end of a whole file).
+  await writeFile(
+    path.join(media, 'long-tagged.mp3'),
+    Buffer.concat([await readFile(path.join(media, 'long.mp3')), id3v1Tag(LONG_TAGGED_TITLE)]),
+  );
   // Beside the prefix, not under it: no request may ever reach it.
   await copyFile(path.join(media, 'demo', 'tones.mp3'), path.join(root, 'secret.mp3'));
   origin = await startOriginNginx(root, logs);
@@ -121,6 +137,26 @@ describe('sources from an HTTP origin', () => {
     expect(exact.bytes).toBeLessThanOrEqual(1.2 * clipBytes + primingBytes);
     for (const request of exact.requests) expect(request.method === 'HEAD' || request.bytes < 1_000_000, request.path).toBe(true);
     expect(exact.value.body.equals(await fromMediaRoot(['long'], 1_800_000, 1_830_000, { mode: 'exact' }))).toBe(true);
+  });
+
+  it('a 30 s exact render of the hour with an ID3v1 tag reads the clip as well, plus its tags file (the tag and two frames), and keeps its tags', async () => {
+    const sourceBytes = indexBuild.sourceBytes + 128;
+    // Its index first, built once by streaming the whole object (as above), not part of the render's reads.
+    expect((await fetch(`${t.apiUrl}/sources/long-tagged`)).status).toBe(200);
+    const exact = await fetchedDuring(() => getBytes(`${t.apiUrl}/segments/long-tagged/1800-1830.mp3?mode=exact`));
+    expect(exact.value.response.status).toBe(200);
+    const clipBytes = (sourceBytes * 30) / longSourceSeconds;
+    const primingBytes = 10 * 418;
+    // The tags file: the Info frame and two 418-byte frames (fixtures/make-long-source.sh: no ID3v2), then the tag.
+    const tagsFileBytes = 3 * 418 + 128;
+    console.log(
+      `30 s exact render of the hour with ID3v1: ${exact.bytes} bytes fetched from the origin in ${exact.requests.length} requests (${(exact.bytes / clipBytes).toFixed(3)} x the clip's ${Math.round(clipBytes)} source bytes; its tags file ${tagsFileBytes} bytes)`,
+    );
+    expect(exact.bytes).toBeLessThanOrEqual(1.2 * clipBytes + primingBytes + tagsFileBytes);
+    for (const request of exact.requests) expect(request.method === 'HEAD' || request.bytes < 1_000_000, request.path).toBe(true);
+    // ID3v1's title, written by ffmpeg into the render's ID3v2 tag (TIT2), as from MEDIA_ROOT.
+    expect(exact.value.body.subarray(0, 200).includes(Buffer.from(LONG_TAGGED_TITLE, 'latin1'))).toBe(true);
+    expect(exact.value.body.equals(await fromMediaRoot(['long-tagged'], 1_800_000, 1_830_000, { mode: 'exact' }))).toBe(true);
   });
 
   it('copy and exact segments from the origin are the bytes the same segments have from MEDIA_ROOT', async () => {

@@ -55,9 +55,26 @@ describe('decodeSpan', () => {
     expect(span!.endFrame).toBe(100);
   });
 
-  it('has no span for a start at or past the end, or a source with tags after its frames (ffmpeg reads those from a whole file)', () => {
+  it('has no span for a start at or past the end', () => {
     expect(decodeSpan(index({ frames: 100 }), 113_095, 10)).toBeNull();
-    const tagged = index({ frames: 100 });
-    expect(decodeSpan({ ...tagged, fileBytes: tagged.fileBytes + 128 }, 0, 10)).toBeNull();
+  });
+
+  it('with tags after the frames: the frames alone, and a tags file of the source less its frames from the third on', () => {
+    // Frames at 1,418 + 418 k; the frames end at 43,218, 128 bytes of ID3v1 follow.
+    const clean = index({ frames: 100 });
+    expect(clean.offsets[100]).toBe(43_218);
+    expect(decodeSpan(clean, 11_520, 2_304)?.tags).toBeUndefined();
+    const tagged = { ...clean, fileBytes: 43_218 + 128 };
+    expect(decodeSpan(tagged, 11_520, 2_304)).toEqual({
+      ...decodeSpan(clean, 11_520, 2_304),
+      ranges: [[1_418 + 7 * 418, 1_418 + 13 * 418]],
+      tags: [
+        [0, 1_418 + 2 * 418],
+        [43_218, 43_346],
+      ],
+    });
+    // Two frames or fewer: the tags file is the whole source.
+    const short = index({ frames: 2 });
+    expect(decodeSpan({ ...short, fileBytes: short.fileBytes + 128 }, 0, 10)?.tags).toEqual([[0, short.fileBytes + 128]]);
   });
 });

@@ -216,6 +216,29 @@ describe('buildRenderArguments', () => {
     });
   });
 
+  it('reads the tags from the tags file (input 0) and the span from stdin (input 1) when tags follow the frames', () => {
+    const span = {
+      firstFrame: 7,
+      endFrame: 13,
+      ranges: [[4_180, 6_688] as [number, number]],
+      tags: [[0, 1_836] as [number, number], [42_000, 42_128] as [number, number]],
+      startSample: 4_561,
+      endSample: 6_865,
+    };
+    const spec = { startMs: 1_000, endMs: 1_052, sampleRate: 44100, options: exact() };
+    const tagged = buildRenderArguments(spec, { file: '/m/a.mp3', span, tagsFile: '/store/.tmp/k:1.mp3.tags' });
+    // As without tags after the frames (the test above), but for the tags input and the audio's input.
+    const clean = buildRenderArguments(spec, { file: '/m/a.mp3', span: { ...span, tags: undefined } });
+    expect(tagged.inputs).toEqual([
+      { url: 'file:/store/.tmp/k:1.mp3.tags', options: ['-nostdin', '-hide_banner', '-f', 'mp3'] },
+      ...clean.inputs,
+    ]);
+    const mapAt = clean.outputOptions.indexOf('-map') + 1;
+    expect(clean.outputOptions[mapAt]).toBe('0:a:0');
+    expect(tagged.outputOptions).toEqual(clean.outputOptions.map((option, at) => (at === mapAt ? '1:a:0' : option)));
+    expect(() => buildRenderArguments(spec, { file: '/m/a.mp3', span })).toThrow(/tags file/);
+  });
+
   it('ignores a span in copy mode', () => {
     const span = { firstFrame: 7, endFrame: 13, ranges: [[0, 1_000] as [number, number]], startSample: 4_561, endSample: 6_865 };
     const copy = { startMs: 1_000, endMs: 1_052, sampleRate: 44100, options: { mode: 'copy' as const } };
