@@ -60,6 +60,10 @@ export function buildRenderArguments(spec: RenderSpec, input: RenderInput): Ffmp
     // Tags from input 0: the source itself, or the byte ranges that hold its tag.
     '-map_metadata',
     '0',
+    // No chapters: a source's CHAP frames give times in the whole source, wrong in a segment (the sample
+    // cut keeps only text tags too).
+    '-map_chapters',
+    '-1',
     '-id3v2_version',
     '3',
     '-write_xing',

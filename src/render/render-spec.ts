@@ -12,6 +12,8 @@ import { mp3FrameSeconds } from '../media/mp3-frame.js';
 // 6: exact renders of indexed sources decode only the frames they need, primed (media/decode-span.ts): their
 //    first samples are now the source's decode, not a cold decoder's (off by up to ±10,000 for ~1,300 samples);
 //    sources with tags after their frames (ID3v1, APE) too, their tags read from a small file of them (same bytes).
+//    And no render keeps a source's ID3v2 chapters (their times are the whole source's): ffmpeg's renders
+//    copied them before, into exact renders unshifted.
 /** Changing a render's bytes on purpose means bumping this: it is part of every render key. */
 export const RENDERER_VERSION = 6;
 

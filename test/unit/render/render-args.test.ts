@@ -4,7 +4,22 @@ import type { RenderOptions } from '../../../src/render/render-spec.js';
 
 const input = { file: 'in.mp3' };
 /** A copy's last options: ffmpeg writes its Xing/Info header into the file. */
-const tail = ['-map', '0:a:0', '-map_metadata', '0', '-id3v2_version', '3', '-write_xing', '1', '-fflags', '+bitexact', '-f', 'mp3'];
+const tail = [
+  '-map',
+  '0:a:0',
+  '-map_metadata',
+  '0',
+  '-map_chapters',
+  '-1',
+  '-id3v2_version',
+  '3',
+  '-write_xing',
+  '1',
+  '-fflags',
+  '+bitexact',
+  '-f',
+  'mp3',
+];
 /** An exact render's: written into a pipe, behind the Info frame the pipeline computes, so ffmpeg writes none. */
 const exactTail = tail.map((option, at) => (tail[at - 1] === '-write_xing' ? '0' : option));
 
