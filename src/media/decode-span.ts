@@ -39,9 +39,8 @@ export interface DecodeSpan {
 
 /**
  * The span that decodes to `samples` samples from gapless sample `start` of the source (t = 0 after the LAME
- * tag's delay and the decoder's 529, as ffmpeg's timeline and mpg123 count). Null when the source has tags
- * after its frames (ID3v1, APE): ffmpeg reads those only at the end of a whole seekable file, so such a
- * source is left to ffmpeg's own seek, which keeps its tags in the render.
+ * tag's delay and the decoder's 529, as ffmpeg's timeline and mpg123 count). A source with tags after its
+ * frames (ID3v1, APE) gets `tags` too (above). Null for an ask outside the source.
  */
 export function decodeSpan(index: FrameIndex, start: number, samples: number): DecodeSpan | null {
   const total = gaplessSampleCount(index);
