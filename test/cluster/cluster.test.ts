@@ -9,7 +9,9 @@ import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etagFor } from '../../src/http/send-render.js';
 import { QUEUE_NAME } from '../../src/queue/render-job.js';
+import { RETRY_AFTER } from '../../src/retry-after.js';
 import { eventually, getMaybeCut, liveProcesses, rendersTotal } from '../helpers/test-stack.js';
 import { type Cluster, namespacesOf, startCluster } from '../helpers/netns-cluster.js';
 
@@ -23,13 +25,13 @@ async function get(url: string, init: RequestInit = {}): Promise<{ status: numbe
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
-/** The hashes of the renders in the shared store (<shard>/<key>.mp3; not the temp files). */
-async function storedRenders(dir: string): Promise<Set<string>> {
-  const found = new Set<string>();
+/** The renders in the shared store (<shard>/<key>.mp3; not the temp files): the hash of each one's bytes, to its key. */
+async function storedRenders(dir: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
   for (const shard of await readdir(dir)) {
     if (!/^[0-9a-f]{2}$/.test(shard)) continue;
     for (const name of await readdir(path.join(dir, shard)))
-      if (name.endsWith('.mp3')) found.add(sha(await readFile(path.join(dir, shard, name))));
+      if (name.endsWith('.mp3')) found.set(sha(await readFile(path.join(dir, shard, name))), name.slice(0, -'.mp3'.length));
   }
   return found;
 }
@@ -80,16 +82,17 @@ describe('a cluster of two service nodes and a worker node in network namespaces
     );
     expect(attempts).toBe(1);
     // The same bytes from each node's own nginx (its cache, or the store) and in the store itself.
+    // Every answer's ETag, and each node's own, names that render: its key in the store.
+    const key = (await storedRenders(cluster.storeDir)).get([...hashes][0]!);
+    expect(key).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(answers.map((a) => a.headers.get('etag')))).toEqual(new Set([etagFor(key!)]));
     const path1 = new URL(url).pathname + new URL(url).search;
     for (const node of ['svc1', 'svc2'] as const) {
       const direct = await get(`${cluster.nodeUrl(node)}${path1}`);
       expect(direct.status).toBe(200);
       expect(sha(direct.body)).toBe([...hashes][0]);
+      expect(direct.headers.get('etag')).toBe(etagFor(key!));
     }
-    const stored = await storedRenders(cluster.storeDir);
-    expect(stored.has([...hashes][0]!)).toBe(true);
-    const etag = answers[0]?.headers.get('etag');
-    expect(etag).toBeTruthy();
     console.log(
       `[cluster] herd: 200 requests in ${ms} ms, by node ${JSON.stringify(Object.fromEntries(byNode))}, renders +1, temp files ${attempts}, ${answers[0]?.body.length} bytes each`,
     );
@@ -163,7 +166,9 @@ describe('Redis restarted', () => {
       expect((await get(`${cluster.nodeUrl(node)}${hitPath}`)).status).toBe(200);
       const miss = await get(`${cluster.nodeUrl(node)}${freshSegment(1000 + (node === 'svc1' ? 1 : 2), 7)}`);
       expect(miss.status).toBe(503);
-      expect(miss.headers.get('retry-after')).toBeTruthy();
+      // The queue cannot be reached: the wait the one Retry-After policy gives that reason.
+      expect(miss.headers.get('retry-after')).toBe(String(RETRY_AFTER.queueUnreachable));
+      expect(miss.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     }
     await cluster.startRedis();
     const upAt = performance.now();
@@ -211,7 +216,9 @@ describe('the origin failing', () => {
         const miss = await get(`${cluster.frontUrl}${missPath}`);
         const missMs = Math.round(performance.now() - started);
         expect(miss.status, miss.body.toString()).toBe(503);
-        expect(miss.headers.get('retry-after')).toBeTruthy();
+        // Answered by a service node (not the front's own 503), for the origin: its reason's Retry-After.
+        expect(miss.headers.get('retry-after')).toBe(String(RETRY_AFTER.originFailed));
+        expect(JSON.parse(miss.body.toString()).detail).toMatch(/media origin/);
         for (const node of ['svc1', 'svc2'] as const) {
           const hit = await get(`${cluster.nodeUrl(node)}${hitPath}`);
           expect(hit.status).toBe(200);

@@ -181,7 +181,7 @@ export async function startCluster(options: { env?: Record<string, string> } = {
     for (const name of [...NODES.map(ns), ns('br')]) {
       if (namespacesOf(prefix).includes(name)) ip('netns', 'delete', name);
     }
-    if (ip('link', 'show').includes(` ${hostLink}@`) || ip('link', 'show').includes(` ${hostLink}:`)) ip('link', 'delete', hostLink);
+    if (new RegExp(`^\\d+: ${hostLink}[@:]`, 'm').test(ip('-o', 'link', 'show'))) ip('link', 'delete', hostLink);
     await rm(root, { recursive: true, force: true });
   }
 
